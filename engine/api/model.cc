@@ -1,0 +1,2 @@
+// placeholder until the API lands
+#include "pda/pda.h"

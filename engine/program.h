@@ -1,0 +1,35 @@
+// Program: one graph compiled for fixed input shapes (the batch size included) on one backend.
+// Build once, run many times: the workload of PDA is hundreds of thousands of forward passes.
+#pragma once
+
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "networks/graph.h"
+
+namespace pda {
+
+struct CpuContext;
+
+class Program {
+public:
+    virtual ~Program() = default;
+    // inputs in the order of graph.inputs, shapes as compiled.
+    virtual void run(const std::vector<ConstTensorView>& inputs) = 0;
+    // A value computed by the last run(): a graph output or a value named in `keep` at compile
+    // time. Valid until the next run().
+    virtual ConstTensorView value(const std::string& name) const = 0;
+    virtual const Shape& shape(const std::string& name) const = 0;
+};
+
+struct CompileOptions {
+    std::set<std::string> keep;  // values besides the graph outputs to keep readable after run()
+};
+
+// The CPU program: oneDNN and plain C++ ops, activation buffers reused by a liveness plan.
+std::unique_ptr<Program> compile_cpu(const Graph& g, const std::vector<Shape>& input_shapes, CpuContext& ctx,
+                                     const CompileOptions& opt = {});
+
+}  // namespace pda

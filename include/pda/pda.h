@@ -1,0 +1,61 @@
+// The public C++ API of pda: load a model (ONNX file + sidecar, or a built-in network), preprocess
+// images exactly as the model expects, run batches, read class probabilities. Only standard types
+// cross this boundary, so a program using it needs nothing but libpda.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pda/error.h"
+
+namespace pda {
+
+std::string version();
+// Version and build options (CUDA, cuDNN, oneDNN, ONNX), one per line.
+std::string build_info();
+
+struct ModelOptions {
+    std::string preset;   // "caffe" | "torchvision" | "" (sidecar or built-in default)
+    std::string weights;  // ONNX file whose initializers fill a built-in network
+    int threads = 0;      // 0: all cores
+    uint64_t seed = 0;    // random weights of built-in networks without --weights
+};
+
+struct Prediction {
+    int class_id = 0;
+    std::string label;
+    float probability = 0.f;
+};
+
+class Model {
+public:
+    // MODEL is an .onnx path (sidecar <stem>.json beside it if present) or a built-in name
+    // (alexnet, googlenet, vgg16).
+    static Model load(const std::string& model, const ModelOptions& opt = {});
+    Model(Model&&) noexcept;
+    Model& operator=(Model&&) noexcept;
+    ~Model();
+
+    const std::string& name() const;
+    int channels() const;
+    int height() const;
+    int width() const;
+    int num_classes() const;
+    const std::vector<std::string>& labels() const;
+
+    // Decodes an image file and preprocesses it: (C, H, W) float32 in network-input space.
+    std::vector<float> preprocess(const std::string& image_path) const;
+    // Runs n images stored back to back as (n, C, H, W); returns (n, K) class probabilities
+    // (softmax applied when the model outputs logits).
+    std::vector<float> probabilities(const std::vector<float>& batch, int n);
+    // The k most probable classes of one probability vector.
+    std::vector<Prediction> top(const float* probs, int k) const;
+
+private:
+    struct Impl;
+    explicit Model(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pda

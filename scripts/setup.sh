@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages pda builds, tests and benchmarks with. Idempotent: when every package
+# is already installed it only checks and returns (no apt-get update).
+set -euo pipefail
+
+packages=(
+    build-essential cmake ninja-build pkg-config clang-format
+    libdnnl-dev                                  # CPU convolution, pooling, LRN, inner product
+    libonnx-dev libprotobuf-dev protobuf-compiler  # ONNX import
+    libstb-dev libcli11-dev nlohmann-json3-dev    # images, command line, JSON
+    libgtest-dev libbenchmark-dev                # tests, benchmarks
+    libonnx-testdata                             # ONNX operator conformance cases
+    python3 python3-numpy python3-onnx python3-torch python3-torchvision  # golden outputs
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "setup: all ${#packages[@]} packages present"
+    exit 0
+fi
+echo "setup: installing ${missing[*]}"
+sudo_cmd=""
+[ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo_cmd apt-get update -qq
+$sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"

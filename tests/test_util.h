@@ -1,0 +1,43 @@
+// Helpers shared by the test suites: where the shared models/photos and golden files are, running
+// the pda program, and a visible skip when a resource is absent.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+namespace pda::test {
+
+inline std::string shared_dir() { return PDA_SHARED_DIR; }
+inline bool have_shared() { return std::filesystem::exists(std::string(PDA_SHARED_DIR) + "/models/squeezenet1.1-caffe.onnx"); }
+inline std::string golden_dir() { return PDA_GOLDEN_DIR; }
+inline std::string source_dir() { return PDA_SOURCE_DIR; }
+
+struct CmdResult {
+    int exit_code = -1;
+    std::string output;  // stdout and stderr together
+};
+
+// Runs the pda program with the given arguments (a shell fragment).
+inline CmdResult run_pda(const std::string& args) {
+    std::string cmd = std::string(PDA_CLI) + " " + args + " 2>&1";
+    CmdResult r;
+    FILE* p = popen(cmd.c_str(), "r");
+    if (!p) return r;
+    std::array<char, 4096> buf;
+    size_t n;
+    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
+    int status = pclose(p);
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return r;
+}
+
+}  // namespace pda::test
+
+#define PDA_SKIP_WITHOUT_SHARED()                                                                     \
+    do {                                                                                              \
+        if (!::pda::test::have_shared()) GTEST_SKIP() << "skipped: " PDA_SHARED_DIR " (real models) is absent"; \
+    } while (0)
