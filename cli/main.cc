@@ -1,2 +1,41 @@
-// placeholder until the CLI lands
-int main() { return 0; }
+// The pda program: subcommands, --version, and the exit-code contract: 0 ok, 2 bad usage or input
+// (one clear line on stderr), 1 internal error.
+#include <cstdio>
+#include <iostream>
+
+#include "cli/common.h"
+#include "pda/pda.h"
+
+int main(int argc, char** argv) {
+    CLI::App app{"pda: explains image classifiers with Prediction Difference Analysis"};
+    app.require_subcommand(0, 1);
+    bool show_version = false;
+    app.add_flag("--version", show_version, "print the version and build options");
+    pda::cli::add_info(app);
+    pda::cli::add_predict(app);
+    try {
+        app.parse(argc, argv);
+        if (show_version) {
+            std::cout << pda::build_info();
+            return 0;
+        }
+        if (app.get_subcommands().empty()) {
+            std::cerr << app.help();
+            return 2;
+        }
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        std::cerr << "pda: " << e.what() << " (see pda --help)\n";
+        return 2;
+    } catch (const pda::Error& e) {
+        std::cerr << "pda: " << e.what() << "\n";
+        return e.kind() == pda::ErrorKind::kInput ? 2 : 1;
+    } catch (const std::exception& e) {
+        std::cerr << "pda: internal error: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,46 @@
+// The model flags shared by the subcommands: MODEL, preset, built-in weights, sidecar overrides.
+#include "cli/common.h"
+
+#include <omp.h>
+
+namespace pda::cli {
+
+void ModelFlags::add_to(CLI::App& app) {
+    app.add_option("MODEL", model, "an .onnx file (with <stem>.json beside it) or a built-in net: alexnet, "
+                                   "googlenet, vgg16")
+        ->required();
+    app.add_option("--preset", preset, "preprocessing preset when there is no sidecar: caffe | torchvision");
+    app.add_option("--weights", weights, "ONNX file whose initializers fill a built-in network (by name)");
+    app.add_option("--seed", seed, "seed of a built-in network's random weights");
+    app.add_option("--threads", threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+    auto* g = "Sidecar overrides";
+    app.add_option("--input", input, "graph input name")->group(g);
+    app.add_option("--output", output, "graph output name")->group(g);
+    app.add_option("--output-kind", output_kind, "probabilities | logits")->group(g);
+    app.add_option("--channel-order", channel_order, "RGB | BGR")->group(g);
+    app.add_option("--scale", scale, "value of a full-intensity pixel before mean/std (1 or 255)")->group(g);
+    app.add_option("--mean", mean, "per-channel mean, in the model's channel order: a,b,c")->group(g);
+    app.add_option("--std", std, "per-channel std: a,b,c")->group(g);
+    app.add_option("--resize-shorter", resize_shorter, "shorter side after resizing (0 = resize to the crop)")
+        ->group(g);
+    app.add_option("--input-size", input_size, "network input HxW")->group(g);
+    app.add_option("--labels", labels, "labels file, one class per line")->group(g);
+}
+
+LoadedModel ModelFlags::load() const {
+    if (threads > 0) omp_set_num_threads(threads);
+    LoadOptions o;
+    o.preset = preset;
+    o.weights = weights;
+    o.seed = seed;
+    const std::pair<const char*, const std::string*> fields[] = {
+        {"input", &input},   {"output", &output},   {"output_kind", &output_kind},
+        {"channel_order", &channel_order},          {"scale", &scale},
+        {"mean", &mean},     {"std", &std},         {"resize_shorter", &resize_shorter},
+        {"input_size", &input_size},                {"labels", &labels}};
+    for (const auto& [key, value] : fields)
+        if (!value->empty()) o.overrides.emplace_back(key, *value);
+    return load_model(model, o);
+}
+
+}  // namespace pda::cli

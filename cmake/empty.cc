@@ -1,0 +1,1 @@
+// Empty translation unit: libpda is made of pda_static, linked whole.

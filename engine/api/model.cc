@@ -1,2 +1,0 @@
-// placeholder until the API lands
-#include "pda/pda.h"
