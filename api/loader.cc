@@ -9,7 +9,7 @@
 #include "io/preprocess.h"
 #include "networks/builtin.h"
 #include "networks/onnx_import.h"
-#include "weights/named_weights.h"
+#include "weights/load_by_name.h"
 
 namespace pda {
 namespace {
@@ -34,18 +34,27 @@ std::string builtin_list() {
 LoadedModel load_model(const std::string& spec, const LoadOptions& opt) {
     LoadedModel m;
     m.spec = spec;
+    bool size_given = false;
+    for (const auto& [key, value] : opt.overrides) size_given |= key == "input_size";
     if (is_builtin(spec)) {
         m.builtin = true;
+        m.desc = preset(opt.preset.empty() ? "caffe" : opt.preset);
+        for (const auto& [key, value] : opt.overrides) apply_override(m.desc, key, value);
         BuildOptions b;
         b.seed = opt.seed;
         b.random_weights = opt.weights.empty();
+        if (size_given) {
+            if (m.desc.pre.height != m.desc.pre.width) fail_input(spec + ": built-in networks take square inputs");
+            b.input_size = m.desc.pre.height;
+        }
         m.graph = build_network(spec, b);
         if (!opt.weights.empty()) {
             Graph src = import_onnx(opt.weights);
-            load_weights_by_name(m.graph, src.constants);
+            load_weights_by_name(m.graph.constants, src.constants, opt.weights);
         }
-        m.desc = preset(opt.preset.empty() ? "caffe" : opt.preset);
-        m.desc.labels.clear();
+        // The built-in nets' own input size, unless the user asked for another.
+        m.desc.pre.height = m.graph.inputs.at(0).shape[2];
+        m.desc.pre.width = m.graph.inputs.at(0).shape[3];
     } else {
         if (!ends_with(spec, ".onnx"))
             fail_input("model '" + spec + "' is neither an .onnx file nor a built-in network (" + builtin_list() + ")");
@@ -59,8 +68,13 @@ LoadedModel load_model(const std::string& spec, const LoadOptions& opt) {
             m.desc = load_sidecar(side);
         else
             fail_input(spec + ": no sidecar " + side + "; pass --preset caffe or --preset torchvision");
+        for (const auto& [key, value] : opt.overrides) apply_override(m.desc, key, value);
+        // A preset does not know the model's size: take the graph's unless the user gave one.
+        if (!opt.preset.empty() && !size_given && m.graph.inputs.size() == 1 && m.graph.inputs[0].shape.rank == 4) {
+            m.desc.pre.height = m.graph.inputs[0].shape[2];
+            m.desc.pre.width = m.graph.inputs[0].shape[3];
+        }
     }
-    for (const auto& [key, value] : opt.overrides) apply_override(m.desc, key, value);
 
     // Input: named in the description or the graph's only input; its shape decides the size.
     const Graph& g = m.graph;
@@ -73,10 +87,6 @@ LoadedModel load_model(const std::string& spec, const LoadOptions& opt) {
     if (g.inputs.size() != 1) fail_input(spec + ": graphs with several inputs are not supported");
     if (in->shape.rank != 4 || in->shape[1] != 3)
         fail_input(spec + ": input '" + in->name + "' has shape " + in->shape.str() + "; expected (N, 3, H, W)");
-    if (m.builtin) {  // the built-in nets are fully convolutional up to their classifier: use theirs
-        m.desc.pre.height = in->shape[2];
-        m.desc.pre.width = in->shape[3];
-    }
     m.input_shape = Shape{1, in->shape[1], m.desc.pre.height, m.desc.pre.width};
     if (m.desc.pre.height != in->shape[2] || m.desc.pre.width != in->shape[3])
         fail_input(spec + ": the model takes " + std::to_string(in->shape[2]) + "×" + std::to_string(in->shape[3]) +

@@ -1,0 +1,63 @@
+// CPU forward throughput (images/s) of the paper's networks (built in, seeded random weights) and of
+// the shared SqueezeNet models, at batch 1, 16 and 64. scripts/bench.sh runs this and PyTorch on
+// the same networks, batches and thread count in one go and prints the ratio.
+#include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include <filesystem>
+#include <random>
+
+#include "api/loader.h"
+#include "engine/program.h"
+#include "kernels/cpu/context.h"
+
+namespace {
+
+std::string shared_models() {
+    const char* env = std::getenv("PDA_SHARED_MODELS");
+    return env ? env : "../shared/models";
+}
+
+void forward(benchmark::State& state, const std::string& spec) {
+    const int64_t batch = state.range(0);
+    pda::LoadedModel m = pda::load_model(spec, {});
+    pda::fuse(m.graph);
+    pda::Shape s = m.input_shape;
+    s[0] = batch;
+    pda::Tensor x(s);
+    std::mt19937 rng(1);
+    std::normal_distribution<float> nd(0.f, 50.f);
+    for (int64_t i = 0; i < x.numel(); ++i) x.data()[i] = nd(rng);
+    pda::CpuContext ctx;
+    auto prog = pda::compile_cpu(m.graph, {s}, ctx);
+    prog->run({x.view()});  // warm-up: primitive JIT, first-touch of buffers
+    for (auto _ : state) {
+        prog->run({x.view()});
+        benchmark::DoNotOptimize(prog->value(m.desc.output).data);
+    }
+    state.SetItemsProcessed(state.iterations() * batch);
+    state.counters["threads"] = omp_get_max_threads();
+}
+
+void register_all() {
+    std::vector<std::pair<std::string, std::string>> nets = {{"alexnet", "alexnet"}, {"googlenet", "googlenet"},
+                                                             {"vgg16", "vgg16"}};
+    for (const char* sq : {"squeezenet1.1-caffe", "squeezenet1.1-torchvision"}) {
+        std::string p = shared_models() + "/" + sq + ".onnx";
+        if (std::filesystem::exists(p)) nets.emplace_back(sq, p);
+    }
+    for (const auto& [name, spec] : nets) {
+        auto* b = benchmark::RegisterBenchmark(("forward/" + name).c_str(), forward, spec);
+        b->Arg(1)->Arg(16)->Arg(64)->UseRealTime()->Unit(benchmark::kMillisecond);
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    register_all();
+    benchmark::Initialize(&argc, argv);
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}
