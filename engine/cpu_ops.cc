@@ -1,0 +1,312 @@
+// make_cpu_op: the one place that turns a graph node into a CPU kernel. It reads the node's fields
+// and shapes, checks what the kernels support (naming the node when not), fetches constant weights
+// for pre-packing, and wraps the kernel (which knows nothing about graphs) in a CpuOp.
+#include "engine/cpu_ops.h"
+
+#include <cstring>
+
+#include "kernels/cpu/concat.h"
+#include "kernels/cpu/conv.h"
+#include "kernels/cpu/eltwise.h"
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/lrn.h"
+#include "kernels/cpu/pool.h"
+#include "kernels/cpu/softmax.h"
+
+namespace pda {
+namespace {
+
+[[noreturn]] void unsupported(const Node& n, const std::string& what) {
+    fail_input(std::string("node '") + n.name + "' (" + op_name(n.op) + "): " + what);
+}
+
+// The constant behind input i, or null when it is computed (or absent).
+const float* constant_or_null(const Graph& g, const Node& n, size_t i) {
+    return i < n.inputs.size() && g.is_constant(n.inputs[i]) ? g.constant(n.inputs[i]).data() : nullptr;
+}
+
+int64_t normalise_axis(const Node& n, int64_t axis, int rank, bool allow_rank) {
+    int64_t a = axis < 0 ? axis + rank : axis;
+    if (a < 0 || a > rank || (a == rank && !allow_rank))
+        unsupported(n, "axis " + std::to_string(axis) + " out of range for rank " + std::to_string(rank));
+    return a;
+}
+
+void check_window(const Node& n, const Shape& x) {
+    const int nd = x.rank - 2;
+    if (nd < 1 || nd > 3) unsupported(n, "input " + x.str() + ": only 1-D, 2-D and 3-D windows are supported");
+    if (n.geo.nd != nd) unsupported(n, "geometry has " + std::to_string(n.geo.nd) + " axes, input " + x.str());
+    for (int i = 0; i < nd; ++i)
+        if (n.geo.stride[i] < 1 || n.geo.dilation[i] < 1 || n.geo.kernel[i] < 1 || n.geo.pad_begin[i] < 0 ||
+            n.geo.pad_end[i] < 0)
+            unsupported(n, "kernel, stride and dilation must be positive and pads non-negative");
+}
+
+class ConvOp : public CpuOp {
+  public:
+    ConvOp(const ConvParams& p, const float* w, const float* b, CpuContext& ctx) : k_(p, w, b, ctx) {}
+    void run(const std::vector<ConstTensorView>& in, TensorView out) override {
+        k_.run(in[0].data, out.data, in.size() > 2 ? in[2].data : nullptr);
+    }
+
+  private:
+    ConvForward k_;
+};
+
+class PoolOp : public CpuOp {
+  public:
+    PoolOp(const PoolParams& p, CpuContext& ctx) : k_(p, ctx) {}
+    void run(const std::vector<ConstTensorView>& in, TensorView out) override { k_.run(in[0].data, out.data); }
+
+  private:
+    PoolForward k_;
+};
+
+class GlobalPoolOp : public CpuOp {
+  public:
+    explicit GlobalPoolOp(PoolKind kind) : kind_(kind) {}
+    void run(const std::vector<ConstTensorView>& in, TensorView out) override {
+        global_pool_forward(kind_, in[0], out);
+    }
+
+  private:
+    PoolKind kind_;
+};
+
+class LrnOp : public CpuOp {
+  public:
+    LrnOp(const LrnParams& p, CpuContext& ctx) : k_(p, ctx) {}
+    void run(const std::vector<ConstTensorView>& in, TensorView out) override { k_.run(in[0].data, out.data); }
+
+  private:
+    LrnForward k_;
+};
+
+class GemmOp : public CpuOp {
+  public:
+    GemmOp(const GemmParams& p, const float* b, const float* c, CpuContext& ctx) : k_(p, b, c, ctx) {}
+    void run(const std::vector<ConstTensorView>& in, TensorView out) override {
+        k_.run(in[0].data, in[1].data, in.size() > 2 ? in[2].data : nullptr, out.data);
+    }
+
+  private:
+    GemmForward k_;
+};
+
+class MatmulOp : public CpuOp {
+  public:
+    MatmulOp(const MatmulParams& p, const float* b, CpuContext& ctx) : k_(p, b, ctx) {}
+    void run(const std::vector<ConstTensorView>& in, TensorView out) override {
+        k_.run(in[0].data, in[1].data, out.data);
+    }
+
+  private:
+    MatmulForward k_;
+};
+
+class UnaryOp : public CpuOp {
+  public:
+    explicit UnaryOp(const UnaryParams& p) : p_(p) {}
+    void run(const std::vector<ConstTensorView>& in, TensorView out) override {
+        unary_forward(p_, in[0].data, out.data, out.numel());
+    }
+
+  private:
+    UnaryParams p_;
+};
+
+class BinaryOp : public CpuOp {
+  public:
+    BinaryOp(BinaryKind kind, const Shape& a, const Shape& b, const Shape& y) : k_(kind, a, b, y) {}
+    void run(const std::vector<ConstTensorView>& in, TensorView out) override {
+        k_.run(in[0].data, in[1].data, out.data);
+    }
+
+  private:
+    BinaryForward k_;
+};
+
+class BatchNormOp : public CpuOp {
+  public:
+    BatchNormOp(const Graph& g, const Node& n, const Shape& x)
+        : k_(x, g.constant(n.inputs[1]).data(), g.constant(n.inputs[2]).data(), g.constant(n.inputs[3]).data(),
+             g.constant(n.inputs[4]).data(), n.epsilon) {}
+    void run(const std::vector<ConstTensorView>& in, TensorView out) override { k_.run(in[0].data, out.data); }
+
+  private:
+    BatchNormForward k_;
+};
+
+class SoftmaxOp : public CpuOp {
+  public:
+    SoftmaxOp(int64_t outer, int64_t len, int64_t inner) : outer_(outer), len_(len), inner_(inner) {}
+    void run(const std::vector<ConstTensorView>& in, TensorView out) override {
+        softmax_forward(in[0].data, out.data, outer_, len_, inner_);
+    }
+
+  private:
+    int64_t outer_, len_, inner_;
+};
+
+class ConcatOp : public CpuOp {
+  public:
+    explicit ConcatOp(int axis) : axis_(axis) {}
+    void run(const std::vector<ConstTensorView>& in, TensorView out) override { concat_forward(in, axis_, out); }
+
+  private:
+    int axis_;
+};
+
+// Reshape, Flatten, Identity: the executor treats them as views; a copy if ever asked to run one.
+class CopyOp : public CpuOp {
+  public:
+    void run(const std::vector<ConstTensorView>& in, TensorView out) override {
+        if (in[0].data != out.data) std::memcpy(out.data, in[0].data, sizeof(float) * static_cast<size_t>(out.numel()));
+    }
+};
+
+std::unique_ptr<CpuOp> make_conv(const Graph& g, const Node& n, const std::vector<Shape>& in, const Shape& out,
+                                 CpuContext& ctx) {
+    check_window(n, in[0]);
+    if (!g.is_constant(n.inputs[1])) unsupported(n, "weights must be constant");
+    if (n.group < 1 || in[0][1] % n.group) unsupported(n, "group " + std::to_string(n.group));
+    ConvParams p;
+    p.x = in[0];
+    p.w = in[1];
+    p.y = out;
+    p.group = n.group;
+    for (int i = 0; i < n.geo.nd; ++i) {
+        p.stride[i] = n.geo.stride[i];
+        p.pad_begin[i] = n.geo.pad_begin[i];
+        p.pad_end[i] = n.geo.pad_end[i];
+        p.dilation[i] = n.geo.dilation[i];
+    }
+    p.has_bias = n.inputs.size() > 2;
+    p.relu = n.fused_relu;
+    return std::make_unique<ConvOp>(p, g.constant(n.inputs[1]).data(), constant_or_null(g, n, 2), ctx);
+}
+
+std::unique_ptr<CpuOp> make_pool(const Node& n, const std::vector<Shape>& in, const Shape& out, CpuContext& ctx) {
+    check_window(n, in[0]);
+    PoolParams p;
+    p.kind = n.op == OpType::kMaxPool ? PoolKind::kMax : PoolKind::kAverage;
+    p.x = in[0];
+    p.y = out;
+    for (int i = 0; i < n.geo.nd; ++i) {
+        p.kernel[i] = n.geo.kernel[i];
+        p.stride[i] = n.geo.stride[i];
+        p.pad_begin[i] = n.geo.pad_begin[i];
+        p.pad_end[i] = n.geo.pad_end[i];
+        p.dilation[i] = n.geo.dilation[i];
+        if (p.pad_begin[i] >= p.kernel[i] || p.pad_end[i] >= p.kernel[i])
+            unsupported(n, "pads must be smaller than the kernel");
+    }
+    p.count_include_pad = n.count_include_pad;
+    return std::make_unique<PoolOp>(p, ctx);
+}
+
+std::unique_ptr<CpuOp> make_gemm(const Graph& g, const Node& n, const std::vector<Shape>& in, const Shape& out,
+                                 CpuContext& ctx) {
+    GemmParams p;
+    p.m = out[0];
+    p.n = out[1];
+    p.k = n.trans_a ? in[0][0] : in[0][1];
+    p.trans_a = n.trans_a;
+    p.trans_b = n.trans_b;
+    p.alpha = n.alpha;
+    p.beta = n.beta;
+    if (in.size() > 2) {
+        p.c = in[2];
+        // A rank-0 C is a scalar: the same as (1).
+        if (p.c.rank == 0) p.c = Shape{1};
+        if (p.c.rank > 2) unsupported(n, "C of rank " + std::to_string(p.c.rank));
+    }
+    p.relu = n.fused_relu;
+    return std::make_unique<GemmOp>(p, constant_or_null(g, n, 1), constant_or_null(g, n, 2), ctx);
+}
+
+std::unique_ptr<CpuOp> make_softmax(const Node& n, const Shape& x) {
+    const int64_t axis = normalise_axis(n, n.axis, x.rank, false);
+    int64_t outer = 1, len = 1, inner = 1;
+    for (int i = 0; i < x.rank; ++i) {
+        if (i < axis)
+            outer *= x[i];
+        else if (i == axis || n.allow_zero)
+            len *= x[i];  // allow_zero: opset < 13, flatten [axis, rank)
+        else
+            inner *= x[i];
+    }
+    return std::make_unique<SoftmaxOp>(outer, len, inner);
+}
+
+std::unique_ptr<CpuOp> make_op(const Graph& g, const Node& n, const std::vector<Shape>& in_shapes,
+                               const Shape& out_shape, CpuContext& ctx) {
+    if (in_shapes.size() != n.inputs.size()) unsupported(n, "input shapes do not match the node's inputs");
+    if (in_shapes.empty() && n.op != OpType::kConcat) unsupported(n, "has no inputs");
+    switch (n.op) {
+        case OpType::kConv:
+            return make_conv(g, n, in_shapes, out_shape, ctx);
+        case OpType::kMaxPool:
+        case OpType::kAveragePool:
+            return make_pool(n, in_shapes, out_shape, ctx);
+        case OpType::kGlobalAveragePool:
+            return std::make_unique<GlobalPoolOp>(PoolKind::kAverage);
+        case OpType::kGlobalMaxPool:
+            return std::make_unique<GlobalPoolOp>(PoolKind::kMax);
+        case OpType::kLRN: {
+            if (n.size < 1) unsupported(n, "size must be positive");
+            LrnParams p;
+            p.x = in_shapes[0];
+            p.size = n.size;
+            p.alpha = n.alpha;
+            p.beta = n.beta;
+            p.bias = n.bias;
+            return std::make_unique<LrnOp>(p, ctx);
+        }
+        case OpType::kGemm:
+            return make_gemm(g, n, in_shapes, out_shape, ctx);
+        case OpType::kMatMul:
+            return std::make_unique<MatmulOp>(MatmulParams{in_shapes[0], in_shapes[1], out_shape},
+                                              constant_or_null(g, n, 1), ctx);
+        case OpType::kRelu:
+            return std::make_unique<UnaryOp>(UnaryParams{UnaryKind::kRelu, 0.f, 0.f, 0.f});
+        case OpType::kLeakyRelu:
+            return std::make_unique<UnaryOp>(UnaryParams{UnaryKind::kLeakyRelu, n.alpha, 0.f, 0.f});
+        case OpType::kClip:
+            return std::make_unique<UnaryOp>(UnaryParams{UnaryKind::kClip, 0.f, n.min, n.max});
+        case OpType::kSigmoid:
+            return std::make_unique<UnaryOp>(UnaryParams{UnaryKind::kSigmoid, 0.f, 0.f, 0.f});
+        case OpType::kAdd:
+        case OpType::kMul:
+            return std::make_unique<BinaryOp>(n.op == OpType::kAdd ? BinaryKind::kAdd : BinaryKind::kMul, in_shapes[0],
+                                              in_shapes[1], out_shape);
+        case OpType::kBatchNorm:
+            if (n.inputs.size() != 5) unsupported(n, "expects 5 inputs");
+            for (size_t i = 1; i < 5; ++i)
+                if (!g.is_constant(n.inputs[i])) unsupported(n, "statistics must be constant");
+            return std::make_unique<BatchNormOp>(g, n, in_shapes[0]);
+        case OpType::kSoftmax:
+            return make_softmax(n, in_shapes[0]);
+        case OpType::kConcat:
+            return std::make_unique<ConcatOp>(static_cast<int>(normalise_axis(n, n.axis, out_shape.rank, false)));
+        case OpType::kFlatten:
+        case OpType::kReshape:
+        case OpType::kIdentity:
+            return std::make_unique<CopyOp>();
+    }
+    unsupported(n, "has no CPU kernel");
+}
+
+}  // namespace
+
+std::unique_ptr<CpuOp> make_cpu_op(const Graph& g, const Node& n, const std::vector<Shape>& in_shapes,
+                                   const Shape& out_shape, CpuContext& ctx) {
+    try {
+        return make_op(g, n, in_shapes, out_shape, ctx);
+    } catch (const dnnl::error& e) {
+        // oneDNN refuses shapes or parameters it has no implementation for.
+        unsupported(n, std::string("oneDNN cannot run it: ") + e.what());
+    }
+}
+
+}  // namespace pda

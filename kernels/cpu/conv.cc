@@ -1,0 +1,79 @@
+// oneDNN convolution: descriptor with format_tag::any, weights packed once, user scratchpad.
+#include "kernels/cpu/conv.h"
+
+#include <algorithm>
+
+namespace pda {
+
+ConvForward::ConvForward(const ConvParams& p, const float* weights, const float* bias, CpuContext& ctx)
+    : p_(p), ctx_(ctx) {
+    using md = dnnl::memory::desc;
+    using dt = dnnl::memory::data_type;
+    using tag = dnnl::memory::format_tag;
+    const int nd = p.x.rank - 2;
+    PDA_CHECK(nd >= 1 && nd <= 3 && p.w.rank == p.x.rank && p.y.rank == p.x.rank, "conv ranks " + p.x.str());
+
+    dnnl::memory::dims strides, dil, pl, pr;
+    for (int i = 0; i < nd; ++i) {
+        int64_t ext = p.dilation[i] * (p.w[2 + i] - 1) + 1;
+        // Right padding that makes oneDNN's floor formula give exactly the output size asked for.
+        int64_t need = (p.y[2 + i] - 1) * p.stride[i] + ext - p.x[2 + i] - p.pad_begin[i];
+        strides.push_back(p.stride[i]);
+        dil.push_back(p.dilation[i] - 1);
+        pl.push_back(p.pad_begin[i]);
+        pr.push_back(std::max(p.pad_end[i], need));
+    }
+
+    // Weights as oneDNN sees them: (g, OC/g, C/g, k...) when grouped.
+    dnnl::memory::dims wdims = dnnl_dims(p.w);
+    md w_plain = dnnl_plain_md(p.w);
+    if (p.group > 1) {
+        wdims.insert(wdims.begin(), p.group);
+        wdims[1] /= p.group;
+        static const tag grouped[] = {tag::abcd, tag::abcde, tag::abcdef};
+        w_plain = md(wdims, dt::f32, grouped[nd - 1]);
+    }
+    md src_any(dnnl_dims(p.x), dt::f32, tag::any), dst_any(dnnl_dims(p.y), dt::f32, tag::any);
+    md w_any(wdims, dt::f32, tag::any);
+    md b_md = p.has_bias ? md({p.w[0]}, dt::f32, tag::a) : md();
+
+    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_any,
+                                      w_any, b_md, dst_any, strides, dil, pl, pr);
+    dnnl::primitive_attr attr = dnnl_user_scratchpad_attr();
+    if (p.relu) {
+        dnnl::post_ops ops;
+        ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+        attr.set_post_ops(ops);
+    }
+    dnnl::convolution_forward::primitive_desc pd(d, attr, ctx.engine);
+    prim_ = dnnl::convolution_forward(pd);
+
+    src_.init(dnnl_plain_md(p.x), pd.src_desc(), ctx.engine);
+    dst_.init(dnnl_plain_md(p.y), pd.dst_desc(), ctx.engine);
+    weights_ = dnnl_pack_constant(w_plain, weights, pd.weights_desc(), ctx.engine, ctx.stream);
+    if (p.has_bias) {
+        bias_ = dnnl::memory(pd.bias_desc(), ctx.engine);
+        runtime_bias_ = bias == nullptr;
+        if (bias) std::copy(bias, bias + p.w[0], static_cast<float*>(bias_.get_data_handle()));
+    }
+    scratch_ = dnnl::memory(pd.scratchpad_desc(), ctx.engine);
+    args_ = {{DNNL_ARG_SRC, src_.mem()},
+             {DNNL_ARG_WEIGHTS, weights_},
+             {DNNL_ARG_DST, dst_.mem()},
+             {DNNL_ARG_SCRATCHPAD, scratch_}};
+    if (p.has_bias) args_.emplace(DNNL_ARG_BIAS, bias_);
+}
+
+void ConvForward::run(const float* x, float* y, const float* runtime_bias) {
+    if (runtime_bias_) {
+        PDA_CHECK(runtime_bias != nullptr, "conv: bias expected at run time");
+        bias_.set_data_handle(const_cast<float*>(runtime_bias));
+    }
+    src_.prepare(x, ctx_.stream);
+    dst_.target(y);
+    prim_.execute(ctx_.stream, args_);
+    dst_.finish(ctx_.stream);
+    ctx_.stream.wait();
+}
+
+}  // namespace pda

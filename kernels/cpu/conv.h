@@ -1,0 +1,47 @@
+// Convolution (1-D, 2-D, 3-D; groups, strides, asymmetric pads, dilation, bias, fused ReLU) on
+// oneDNN. Built once per shape: the primitive picks its own layouts, the constant weights are
+// reordered to them at construction, src/dst are reordered from/to plain NC... only when needed.
+#pragma once
+
+#include <array>
+#include <dnnl.hpp>
+#include <unordered_map>
+
+#include "kernels/cpu/context.h"
+#include "kernels/cpu/dnnl_util.h"
+#include "kernels/tensor.h"
+
+namespace pda {
+
+struct ConvParams {
+    Shape x;  // (N, C, spatial...)
+    Shape w;  // (OC, C / group, kernel...)
+    Shape y;  // (N, OC, out...)
+    int64_t group = 1;
+    std::array<int64_t, 3> stride{1, 1, 1};
+    std::array<int64_t, 3> pad_begin{};
+    std::array<int64_t, 3> pad_end{};
+    std::array<int64_t, 3> dilation{1, 1, 1};
+    bool has_bias = false;
+    bool relu = false;
+};
+
+class ConvForward {
+  public:
+    // weights: (OC, C/g, k...) plain, read once here. bias: (OC) or null; when has_bias and bias is
+    // null here, run() receives it each time.
+    ConvForward(const ConvParams& p, const float* weights, const float* bias, CpuContext& ctx);
+    void run(const float* x, float* y, const float* runtime_bias = nullptr);  // x: p.x, y: p.y
+
+  private:
+    ConvParams p_;
+    CpuContext& ctx_;
+    dnnl::convolution_forward prim_;
+    DnnlPlainInput src_;
+    DnnlPlainOutput dst_;
+    dnnl::memory weights_, bias_, scratch_;
+    std::unordered_map<int, dnnl::memory> args_;  // built once; handles are updated in place
+    bool runtime_bias_ = false;
+};
+
+}  // namespace pda

@@ -1,0 +1,106 @@
+// Small oneDNN helpers shared by the CPU kernels: dims and plain (row-major) memory descriptors
+// from a Shape, and the plain-layout arguments whose reorders to and from a primitive's chosen
+// layout are built once and then only executed (no allocation while running).
+#pragma once
+
+#include <dnnl.hpp>
+
+#include "kernels/shape.h"
+
+namespace pda {
+
+inline dnnl::memory::dims dnnl_dims(const Shape& s) { return dnnl::memory::dims(s.vec()); }
+
+// Row-major layout tag for a rank (a, ab, abc, ... — nchw, ncdhw for images and volumes).
+inline dnnl::memory::format_tag dnnl_plain_tag(int rank) {
+    using tag = dnnl::memory::format_tag;
+    switch (rank) {
+        case 1:
+            return tag::a;
+        case 2:
+            return tag::ab;
+        case 3:
+            return tag::abc;
+        case 4:
+            return tag::abcd;
+        case 5:
+            return tag::abcde;
+        case 6:
+            return tag::abcdef;
+        default:
+            fail_internal("oneDNN plain layout for rank " + std::to_string(rank));
+    }
+}
+
+inline dnnl::memory::desc dnnl_plain_md(const Shape& s) {
+    return {dnnl_dims(s), dnnl::memory::data_type::f32, dnnl_plain_tag(s.rank)};
+}
+
+// An argument the caller passes in plain layout; when the primitive wants another layout, a
+// reorder into memory owned here runs first.
+class DnnlPlainInput {
+  public:
+    void init(const dnnl::memory::desc& plain, const dnnl::memory::desc& wanted, const dnnl::engine& eng) {
+        user_ = dnnl::memory(plain, eng, DNNL_MEMORY_NONE);
+        needs_reorder_ = plain != wanted;
+        if (needs_reorder_) {
+            internal_ = dnnl::memory(wanted, eng);
+            reorder_ = dnnl::reorder(user_, internal_);
+        }
+    }
+    // The memory the primitive reads (fixed after init, so argument maps can be built once).
+    const dnnl::memory& mem() const { return needs_reorder_ ? internal_ : user_; }
+    // Makes mem() hold the data of p.
+    void prepare(const float* p, dnnl::stream& s) {
+        user_.set_data_handle(const_cast<float*>(p));
+        if (needs_reorder_) reorder_.execute(s, user_, internal_);
+    }
+
+  private:
+    dnnl::memory user_, internal_;
+    dnnl::reorder reorder_;
+    bool needs_reorder_ = false;
+};
+
+// An output the caller wants in plain layout; the primitive writes mem() after target(p), then
+// finish() reorders into p when the layouts differ.
+class DnnlPlainOutput {
+  public:
+    void init(const dnnl::memory::desc& plain, const dnnl::memory::desc& produced, const dnnl::engine& eng) {
+        user_ = dnnl::memory(plain, eng, DNNL_MEMORY_NONE);
+        needs_reorder_ = plain != produced;
+        if (needs_reorder_) {
+            internal_ = dnnl::memory(produced, eng);
+            reorder_ = dnnl::reorder(internal_, user_);
+        }
+    }
+    const dnnl::memory& mem() const { return needs_reorder_ ? internal_ : user_; }
+    void target(float* p) { user_.set_data_handle(p); }
+    void finish(dnnl::stream& s) {
+        if (needs_reorder_) reorder_.execute(s, internal_, user_);
+    }
+
+  private:
+    dnnl::memory user_, internal_;
+    dnnl::reorder reorder_;
+    bool needs_reorder_ = false;
+};
+
+// Reorders a constant plain tensor into the layout a primitive chose, once, into owned memory.
+inline dnnl::memory dnnl_pack_constant(const dnnl::memory::desc& plain, const float* data,
+                                       const dnnl::memory::desc& wanted, const dnnl::engine& eng, dnnl::stream& s) {
+    dnnl::memory src(plain, eng, const_cast<float*>(data));
+    dnnl::memory dst(wanted, eng);
+    dnnl::reorder(src, dst).execute(s, src, dst);
+    s.wait();
+    return dst;
+}
+
+// Primitive attributes with a user-owned scratchpad, so that execution never allocates.
+inline dnnl::primitive_attr dnnl_user_scratchpad_attr() {
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    return attr;
+}
+
+}  // namespace pda

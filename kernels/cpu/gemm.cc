@@ -1,0 +1,158 @@
+// Gemm on oneDNN matmul (pre-packed constant B, fused bias and ReLU where they fit, a broadcast
+// add of C otherwise) and numpy MatMul on top of it, with plain loops for batched right operands.
+#include "kernels/cpu/gemm.h"
+
+#include <algorithm>
+
+namespace pda {
+
+GemmForward::GemmForward(const GemmParams& p, const float* b_const, const float* c_const, CpuContext& ctx)
+    : p_(p), ctx_(ctx) {
+    using md = dnnl::memory::desc;
+    using dt = dnnl::memory::data_type;
+    using tag = dnnl::memory::format_tag;
+    const int64_t m = p.m, k = p.k, n = p.n;
+    md a_plain({m, k}, dt::f32, p.trans_a ? tag::ba : tag::ab);
+    md b_plain({k, n}, dt::f32, p.trans_b ? tag::ba : tag::ab);
+    md y_plain({m, n}, dt::f32, tag::ab);
+    b_packed_ = b_const != nullptr;
+
+    bool has_c = p.c.rank > 0 && p.beta != 0.f;
+    if (has_c) {
+        PDA_CHECK(p.c.rank <= 2, "gemm C " + p.c.str());
+        c_rows_ = p.c.rank == 2 ? p.c[0] : 1;
+        c_cols_ = p.c.at(-1);
+        PDA_CHECK((c_rows_ == 1 || c_rows_ == m) && (c_cols_ == 1 || c_cols_ == n), "gemm C " + p.c.str());
+        // A constant row vector becomes oneDNN's bias, added after the (alpha-folded) product.
+        c_fused_ = c_const && c_rows_ == 1 && (b_packed_ || p.alpha == 1.f);
+        post_ = !c_fused_;
+    }
+
+    dnnl::primitive_attr attr = dnnl_user_scratchpad_attr();
+    if (!b_packed_ && p.alpha != 1.f) attr.set_output_scales(0, {p.alpha});
+    if (p.relu && !post_) {
+        dnnl::post_ops ops;
+        ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+        attr.set_post_ops(ops);
+    }
+    md b_md = b_packed_ ? md({k, n}, dt::f32, tag::any) : b_plain;
+    md bias_md = c_fused_ ? md({1, n}, dt::f32, tag::ab) : md();
+    dnnl::matmul::desc d(a_plain, b_md, bias_md, y_plain);
+    dnnl::matmul::primitive_desc pd(d, attr, ctx.engine);
+    prim_ = dnnl::matmul(pd);
+
+    src_.init(a_plain, pd.src_desc(), ctx.engine);
+    if (b_packed_) {
+        std::vector<float> scaled(b_const, b_const + k * n);
+        if (p.alpha != 1.f)
+            for (float& v : scaled) v *= p.alpha;
+        weights_ = dnnl_pack_constant(b_plain, scaled.data(), pd.weights_desc(), ctx.engine, ctx.stream);
+    } else {
+        weights_ = dnnl::memory(b_plain, ctx.engine, DNNL_MEMORY_NONE);
+    }
+    if (c_fused_) {
+        bias_ = dnnl::memory(bias_md, ctx.engine);
+        float* bp = static_cast<float*>(bias_.get_data_handle());
+        for (int64_t j = 0; j < n; ++j) bp[j] = p.beta * c_const[c_cols_ == 1 ? 0 : j];
+    }
+    PDA_CHECK(pd.dst_desc() == y_plain, "gemm: oneDNN chose a blocked output");
+    dst_ = dnnl::memory(y_plain, ctx.engine, DNNL_MEMORY_NONE);
+    scratch_ = dnnl::memory(pd.scratchpad_desc(), ctx.engine);
+    args_ = {{DNNL_ARG_SRC, src_.mem()},
+             {DNNL_ARG_WEIGHTS, weights_},
+             {DNNL_ARG_DST, dst_},
+             {DNNL_ARG_SCRATCHPAD, scratch_}};
+    if (c_fused_) args_.emplace(DNNL_ARG_BIAS, bias_);
+}
+
+void GemmForward::run(const float* a, const float* b, const float* c, float* y) {
+    src_.prepare(a, ctx_.stream);
+    if (!b_packed_) weights_.set_data_handle(const_cast<float*>(b));
+    dst_.set_data_handle(y);
+    prim_.execute(ctx_.stream, args_);
+    ctx_.stream.wait();
+    if (post_) add_c(c, y);
+}
+
+// y += beta·C broadcast to (M, N), then the ReLU that could not be fused.
+void GemmForward::add_c(const float* c, float* y) const {
+    const int64_t m = p_.m, n = p_.n;
+    const float beta = p_.beta;
+    const bool relu = p_.relu, row = c_rows_ > 1, col = c_cols_ > 1;
+#pragma omp parallel for
+    for (int64_t i = 0; i < m; ++i) {
+        float* yr = y + i * n;
+        const float* cr = c + (row ? i * c_cols_ : 0);
+        for (int64_t j = 0; j < n; ++j) {
+            float v = yr[j] + beta * cr[col ? j : 0];
+            yr[j] = relu ? std::max(v, 0.f) : v;
+        }
+    }
+}
+
+MatmulForward::MatmulForward(const MatmulParams& p, const float* b_const, CpuContext& ctx) {
+    Shape a = p.a, b = p.b;
+    if (a.rank == 1) a = Shape{1, a[0]};
+    if (b.rank == 1) b = Shape{b[0], 1};
+    m_ = a.at(-2);
+    k_ = a.at(-1);
+    n_ = b.at(-1);
+    PDA_CHECK(b.at(-2) == k_, "matmul " + p.a.str() + " × " + p.b.str());
+    if (b.rank == 2) {
+        // Every row of every batch of A against the same B: one (rows, K) × (K, N) product.
+        GemmParams gp;
+        gp.m = a.numel() / std::max<int64_t>(k_, 1);
+        gp.k = k_;
+        gp.n = n_;
+        gp.beta = 0.f;
+        gemm_ = std::make_unique<GemmForward>(gp, b_const, nullptr, ctx);
+        return;
+    }
+    // Output batch dims = broadcast of both batch shapes; offsets of each batch's matrices.
+    const int rank = std::max(a.rank, b.rank) - 2;
+    std::vector<int64_t> ad(rank, 1), bd(rank, 1), od(rank, 1);
+    for (int i = 0; i < rank; ++i) {
+        int ia = a.rank - 2 - rank + i, ib = b.rank - 2 - rank + i;
+        ad[i] = ia >= 0 ? a[ia] : 1;
+        bd[i] = ib >= 0 ? b[ib] : 1;
+        od[i] = std::max(ad[i], bd[i]);
+    }
+    int64_t batches = 1;
+    for (int64_t d : od) batches *= d;
+    for (int64_t t = 0; t < batches; ++t) {
+        int64_t rem = t, ao = 0, bo = 0, as = m_ * k_, bs = k_ * n_;
+        for (int i = rank - 1; i >= 0; --i) {
+            int64_t idx = rem % od[i];
+            rem /= od[i];
+            if (ad[i] > 1) ao += idx * as;
+            if (bd[i] > 1) bo += idx * bs;
+            as *= ad[i];
+            bs *= bd[i];
+        }
+        a_off_.push_back(ao);
+        b_off_.push_back(bo);
+    }
+    b_const_ = b_const;
+}
+
+void MatmulForward::run(const float* a, const float* b, float* y) {
+    if (gemm_) return gemm_->run(a, b, nullptr, y);
+    if (b_const_) b = b_const_;
+    const int64_t batches = static_cast<int64_t>(a_off_.size()), m = m_, k = k_, n = n_;
+#pragma omp parallel for collapse(2)
+    for (int64_t t = 0; t < batches; ++t) {
+        for (int64_t i = 0; i < m; ++i) {
+            const float* ar = a + a_off_[t] + i * k;
+            const float* bm = b + b_off_[t];
+            float* yr = y + (t * m + i) * n;
+            std::fill(yr, yr + n, 0.f);
+            for (int64_t kk = 0; kk < k; ++kk) {
+                const float av = ar[kk];
+                const float* br = bm + kk * n;
+                for (int64_t j = 0; j < n; ++j) yr[j] += av * br[j];
+            }
+        }
+    }
+}
+
+}  // namespace pda

@@ -1,0 +1,129 @@
+// Pooling kernels: oneDNN pooling_v2 (dilation) for max and average, plain C++ for averages that
+// oneDNN would divide wrongly, and OpenMP loops for the global pools.
+#include "kernels/cpu/pool.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace pda {
+
+PoolForward::PoolForward(const PoolParams& p, CpuContext& ctx) : p_(p), ctx_(ctx) {
+    const int nd = p.x.rank - 2;
+    PDA_CHECK(nd >= 1 && nd <= 3 && p.y.rank == p.x.rank, "pool ranks " + p.x.str());
+    dnnl::memory::dims strides, kernel, dil, pl, pr;
+    for (int i = 0; i < nd; ++i) {
+        int64_t ext = p.dilation[i] * (p.kernel[i] - 1) + 1;
+        int64_t need = (p.y[2 + i] - 1) * p.stride[i] + ext - p.x[2 + i] - p.pad_begin[i];
+        // With count_include_pad, oneDNN divides by the whole kernel even where the window reaches
+        // the ceil-mode extension; ONNX does not count that part.
+        if (p.kind == PoolKind::kAverage && p.count_include_pad && need > p.pad_end[i]) plain_ = true;
+        strides.push_back(p.stride[i]);
+        kernel.push_back(p.kernel[i]);
+        dil.push_back(p.dilation[i] - 1);
+        pl.push_back(p.pad_begin[i]);
+        pr.push_back(std::max(p.pad_end[i], need));
+    }
+    if (plain_) return;
+    dnnl::algorithm alg = p.kind == PoolKind::kMax ? dnnl::algorithm::pooling_max
+                          : p.count_include_pad    ? dnnl::algorithm::pooling_avg_include_padding
+                                                   : dnnl::algorithm::pooling_avg_exclude_padding;
+    dnnl::pooling_v2_forward::desc d(
+        dnnl::prop_kind::forward_inference, alg, dnnl_plain_md(p.x),
+        dnnl::memory::desc(dnnl_dims(p.y), dnnl::memory::data_type::f32, dnnl::memory::format_tag::any), strides,
+        kernel, dil, pl, pr);
+    dnnl::pooling_v2_forward::primitive_desc pd(d, dnnl_user_scratchpad_attr(), ctx.engine);
+    prim_ = dnnl::pooling_v2_forward(pd);
+    src_.init(dnnl_plain_md(p.x), pd.src_desc(), ctx.engine);
+    dst_.init(dnnl_plain_md(p.y), pd.dst_desc(), ctx.engine);
+    scratch_ = dnnl::memory(pd.scratchpad_desc(), ctx.engine);
+    args_ = {{DNNL_ARG_SRC, src_.mem()}, {DNNL_ARG_DST, dst_.mem()}, {DNNL_ARG_SCRATCHPAD, scratch_}};
+}
+
+void PoolForward::run(const float* x, float* y) {
+    if (plain_) return run_plain(x, y);
+    src_.prepare(x, ctx_.stream);
+    dst_.target(y);
+    prim_.execute(ctx_.stream, args_);
+    dst_.finish(ctx_.stream);
+    ctx_.stream.wait();
+}
+
+// Average pooling with ONNX's divisor: the window clipped to the padded input (count_include_pad)
+// or to the input itself. Spatial axes are padded to three with size-1 axes.
+void PoolForward::run_plain(const float* x, float* y) const {
+    const int nd = p_.x.rank - 2;
+    std::array<int64_t, 3> in{1, 1, 1}, out{1, 1, 1}, k{1, 1, 1}, s{1, 1, 1}, pb{}, pe{}, d{1, 1, 1};
+    for (int i = 0; i < nd; ++i) {
+        int j = 3 - nd + i;
+        in[j] = p_.x[2 + i];
+        out[j] = p_.y[2 + i];
+        k[j] = p_.kernel[i];
+        s[j] = p_.stride[i];
+        pb[j] = p_.pad_begin[i];
+        pe[j] = p_.pad_end[i];
+        d[j] = p_.dilation[i];
+    }
+    const int64_t planes = p_.x[0] * p_.x[1], in_size = in[0] * in[1] * in[2], out_size = out[0] * out[1] * out[2];
+    const bool incl = p_.count_include_pad;
+#pragma omp parallel for collapse(2)
+    for (int64_t pl = 0; pl < planes; ++pl) {
+        for (int64_t o0 = 0; o0 < out[0]; ++o0) {
+            const float* xp = x + pl * in_size;
+            float* yp = y + pl * out_size + o0 * out[1] * out[2];
+            for (int64_t o1 = 0; o1 < out[1]; ++o1) {
+                for (int64_t o2 = 0; o2 < out[2]; ++o2) {
+                    const int64_t o[3] = {o0, o1, o2};
+                    float sum = 0.f;
+                    int64_t count = 1;
+                    int64_t lo[3];
+                    for (int a = 0; a < 3; ++a) {
+                        int64_t start = o[a] * s[a] - pb[a];
+                        // Positions counted: inside [−pb, in + pe) with padding, inside [0, in) without.
+                        int64_t lim_lo = incl ? -pb[a] : 0, lim_hi = incl ? in[a] + pe[a] : in[a];
+                        int64_t c = 0;
+                        for (int64_t t = 0; t < k[a]; ++t) {
+                            int64_t pos = start + t * d[a];
+                            c += (pos >= lim_lo && pos < lim_hi);
+                        }
+                        lo[a] = start;
+                        count *= c;
+                    }
+                    for (int64_t t0 = 0; t0 < k[0]; ++t0) {
+                        int64_t i0 = lo[0] + t0 * d[0];
+                        if (i0 < 0 || i0 >= in[0]) continue;
+                        for (int64_t t1 = 0; t1 < k[1]; ++t1) {
+                            int64_t i1 = lo[1] + t1 * d[1];
+                            if (i1 < 0 || i1 >= in[1]) continue;
+                            const float* row = xp + (i0 * in[1] + i1) * in[2];
+                            for (int64_t t2 = 0; t2 < k[2]; ++t2) {
+                                int64_t i2 = lo[2] + t2 * d[2];
+                                if (i2 >= 0 && i2 < in[2]) sum += row[i2];
+                            }
+                        }
+                    }
+                    yp[o1 * out[2] + o2] = count > 0 ? sum / static_cast<float>(count) : 0.f;
+                }
+            }
+        }
+    }
+}
+
+void global_pool_forward(PoolKind kind, ConstTensorView x, TensorView y) {
+    const int64_t planes = x.shape[0] * x.shape[1];
+    const int64_t size = planes > 0 ? x.numel() / planes : 0;
+#pragma omp parallel for
+    for (int64_t pl = 0; pl < planes; ++pl) {
+        const float* xp = x.data + pl * size;
+        if (kind == PoolKind::kMax) {
+            float m = -std::numeric_limits<float>::infinity();
+            for (int64_t i = 0; i < size; ++i) m = std::max(m, xp[i]);
+            y.data[pl] = m;
+        } else {
+            double sum = 0;
+            for (int64_t i = 0; i < size; ++i) sum += xp[i];
+            y.data[pl] = static_cast<float>(sum / static_cast<double>(size));
+        }
+    }
+}
+
+}  // namespace pda

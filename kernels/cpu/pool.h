@@ -1,0 +1,53 @@
+// Pooling on the CPU: MaxPool and AveragePool over 1-3 spatial axes (pads, strides, dilation, ceil
+// mode, count_include_pad) on oneDNN, with a plain C++ path for the one case oneDNN cannot say
+// (averages whose window reaches the ceil-mode extension while padding counts); global pools.
+#pragma once
+
+#include <array>
+#include <dnnl.hpp>
+#include <unordered_map>
+
+#include "kernels/cpu/context.h"
+#include "kernels/cpu/dnnl_util.h"
+#include "kernels/tensor.h"
+
+namespace pda {
+
+enum class PoolKind { kMax, kAverage };
+
+struct PoolParams {
+    PoolKind kind = PoolKind::kMax;
+    Shape x;  // (N, C, spatial...)
+    Shape y;  // (N, C, out...): in ceil mode the caller's output size decides the extra right padding
+    std::array<int64_t, 3> kernel{1, 1, 1};
+    std::array<int64_t, 3> stride{1, 1, 1};
+    std::array<int64_t, 3> pad_begin{};
+    std::array<int64_t, 3> pad_end{};
+    std::array<int64_t, 3> dilation{1, 1, 1};
+    // Average: padded positions count in the divisor; positions of the ceil-mode extension never do
+    // (ONNX reference, PyTorch).
+    bool count_include_pad = false;
+};
+
+class PoolForward {
+  public:
+    PoolForward(const PoolParams& p, CpuContext& ctx);
+    void run(const float* x, float* y);
+
+  private:
+    void run_plain(const float* x, float* y) const;
+
+    PoolParams p_;
+    CpuContext& ctx_;
+    bool plain_ = false;
+    dnnl::pooling_v2_forward prim_;
+    DnnlPlainInput src_;
+    DnnlPlainOutput dst_;
+    dnnl::memory scratch_;
+    std::unordered_map<int, dnnl::memory> args_;
+};
+
+// y (N, C, 1, ...) = mean or max of x (N, C, spatial...) over the spatial axes.
+void global_pool_forward(PoolKind kind, ConstTensorView x, TensorView y);
+
+}  // namespace pda
