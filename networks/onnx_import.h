@@ -1,6 +1,8 @@
-// ONNX import: reads a .onnx model (default-domain opsets 7–17) into a pda Graph, converting the
+// ONNX import: reads a .onnx model (default-domain opsets 1–17) into a pda Graph, converting the
 // ops in OpType and refusing everything else with an input error that names the file, the node, its
-// op and the opset — an unsupported model is never run with a wrong meaning.
+// op and the opset — an unsupported model is never run with a wrong meaning. Each op is read with the
+// meaning of its version at the model's opset; the legacy forms of opsets 1–6 (is_test, legacy
+// broadcast, consumed_inputs, Reshape's shape attribute, ...) are converted or refused (onnx_ops.cc).
 #pragma once
 
 #include <map>
@@ -10,7 +12,7 @@
 
 namespace pda {
 
-constexpr int kOnnxMinOpset = 7;
+constexpr int kOnnxMinOpset = 1;
 constexpr int kOnnxMaxOpset = 17;
 
 struct OnnxImportOptions {

@@ -1,8 +1,9 @@
 // The ONNX project's own operator cases (Debian libonnx-testdata) run through the importer and the
 // CPU executor, one ctest test per case: every case whose ops are all ours runs and matches the
 // expected outputs, or — when it needs something pda refuses (non-float types, training mode, used
-// extra outputs, old opsets) — must be refused with an error naming the node, op and opset.
-// Also: the importer's errors for missing, truncated, garbage and unsupported models.
+// extra outputs, opsets outside 1–17) — must be refused with an error naming the node, op and opset.
+// Also: the importer's errors for missing, truncated, garbage and unsupported models, and its
+// reading of the legacy (opset < 7) attributes.
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -142,6 +144,11 @@ std::string refusal_reason(const onnx::ModelProto& m, const std::string& set_dir
                     ++slot;
                 }
             }
+        }
+        if (opset < 7 && (n.op_type() == "BatchNormalization" || n.op_type() == "Dropout")) {
+            bool is_test = false;  // the default before opset 7: training
+            for (const auto& a : n.attribute()) is_test |= a.name() == "is_test" && a.i() != 0;
+            if (!is_test) return n.op_type() + " is_test=0 (training mode)";
         }
         if (n.op_type() == "BatchNormalization") {
             for (const auto& a : n.attribute())
@@ -438,6 +445,155 @@ TEST(OnnxImport, RealSqueezeNets) {
         EXPECT_TRUE(pool->geo.ceil_mode);
         EXPECT_EQ(pool->geo.kernel[0], 3);
     }
+}
+
+// ---- legacy opsets -------------------------------------------------------------------------------
+
+void set_dims(onnx::ValueInfoProto* v, const std::vector<int64_t>& dims) {
+    auto* s = v->mutable_type()->mutable_tensor_type()->mutable_shape();
+    s->clear_dim();
+    for (int64_t d : dims) s->add_dim()->set_dim_value(d);
+}
+
+// Adds input `name` to the node: an initializer holding v (dims), or a float graph input when v is empty.
+void add_input(onnx::ModelProto& m, const std::string& name, const std::vector<int64_t>& dims,
+               const std::vector<float>& v) {
+    auto* g = m.mutable_graph();
+    g->mutable_node(0)->add_input(name);
+    if (v.empty()) {
+        auto* vi = g->add_input();
+        vi->set_name(name);
+        vi->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+        return set_dims(vi, dims);
+    }
+    auto* t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : dims) t->add_dims(d);
+    for (float f : v) t->add_float_data(f);
+}
+
+void add_attr(onnx::ModelProto& m, const std::string& name, const std::vector<int64_t>& v, bool list = false) {
+    auto* a = m.mutable_graph()->mutable_node(0)->add_attribute();
+    a->set_name(name);
+    a->set_type(list ? onnx::AttributeProto::INTS : onnx::AttributeProto::INT);
+    for (int64_t i : v) list ? a->add_ints(i) : a->set_i(i);
+}
+
+// y = op(x, ...) in the given opset, x of shape xs.
+onnx::ModelProto legacy_model(const std::string& op, int opset, const std::vector<int64_t>& xs) {
+    onnx::ModelProto m = tiny_model(op, "n", opset);
+    set_dims(m.mutable_graph()->mutable_input(0), xs);
+    return m;
+}
+
+Graph legacy_import(const onnx::ModelProto& m) { return import_onnx_bytes(m.SerializeAsString(), "legacy.onnx"); }
+
+// The importer's refusal of m: names the node, op and opset and contains `why`.
+void expect_refused(const onnx::ModelProto& m, const std::string& why) {
+    std::string msg = input_error([&] { legacy_import(m); });
+    const auto& n = m.graph().node(0);
+    std::string opset = std::to_string(m.opset_import(0).version());
+    EXPECT_NE(msg.find("node 'n' (" + n.op_type() + ", opset " + opset + ")"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(why), std::string::npos) << msg;
+}
+
+std::vector<float> run_graph(const Graph& g, const Tensor& x) {
+    CpuContext ctx;
+    std::unique_ptr<Program> prog = compile_cpu(g, {x.shape()}, ctx);
+    prog->run({x.view()});
+    ConstTensorView y = prog->value(g.outputs[0]);
+    return std::vector<float>(y.data, y.data + y.shape.numel());
+}
+
+TEST(OnnxLegacy, AddMulBroadcastFromAxisBecomesNumpy) {
+    Tensor x(Shape{2, 3, 4});
+    for (int64_t i = 0; i < x.numel(); ++i) x.data()[i] = static_cast<float>(i);
+    for (const char* op : {"Add", "Mul"}) {
+        SCOPED_TRACE(op);
+        onnx::ModelProto m = legacy_model(op, 6, {2, 3, 4});
+        add_input(m, "b", {3}, {10, 20, 30});
+        add_attr(m, "broadcast", {1});
+        add_attr(m, "axis", {1});
+        Graph g = legacy_import(m);
+        ASSERT_EQ(g.nodes.size(), 1u);
+        EXPECT_EQ(g.constant(g.nodes[0].inputs[1]).shape(), (Shape{3, 1}));
+        std::vector<float> y = run_graph(g, x);
+        ASSERT_EQ(y.size(), 24u);
+        for (int64_t i = 0; i < 24; ++i) {
+            float b = 10.f * static_cast<float>(i / 4 % 3 + 1);
+            EXPECT_EQ(y[i], std::string(op) == "Add" ? x.data()[i] + b : x.data()[i] * b) << i;
+        }
+    }
+    onnx::ModelProto m = legacy_model("Add", 5, {2, 3, 4});  // suffix alignment, B an activation
+    add_input(m, "b", {3, 4}, {});
+    add_attr(m, "broadcast", {1});
+    add_attr(m, "consumed_inputs", {0, 0}, true);
+    EXPECT_EQ(legacy_import(m).nodes[0].inputs[1], "b");
+}
+
+TEST(OnnxLegacy, AddMulBroadcastRefusals) {
+    onnx::ModelProto m = legacy_model("Mul", 6, {2, 3, 4});
+    add_input(m, "b", {3}, {});
+    add_attr(m, "broadcast", {1});
+    add_attr(m, "axis", {1});
+    expect_refused(m, "must be a constant");  // B would need trailing 1s
+    m = legacy_model("Add", 6, {2, 3, 4});
+    add_input(m, "b", {4}, {1, 2, 3, 4});
+    expect_refused(m, "broadcast=1 is not set");  // no broadcast: shapes must agree
+    add_attr(m, "broadcast", {1});
+    add_attr(m, "axis", {0});
+    expect_refused(m, "does not match A");
+    m = legacy_model("Add", 6, {2, 3, 4});
+    add_input(m, "b", {1, 4}, {1, 2, 3, 4});
+    add_attr(m, "broadcast", {1});
+    expect_refused(m, "does not expand 1s");
+    m = legacy_model("Add", 7, {2, 3, 4});
+    add_input(m, "b", {4}, {1, 2, 3, 4});
+    add_attr(m, "broadcast", {1});
+    expect_refused(m, "only up to opset 6");
+}
+
+TEST(OnnxLegacy, TrainingFlagsGemmBiasAndOldAttributes) {
+    onnx::ModelProto bn = legacy_model("BatchNormalization", 5, {1, 2, 3});
+    for (const char* s : {"scale", "bias", "mean", "var"}) add_input(bn, s, {2}, {1, 1});
+    add_attr(bn, "consumed_inputs", {0, 0, 0, 1, 1}, true);
+    expect_refused(bn, "is_test=0");  // the default before opset 7 is training
+    add_attr(bn, "is_test", {1});
+    EXPECT_EQ(legacy_import(bn).nodes[0].op, OpType::kBatchNorm);
+
+    onnx::ModelProto drop = legacy_model("Dropout", 6, {1, 3});
+    expect_refused(drop, "is_test=0");
+    add_attr(drop, "is_test", {1});
+    EXPECT_EQ(legacy_import(drop).nodes[0].op, OpType::kIdentity);
+
+    onnx::ModelProto gemm = legacy_model("Gemm", 6, {2, 3});
+    add_input(gemm, "w", {3, 2}, {1, 2, 3, 4, 5, 6});
+    add_input(gemm, "c", {2}, {1, 2});
+    expect_refused(gemm, "broadcast=1 is not set");  // C must be (M,N) without it
+    add_attr(gemm, "broadcast", {1});
+    EXPECT_EQ(legacy_import(gemm).nodes[0].op, OpType::kGemm);
+
+    onnx::ModelProto reshape = legacy_model("Reshape", 4, {1, 3});
+    add_attr(reshape, "shape", {3, -1}, true);
+    EXPECT_EQ(legacy_import(reshape).nodes[0].shape, (std::vector<int64_t>{3, -1}));
+
+    onnx::ModelProto concat = legacy_model("Concat", 3, {1, 3});
+    concat.mutable_graph()->mutable_node(0)->add_input("x");
+    EXPECT_EQ(legacy_import(concat).nodes[0].axis, 1);  // optional before opset 4, default 1
+    concat.mutable_opset_import(0)->set_version(4);
+    expect_refused(concat, "'axis' is missing");
+
+    onnx::ModelProto clip = legacy_model("Clip", 6, {1, 3});  // defaults: the float range, not ±inf
+    EXPECT_EQ(legacy_import(clip).nodes[0].max, std::numeric_limits<float>::max());
+    EXPECT_EQ(legacy_import(clip).nodes[0].min, std::numeric_limits<float>::lowest());
+
+    onnx::ModelProto pool = legacy_model("MaxPool", 9, {1, 1, 4});
+    add_attr(pool, "kernel_shape", {2}, true);
+    add_attr(pool, "ceil_mode", {0});  // added in opset 10: its default value is harmless
+    EXPECT_EQ(legacy_import(pool).nodes[0].geo.kernel[0], 2);
+    pool.mutable_graph()->mutable_node(0)->mutable_attribute(1)->set_i(1);
+    expect_refused(pool, "only from opset 10");
 }
 
 }  // namespace
