@@ -82,7 +82,8 @@ LoadedModel load_model(const std::string& spec, const LoadOptions& opt) {
         if (g.inputs.size() != 1) fail_input(spec + ": the graph has several inputs; name one with --input");
         m.desc.input = g.inputs[0].name;
     }
-    auto in = std::find_if(g.inputs.begin(), g.inputs.end(), [&](const ValueInfo& v) { return v.name == m.desc.input; });
+    auto in =
+        std::find_if(g.inputs.begin(), g.inputs.end(), [&](const ValueInfo& v) { return v.name == m.desc.input; });
     if (in == g.inputs.end()) fail_input(spec + ": the graph has no input '" + m.desc.input + "'");
     if (g.inputs.size() != 1) fail_input(spec + ": graphs with several inputs are not supported");
     if (in->shape.rank != 4 || in->shape[1] != 3)

@@ -17,15 +17,15 @@ struct LoadOptions {
     std::string preset;   // caffe | torchvision | "" (sidecar, else the built-in net's own)
     std::string weights;  // ONNX file with initializers for a built-in network
     std::vector<std::pair<std::string, std::string>> overrides;  // sidecar fields from flags
-    uint64_t seed = 0;    // random weights of built-in networks
+    uint64_t seed = 0;                                           // random weights of built-in networks
 };
 
 struct LoadedModel {
-    std::string spec;    // what the user named
+    std::string spec;  // what the user named
     bool builtin = false;
-    Graph graph;         // unfused, as imported or built
-    ModelDesc desc;      // input/output names resolved, input size equal to the graph's
-    Shape input_shape;   // (1, C, H, W)
+    Graph graph;        // unfused, as imported or built
+    ModelDesc desc;     // input/output names resolved, input size equal to the graph's
+    Shape input_shape;  // (1, C, H, W)
     int64_t num_classes = 0;
 };
 

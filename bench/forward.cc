@@ -40,8 +40,8 @@ void forward(benchmark::State& state, const std::string& spec) {
 }
 
 void register_all() {
-    std::vector<std::pair<std::string, std::string>> nets = {{"alexnet", "alexnet"}, {"googlenet", "googlenet"},
-                                                             {"vgg16", "vgg16"}};
+    std::vector<std::pair<std::string, std::string>> nets = {
+        {"alexnet", "alexnet"}, {"googlenet", "googlenet"}, {"vgg16", "vgg16"}};
     for (const char* sq : {"squeezenet1.1-caffe", "squeezenet1.1-torchvision"}) {
         std::string p = shared_models() + "/" + sq + ".onnx";
         if (std::filesystem::exists(p)) nets.emplace_back(sq, p);

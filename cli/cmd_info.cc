@@ -39,11 +39,15 @@ void add_info(CLI::App& app) {
         nlohmann::json out = {
             {"model", m.spec},
             {"input", {{"name", m.desc.input}, {"shape", m.input_shape.vec()}}},
-            {"output", {{"name", m.desc.output}, {"kind", output_kind_name(m.desc.output_kind)},
-                        {"classes", m.num_classes}}},
+            {"output",
+             {{"name", m.desc.output}, {"kind", output_kind_name(m.desc.output_kind)}, {"classes", m.num_classes}}},
             {"preprocessing",
-             {{"resize_shorter", p.resize_shorter}, {"crop", p.crop}, {"channel_order", p.bgr ? "BGR" : "RGB"},
-              {"scale", p.scale}, {"mean", p.mean}, {"std", p.std}}},
+             {{"resize_shorter", p.resize_shorter},
+              {"crop", p.crop},
+              {"channel_order", p.bgr ? "BGR" : "RGB"},
+              {"scale", p.scale},
+              {"mean", p.mean},
+              {"std", p.std}}},
             {"nodes", nodes},
             {"params", total_params},
             {"gflop", total_flops / 1e9}};
@@ -54,9 +58,11 @@ void add_info(CLI::App& app) {
         std::printf("%s: input %s %s, output %s (%s, %lld classes)\n", m.spec.c_str(), m.desc.input.c_str(),
                     m.input_shape.str().c_str(), m.desc.output.c_str(), output_kind_name(m.desc.output_kind),
                     static_cast<long long>(m.num_classes));
-        std::printf("preprocessing: resize shorter side to %lld, %s crop, %s, scale %g, mean (%g, %g, %g), std (%g, %g, %g)\n\n",
-                    static_cast<long long>(p.resize_shorter), p.crop.c_str(), p.bgr ? "BGR" : "RGB", p.scale, p.mean[0],
-                    p.mean[1], p.mean[2], p.std[0], p.std[1], p.std[2]);
+        std::printf(
+            "preprocessing: resize shorter side to %lld, %s crop, %s, scale %g, mean (%g, %g, %g), std (%g, %g, "
+            "%g)\n\n",
+            static_cast<long long>(p.resize_shorter), p.crop.c_str(), p.bgr ? "BGR" : "RGB", p.scale, p.mean[0],
+            p.mean[1], p.mean[2], p.std[0], p.std[1], p.std[2]);
         std::printf("%-32s %-18s %-22s %12s %10s\n", "node", "op", "output shape", "params", "MFLOP");
         for (const auto& n : nodes)
             std::printf("%-32s %-18s %-22s %12lld %10.2f\n", n["name"].get<std::string>().c_str(),

@@ -6,8 +6,9 @@
 namespace pda::cli {
 
 void ModelFlags::add_to(CLI::App& app) {
-    app.add_option("MODEL", model, "an .onnx file (with <stem>.json beside it) or a built-in net: alexnet, "
-                                   "googlenet, vgg16")
+    app.add_option("MODEL", model,
+                   "an .onnx file (with <stem>.json beside it) or a built-in net: alexnet, "
+                   "googlenet, vgg16")
         ->required();
     app.add_option("--preset", preset, "preprocessing preset when there is no sidecar: caffe | torchvision");
     app.add_option("--weights", weights, "ONNX file whose initializers fill a built-in network (by name)");
@@ -33,11 +34,16 @@ LoadedModel ModelFlags::load() const {
     o.preset = preset;
     o.weights = weights;
     o.seed = seed;
-    const std::pair<const char*, const std::string*> fields[] = {
-        {"input", &input},   {"output", &output},   {"output_kind", &output_kind},
-        {"channel_order", &channel_order},          {"scale", &scale},
-        {"mean", &mean},     {"std", &std},         {"resize_shorter", &resize_shorter},
-        {"input_size", &input_size},                {"labels", &labels}};
+    const std::pair<const char*, const std::string*> fields[] = {{"input", &input},
+                                                                 {"output", &output},
+                                                                 {"output_kind", &output_kind},
+                                                                 {"channel_order", &channel_order},
+                                                                 {"scale", &scale},
+                                                                 {"mean", &mean},
+                                                                 {"std", &std},
+                                                                 {"resize_shorter", &resize_shorter},
+                                                                 {"input_size", &input_size},
+                                                                 {"labels", &labels}};
     for (const auto& [key, value] : fields)
         if (!value->empty()) o.overrides.emplace_back(key, *value);
     return load_model(model, o);

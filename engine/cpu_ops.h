@@ -11,7 +11,7 @@
 namespace pda {
 
 class CpuOp {
-public:
+  public:
     virtual ~CpuOp() = default;
     // in: every input of the node, constants included, in the node's order. out: preallocated.
     virtual void run(const std::vector<ConstTensorView>& in, TensorView out) = 0;

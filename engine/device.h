@@ -13,7 +13,7 @@ struct CudaInfo {
     int cudnn_version = 0;     // cudnnGetVersion(), e.g. 91900
     int cublas_version = 0;
     int curand_version = 0;
-    std::string devices;       // one line per device: index, name, compute capability, memory
+    std::string devices;  // one line per device: index, name, compute capability, memory
 };
 
 CudaInfo cuda_info();

@@ -13,7 +13,7 @@ namespace {
 bool is_view_op(OpType op) { return op == OpType::kReshape || op == OpType::kFlatten || op == OpType::kIdentity; }
 
 class CpuProgram : public Program {
-public:
+  public:
     CpuProgram(const Graph& g, const std::vector<Shape>& input_shapes, CpuContext& ctx, const CompileOptions& opt)
         : g_(g) {
         shapes_ = infer_shapes(g, input_shapes);
@@ -46,7 +46,10 @@ public:
             for (int s = 0; s < static_cast<int>(slots.size()); ++s) {
                 if (slots[s].free_after >= i) continue;
                 // Prefer the smallest slot that fits, else the largest one (it will grow).
-                if (best < 0) { best = s; continue; }
+                if (best < 0) {
+                    best = s;
+                    continue;
+                }
                 bool fits = slots[s].size >= need, best_fits = slots[best].size >= need;
                 if ((fits && (!best_fits || slots[s].size < slots[best].size)) ||
                     (!fits && !best_fits && slots[s].size > slots[best].size))
@@ -61,7 +64,10 @@ public:
             slots[best].free_after = it == last_use.end() ? i : it->second;
             slot_of_[n.output] = best;
         }
-        for (const Slot& s : slots) buffers_.push_back(alloc_floats(s.size));
+        for (const Slot& s : slots) {
+            buffers_.push_back(alloc_floats(s.size));
+            activation_bytes_ += s.size * static_cast<int64_t>(sizeof(float));
+        }
         for (const ValueInfo& in : g.inputs) input_index_[in.name] = static_cast<int>(input_index_.size());
 
         for (const Node& n : g.nodes) {
@@ -73,7 +79,8 @@ public:
 
     void run(const std::vector<ConstTensorView>& inputs) override {
         if (inputs.size() != g_.inputs.size())
-            fail_input("expected " + std::to_string(g_.inputs.size()) + " inputs, got " + std::to_string(inputs.size()));
+            fail_input("expected " + std::to_string(g_.inputs.size()) + " inputs, got " +
+                       std::to_string(inputs.size()));
         for (size_t i = 0; i < inputs.size(); ++i)
             if (inputs[i].shape != shapes_.at(g_.inputs[i].name))
                 fail_input("input '" + g_.inputs[i].name + "' has shape " + inputs[i].shape.str() + ", compiled for " +
@@ -106,7 +113,9 @@ public:
         return s->second;
     }
 
-private:
+    int64_t activation_bytes() const override { return activation_bytes_; }
+
+  private:
     const std::string& root_of(const std::string& v) const {
         auto it = root_.find(v);
         return it == root_.end() ? v : it->second;
@@ -121,6 +130,7 @@ private:
     std::vector<std::unique_ptr<float[], AlignedFree>> buffers_;
     std::vector<std::unique_ptr<CpuOp>> ops_;
     std::vector<ConstTensorView> inputs_;
+    int64_t activation_bytes_ = 0;
 };
 
 }  // namespace

@@ -14,7 +14,7 @@ namespace pda {
 struct CpuContext;
 
 class Program {
-public:
+  public:
     virtual ~Program() = default;
     // inputs in the order of graph.inputs, shapes as compiled.
     virtual void run(const std::vector<ConstTensorView>& inputs) = 0;
@@ -22,6 +22,8 @@ public:
     // time. Valid until the next run().
     virtual ConstTensorView value(const std::string& name) const = 0;
     virtual const Shape& shape(const std::string& name) const = 0;
+    // Bytes of activation memory the plan allocated (inputs and constants not counted).
+    virtual int64_t activation_bytes() const = 0;
 };
 
 struct CompileOptions {

@@ -11,7 +11,8 @@ namespace pda {
 
 void write_npy(const std::string& path, ConstTensorView t) {
     std::string dims;
-    for (int i = 0; i < t.shape.rank; ++i) dims += std::to_string(t.shape[i]) + (t.shape.rank == 1 ? "," : i + 1 < t.shape.rank ? ", " : "");
+    for (int i = 0; i < t.shape.rank; ++i)
+        dims += std::to_string(t.shape[i]) + (t.shape.rank == 1 ? "," : i + 1 < t.shape.rank ? ", " : "");
     std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
     size_t total = 10 + header.size() + 1;
     header.append((64 - total % 64) % 64, ' ');

@@ -38,7 +38,7 @@ inline std::unique_ptr<float[], AlignedFree> alloc_floats(int64_t n) {
 }
 
 class Tensor {
-public:
+  public:
     Tensor() = default;
     explicit Tensor(const Shape& shape) : shape_(shape), data_(alloc_floats(shape.numel())) {
         std::memset(data_.get(), 0, sizeof(float) * static_cast<size_t>(shape.numel()));
@@ -63,7 +63,7 @@ public:
         shape_ = s;
     }
 
-private:
+  private:
     Shape shape_;
     std::unique_ptr<float[], AlignedFree> data_;
 };

@@ -10,26 +10,46 @@ namespace pda {
 
 const char* op_name(OpType op) {
     switch (op) {
-        case OpType::kConv: return "Conv";
-        case OpType::kRelu: return "Relu";
-        case OpType::kLeakyRelu: return "LeakyRelu";
-        case OpType::kClip: return "Clip";
-        case OpType::kSigmoid: return "Sigmoid";
-        case OpType::kMaxPool: return "MaxPool";
-        case OpType::kAveragePool: return "AveragePool";
-        case OpType::kGlobalAveragePool: return "GlobalAveragePool";
-        case OpType::kGlobalMaxPool: return "GlobalMaxPool";
-        case OpType::kLRN: return "LRN";
-        case OpType::kGemm: return "Gemm";
-        case OpType::kMatMul: return "MatMul";
-        case OpType::kFlatten: return "Flatten";
-        case OpType::kReshape: return "Reshape";
-        case OpType::kConcat: return "Concat";
-        case OpType::kAdd: return "Add";
-        case OpType::kMul: return "Mul";
-        case OpType::kBatchNorm: return "BatchNormalization";
-        case OpType::kSoftmax: return "Softmax";
-        case OpType::kIdentity: return "Identity";
+        case OpType::kConv:
+            return "Conv";
+        case OpType::kRelu:
+            return "Relu";
+        case OpType::kLeakyRelu:
+            return "LeakyRelu";
+        case OpType::kClip:
+            return "Clip";
+        case OpType::kSigmoid:
+            return "Sigmoid";
+        case OpType::kMaxPool:
+            return "MaxPool";
+        case OpType::kAveragePool:
+            return "AveragePool";
+        case OpType::kGlobalAveragePool:
+            return "GlobalAveragePool";
+        case OpType::kGlobalMaxPool:
+            return "GlobalMaxPool";
+        case OpType::kLRN:
+            return "LRN";
+        case OpType::kGemm:
+            return "Gemm";
+        case OpType::kMatMul:
+            return "MatMul";
+        case OpType::kFlatten:
+            return "Flatten";
+        case OpType::kReshape:
+            return "Reshape";
+        case OpType::kConcat:
+            return "Concat";
+        case OpType::kAdd:
+            return "Add";
+        case OpType::kMul:
+            return "Mul";
+        case OpType::kBatchNorm:
+            return "BatchNormalization";
+        case OpType::kSoftmax:
+            return "Softmax";
+        case OpType::kIdentity:
+            return "Identity";
     }
     return "?";
 }
@@ -125,7 +145,9 @@ Shape infer_node(const Node& n, const std::vector<Shape>& in) {
             return window_output(n, x, w[0]);
         }
         case OpType::kMaxPool:
-        case OpType::kAveragePool: need(1); return window_output(n, in[0], in[0][1]);
+        case OpType::kAveragePool:
+            need(1);
+            return window_output(n, in[0], in[0][1]);
         case OpType::kGlobalAveragePool:
         case OpType::kGlobalMaxPool: {
             need(1);
@@ -139,7 +161,9 @@ Shape infer_node(const Node& n, const std::vector<Shape>& in) {
         case OpType::kClip:
         case OpType::kSigmoid:
         case OpType::kIdentity:
-        case OpType::kSoftmax: need(1); return in[0];
+        case OpType::kSoftmax:
+            need(1);
+            return in[0];
         case OpType::kLRN:
         case OpType::kBatchNorm:
             need(1);
@@ -158,7 +182,8 @@ Shape infer_node(const Node& n, const std::vector<Shape>& in) {
             int64_t kb = n.trans_b ? b[1] : b[0], nn = n.trans_b ? b[0] : b[1];
             if (ka != kb) node_error(n, "inner dimensions differ: " + a.str() + " and " + b.str());
             Shape y{m, nn};
-            if (in.size() > 2 && broadcast(n, y, in[2]) != y) node_error(n, "bias " + in[2].str() + " does not broadcast");
+            if (in.size() > 2 && broadcast(n, y, in[2]) != y)
+                node_error(n, "bias " + in[2].str() + " does not broadcast");
             return y;
         }
         case OpType::kMatMul: {
@@ -223,13 +248,16 @@ Shape infer_node(const Node& n, const std::vector<Shape>& in) {
             for (size_t k = 1; k < in.size(); ++k) {
                 if (in[k].rank != y.rank) node_error(n, "inputs of different ranks");
                 for (int i = 0; i < y.rank; ++i)
-                    if (i != axis && in[k][i] != y[i]) node_error(n, "input " + in[k].str() + " does not fit " + y.str());
+                    if (i != axis && in[k][i] != y[i])
+                        node_error(n, "input " + in[k].str() + " does not fit " + y.str());
                 y[axis] += in[k][axis];
             }
             return y;
         }
         case OpType::kAdd:
-        case OpType::kMul: need(2); return broadcast(n, in[0], in[1]);
+        case OpType::kMul:
+            need(2);
+            return broadcast(n, in[0], in[1]);
     }
     node_error(n, "unknown op");
 }
@@ -272,20 +300,27 @@ double node_flops(const Graph& g, const Node& n, const std::map<std::string, Sha
             return out * k;
         }
         case OpType::kGlobalAveragePool:
-        case OpType::kGlobalMaxPool: return static_cast<double>(x.numel());
-        case OpType::kLRN: return out * (static_cast<double>(n.size) + 4);
+        case OpType::kGlobalMaxPool:
+            return static_cast<double>(x.numel());
+        case OpType::kLRN:
+            return out * (static_cast<double>(n.size) + 4);
         case OpType::kGemm: {
             int64_t k = n.trans_a ? x[0] : x[1];
             return 2.0 * out * static_cast<double>(k) + (n.inputs.size() > 2 ? out : 0.0);
         }
-        case OpType::kMatMul: return 2.0 * out * static_cast<double>(x.at(-1));
-        case OpType::kSoftmax: return 3.0 * out;
-        case OpType::kBatchNorm: return 2.0 * out;
+        case OpType::kMatMul:
+            return 2.0 * out * static_cast<double>(x.at(-1));
+        case OpType::kSoftmax:
+            return 3.0 * out;
+        case OpType::kBatchNorm:
+            return 2.0 * out;
         case OpType::kFlatten:
         case OpType::kReshape:
         case OpType::kIdentity:
-        case OpType::kConcat: return 0.0;
-        default: return out;
+        case OpType::kConcat:
+            return 0.0;
+        default:
+            return out;
     }
     (void)g;
 }
@@ -342,7 +377,8 @@ void fuse(Graph& g) {
             const float* bias = a.inputs.size() > 2 ? g.constant(a.inputs[2]).data() : nullptr;
             for (int64_t c = 0; c < co; ++c) {
                 double s = gamma[c] / std::sqrt(static_cast<double>(var[c]) + b.epsilon);
-                for (int64_t k = 0; k < per; ++k) nw.data()[c * per + k] = static_cast<float>(w.data()[c * per + k] * s);
+                for (int64_t k = 0; k < per; ++k)
+                    nw.data()[c * per + k] = static_cast<float>(w.data()[c * per + k] * s);
                 nb.data()[c] = static_cast<float>(((bias ? bias[c] : 0.f) - mean[c]) * s + beta[c]);
             }
             std::string wn = a.name + ".fused_weight", bn = a.name + ".fused_bias";

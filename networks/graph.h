@@ -58,20 +58,20 @@ struct Node {
     std::vector<std::string> inputs;  // value names; weights, bias, BN statistics are constants
     std::string output;
 
-    Geometry geo;            // Conv, MaxPool, AveragePool
-    int64_t group = 1;       // Conv
-    bool count_include_pad = false;  // AveragePool
-    float alpha = 0.f;       // LeakyRelu slope; LRN alpha; Gemm alpha
-    float beta = 0.f;        // LRN beta; Gemm beta
-    float bias = 1.f;        // LRN bias (k)
-    int64_t size = 0;        // LRN size
-    float min = 0.f, max = 0.f;  // Clip bounds (±inf when absent)
-    float epsilon = 1e-5f;   // BatchNorm
-    int64_t axis = 1;        // Flatten, Concat, Softmax
+    Geometry geo;                           // Conv, MaxPool, AveragePool
+    int64_t group = 1;                      // Conv
+    bool count_include_pad = false;         // AveragePool
+    float alpha = 0.f;                      // LeakyRelu slope; LRN alpha; Gemm alpha
+    float beta = 0.f;                       // LRN beta; Gemm beta
+    float bias = 1.f;                       // LRN bias (k)
+    int64_t size = 0;                       // LRN size
+    float min = 0.f, max = 0.f;             // Clip bounds (±inf when absent)
+    float epsilon = 1e-5f;                  // BatchNorm
+    int64_t axis = 1;                       // Flatten, Concat, Softmax
     bool trans_a = false, trans_b = false;  // Gemm
-    std::vector<int64_t> shape;  // Reshape target (ONNX semantics: 0 copies, −1 infers)
-    bool allow_zero = false;     // Reshape
-    bool fused_relu = false;     // Conv/Gemm followed by a ReLU that was folded into it
+    std::vector<int64_t> shape;             // Reshape target (ONNX semantics: 0 copies, −1 infers)
+    bool allow_zero = false;                // Reshape
+    bool fused_relu = false;                // Conv/Gemm followed by a ReLU that was folded into it
 };
 
 struct ValueInfo {

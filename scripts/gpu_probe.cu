@@ -12,13 +12,13 @@
 #include <cstdlib>
 #include <vector>
 
-#define CK(x)                                                                       \
-    do {                                                                            \
-        auto _s = (x);                                                              \
-        if (static_cast<int>(_s) != 0) {                                            \
+#define CK(x)                                                                                        \
+    do {                                                                                             \
+        auto _s = (x);                                                                               \
+        if (static_cast<int>(_s) != 0) {                                                             \
             std::printf("FAILED %s -> %d at %s:%d\n", #x, static_cast<int>(_s), __FILE__, __LINE__); \
-            std::exit(1);                                                           \
-        }                                                                           \
+            std::exit(1);                                                                            \
+        }                                                                                            \
     } while (0)
 
 int main() {
@@ -96,8 +96,8 @@ int main() {
         cudnnConvolutionFwdAlgoPerf_t perf[8];
         int got = 0;
         CK(cudnnFindConvolutionForwardAlgorithm(dn, xd, wd, cd, yd, 8, &got, perf));
-        std::printf("cuDNN conv (AlexNet conv2, N=%d) math %d: best algo %d %.3f ms (%.0f GFLOP/s), ws %zu KiB\n",
-                    N, static_cast<int>(math), perf[0].algo, perf[0].time,
+        std::printf("cuDNN conv (AlexNet conv2, N=%d) math %d: best algo %d %.3f ms (%.0f GFLOP/s), ws %zu KiB\n", N,
+                    static_cast<int>(math), perf[0].algo, perf[0].time,
                     2.0 * N * K * H * W * (C / 2) * R * R / (perf[0].time * 1e6), perf[0].memory >> 10);
     }
     const int M = 4096, NN = 1024, KK = 9216;
@@ -115,7 +115,8 @@ int main() {
         CK(cublasSetMathMode(h, mode ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
         CK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, M, NN, KK, &one, a, M, b, KK, &zero, c, M));
         CK(cudaEventRecord(e0));
-        for (int r = 0; r < 10; ++r) CK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, M, NN, KK, &one, a, M, b, KK, &zero, c, M));
+        for (int r = 0; r < 10; ++r)
+            CK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, M, NN, KK, &one, a, M, b, KK, &zero, c, M));
         CK(cudaEventRecord(e1));
         CK(cudaEventSynchronize(e1));
         float ms = 0;

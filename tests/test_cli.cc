@@ -2,7 +2,6 @@
 // SqueezeNet models: top-1 classes on the shared photos and full probability vectors against an
 // independent PyTorch executor of the same ONNX graph (tests/real/onnx_torch.py).
 #include <onnx/onnx_pb.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -52,7 +51,8 @@ std::string tiny_model(const std::string& middle = "Relu", int64_t size = 16) {
     w->set_data_type(onnx::TensorProto::FLOAT);
     for (int64_t d : {4, 3, 3, 3}) w->add_dims(d);
     for (int i = 0; i < 4 * 27; ++i) w->add_float_data(std::sin(0.37f * i));
-    auto node = [&](const std::string& name, const std::string& type, std::vector<std::string> ins, const std::string& out) {
+    auto node = [&](const std::string& name, const std::string& type, std::vector<std::string> ins,
+                    const std::string& out) {
         auto* n = g->add_node();
         n->set_name(name);
         n->set_op_type(type);
@@ -104,7 +104,8 @@ TEST(Cli, TinyModelRuns) {
     fs::path d = temp_dir("tiny");
     write_file(d / "tiny.onnx", tiny_model());
     write_file(d / "tiny.json", kSidecar);
-    auto r = run_pda("predict " + (d / "tiny.onnx").string() + " " + pda::test::source_dir() + "/tests/data/tiny.png --json");
+    auto r = run_pda("predict " + (d / "tiny.onnx").string() + " " + pda::test::source_dir() +
+                     "/tests/data/tiny.png --json");
     ASSERT_EQ(r.exit_code, 0) << r.output;
     auto j = nlohmann::json::parse(r.output);
     ASSERT_EQ(j["results"][0]["top"].size(), 4u);
@@ -142,9 +143,9 @@ TEST(Cli, BadInputGetsOneLineAndExit2) {
     expect_input_error(run_pda("predict " + (d / "tiny.onnx").string() + " " + (d / "nope.jpg").string()), "nope.jpg");
     // Sidecars with wrong fields.
     write_file(d / "side.onnx", good);
-    for (const std::string& bad : {std::string(R"({"output_kind": "votes", "input_size": [16, 16]})"),
-                                   std::string(R"({"input_size": "big"})"), std::string(R"({"std": [1, 0, 1]})"),
-                                   std::string("{not json")}) {
+    for (const std::string& bad :
+         {std::string(R"({"output_kind": "votes", "input_size": [16, 16]})"), std::string(R"({"input_size": "big"})"),
+          std::string(R"({"std": [1, 0, 1]})"), std::string("{not json")}) {
         write_file(d / "side.json", bad);
         auto s = run_pda("predict " + (d / "side.onnx").string() + " " + img);
         expect_input_error(s, "side.json");
@@ -182,8 +183,12 @@ struct RealCase {
 };
 
 const RealCase kRealCases[] = {
-    {"cat.png", {"Egyptian cat"}},  {"bird.png", {"chickadee"}},   {"parrot.jpg", {"macaw"}},
-    {"hot_dog.jpg", {"hotdog"}},    {"eagle.jpg", {"kite"}},       {"dog.jpg", {"malamute", "dogsled"}},
+    {"cat.png", {"Egyptian cat"}},
+    {"bird.png", {"chickadee"}},
+    {"parrot.jpg", {"macaw"}},
+    {"hot_dog.jpg", {"hotdog"}},
+    {"eagle.jpg", {"kite"}},
+    {"dog.jpg", {"malamute", "dogsled"}},
     {"grace_hopper.png", {"bow tie"}, true},
 };
 
@@ -221,8 +226,8 @@ TEST_P(RealModels, ProbabilitiesMatchIndependentRuntime) {
     for (const char* image : {"cat.png", "dog.jpg", "grace_hopper.png"}) {
         pda::Tensor x = pda::load_input(m, pda::test::shared_dir() + "/images/" + image);
         pda::write_npy((d / "x.npy").string(), x.view());
-        std::string cmd = std::string(PDA_PYTHON) + " " + pda::test::source_dir() + "/tests/real/onnx_torch.py " + model +
-                          " " + (d / "x.npy").string() + " " + (d / "ref.npy").string();
+        std::string cmd = std::string(PDA_PYTHON) + " " + pda::test::source_dir() + "/tests/real/onnx_torch.py " +
+                          model + " " + (d / "x.npy").string() + " " + (d / "ref.npy").string();
         ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
         pda::Tensor ref = pda::read_npy((d / "ref.npy").string());
         pda::to_probabilities(m.desc, ref.data(), 1, ref.numel());
@@ -247,5 +252,6 @@ TEST_P(RealModels, ProbabilitiesMatchIndependentRuntime) {
 INSTANTIATE_TEST_SUITE_P(Shared, RealModels,
                          ::testing::Values("squeezenet1.1-caffe.onnx", "squeezenet1.1-torchvision.onnx"),
                          [](const auto& info) {
-                             return std::string(info.param).find("caffe") != std::string::npos ? "caffe" : "torchvision";
+                             return std::string(info.param).find("caffe") != std::string::npos ? "caffe"
+                                                                                               : "torchvision";
                          });

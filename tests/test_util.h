@@ -12,7 +12,9 @@
 namespace pda::test {
 
 inline std::string shared_dir() { return PDA_SHARED_DIR; }
-inline bool have_shared() { return std::filesystem::exists(std::string(PDA_SHARED_DIR) + "/models/squeezenet1.1-caffe.onnx"); }
+inline bool have_shared() {
+    return std::filesystem::exists(std::string(PDA_SHARED_DIR) + "/models/squeezenet1.1-caffe.onnx");
+}
 inline std::string golden_dir() { return PDA_GOLDEN_DIR; }
 inline std::string source_dir() { return PDA_SOURCE_DIR; }
 
@@ -37,7 +39,7 @@ inline CmdResult run_pda(const std::string& args) {
 
 }  // namespace pda::test
 
-#define PDA_SKIP_WITHOUT_SHARED()                                                                     \
-    do {                                                                                              \
+#define PDA_SKIP_WITHOUT_SHARED()                                                                               \
+    do {                                                                                                        \
         if (!::pda::test::have_shared()) GTEST_SKIP() << "skipped: " PDA_SHARED_DIR " (real models) is absent"; \
     } while (0)

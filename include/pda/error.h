@@ -13,11 +13,11 @@ enum class ErrorKind {
 };
 
 class Error : public std::runtime_error {
-public:
+  public:
     Error(ErrorKind kind, const std::string& what) : std::runtime_error(what), kind_(kind) {}
     ErrorKind kind() const { return kind_; }
 
-private:
+  private:
     ErrorKind kind_;
 };
 
@@ -28,8 +28,7 @@ private:
 
 }  // namespace pda
 
-#define PDA_CHECK(cond, msg)                                                                           \
-    do {                                                                                               \
-        if (!(cond))                                                                                   \
-            ::pda::fail_internal(std::string(__FILE__) + ":" + std::to_string(__LINE__) + ": " + (msg)); \
+#define PDA_CHECK(cond, msg)                                                                                      \
+    do {                                                                                                          \
+        if (!(cond)) ::pda::fail_internal(std::string(__FILE__) + ":" + std::to_string(__LINE__) + ": " + (msg)); \
     } while (0)

@@ -29,7 +29,7 @@ struct Prediction {
 };
 
 class Model {
-public:
+  public:
     // MODEL is an .onnx path (sidecar <stem>.json beside it if present) or a built-in name
     // (alexnet, googlenet, vgg16).
     static Model load(const std::string& model, const ModelOptions& opt = {});
@@ -52,7 +52,7 @@ public:
     // The k most probable classes of one probability vector.
     std::vector<Prediction> top(const float* probs, int k) const;
 
-private:
+  private:
     struct Impl;
     explicit Model(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;

@@ -1,0 +1,59 @@
+// The PDA explainer (METHOD.md §1–2): for every window, S resampled images through the network,
+// p(c|x\w) as the mean of their probability vectors, weight of evidence per class (Laplace-corrected
+// log-odds difference) and activation difference per unit of any named node, accumulated per pixel.
+// Backend-neutral: it asks a Program for batches and never loops over pixels itself.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/sampler.h"
+#include "networks/graph.h"
+
+namespace pda {
+
+struct CpuContext;
+
+struct ExplainParams {
+    int64_t k = 10;
+    int64_t stride = 1;
+    int64_t samples = 10;       // S (the sampler may use fewer, e.g. occlusion uses 1)
+    double laplace_n = 100000;  // N of the Laplace correction (training-set size)
+    uint64_t seed = 0;
+    int64_t batch = 0;               // resampled images per forward batch; 0 = from available memory
+    std::string classes = "top3";    // "top3" | "all" | "ID,ID,..."
+    std::vector<std::string> nodes;  // values explained by activation difference (hidden layers, logits)
+    int64_t max_windows = -1;        // explain only the first N windows (benchmarks); −1 = all
+};
+
+// What the explained network outputs: the value holding class scores, and whether those are
+// probabilities (weight of evidence applies) or logits (softmax first for WE; AD on the raw value).
+struct OutputSpec {
+    std::string value;
+    bool logits = false;
+};
+
+struct Explanation {
+    std::vector<int64_t> classes;             // explained classes, in map order
+    std::vector<float> probabilities;         // p(c|x) of the clean image, all K classes
+    Tensor relevance;                         // (M, H, W) mean weight of evidence per pixel, float32
+    Tensor counts;                            // (H, W) windows covering each pixel
+    int64_t uncovered = 0;                    // pixels no window covers (their maps are 0)
+    std::map<std::string, Tensor> node_maps;  // value → (units, H, W) mean activation difference
+    int64_t windows = 0, samples_per_window = 0, forward_passes = 0, batch = 0;
+    double seconds_sampling = 0, seconds_network = 0, seconds_total = 0;
+};
+
+// Progress callback: (windows done, windows total).
+using ProgressFn = std::function<void(int64_t, int64_t)>;
+
+// Explains image x (1, C, H, W), already preprocessed, with the given graph (fused or not) on the
+// CPU backend. Throws an input error for bad parameters (k larger than the image, unknown node,
+// unknown class id, ...), before any heavy work.
+Explanation explain_cpu(const Graph& g, const OutputSpec& out, ConstTensorView x, Sampler& sampler,
+                        const ExplainParams& p, CpuContext& ctx, const ProgressFn& progress = {});
+
+}  // namespace pda
