@@ -22,5 +22,8 @@ struct ModelFlags {
 
 void add_info(CLI::App& app);
 void add_predict(CLI::App& app);
+void add_fit_sampler(CLI::App& app);  // cli/cmd_fit_sampler.cc
+void add_explain(CLI::App& app);      // cli/cmd_explain.cc
+void add_bench(CLI::App& app);        // cli/cmd_bench.cc
 
 }  // namespace pda::cli

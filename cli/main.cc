@@ -13,6 +13,9 @@ int main(int argc, char** argv) {
     app.add_flag("--version", show_version, "print the version and build options");
     pda::cli::add_info(app);
     pda::cli::add_predict(app);
+    pda::cli::add_fit_sampler(app);
+    pda::cli::add_explain(app);
+    pda::cli::add_bench(app);
     try {
         app.parse(argc, argv);
         if (show_version) {
