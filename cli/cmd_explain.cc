@@ -1,8 +1,119 @@
-// Placeholder: `pda explain` is being written.
+// `pda explain MODEL IMAGE...`: Prediction Difference Analysis of images, one result folder per image
+// (relevance.npy, counts.npy, heatmaps, node maps, summary.json). Options are turned into a sampler and
+// parameters by api/explain_setup (shared with pda::Explainer and `pda bench`); every input error is
+// found before the first window is explained.
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include "api/explain_output.h"
+#include "api/explain_setup.h"
 #include "cli/common.h"
+#include "cli/progress.h"
 
 namespace pda::cli {
 
-void add_explain(CLI::App&) {}
+// The explain options shared by `explain` and `bench` (declared again in cmd_bench.cc).
+void add_explain_options(CLI::App& cmd, ExplainConfig& c) {
+    auto* s = "Sampler";
+    cmd.add_option("--sampler", c.sampler, "conditional | marginal | occlusion")->group(s)->capture_default_str();
+    cmd.add_option("--sampler-file", c.sampler_file,
+                   "Gaussian fitted by `pda fit-sampler` (must match the model's preprocessing, --k and --pad)")
+        ->group(s);
+    cmd.add_option("--sample-images", c.sample_images,
+                   "folder of photos: the marginal sampler's set, or the conditional sampler's fit when no "
+                   "--sampler-file is given (the explained image itself is never used)")
+        ->group(s);
+    cmd.add_option("--fill", c.fill, "occlusion value in network-input space (0 = the mean for mean-subtracted inputs)")
+        ->group(s)
+        ->capture_default_str();
+    cmd.add_option("--pad", c.pad, "conditional context: l = k + 2·pad")->group(s)->capture_default_str();
+    cmd.add_option("--max-patches", c.max_patches, "patches for a fit on the fly (0 = the fit's default)")->group(s);
+    cmd.add_flag("--per-channel", c.per_channel, "conditional: each channel conditioned on its own ring only")
+        ->group(s);
+    cmd.add_flag("--clip", c.clip, "conditional: clip samples to the fitted value range")->group(s);
+    auto* p = "Analysis";
+    cmd.add_option("--k", c.params.k, "window size (k × k pixels, all channels)")->group(p)->capture_default_str();
+    cmd.add_option("--samples", c.params.samples, "samples per window (occlusion: 1)")->group(p)->capture_default_str();
+    cmd.add_option("--stride", c.params.stride, "window stride (1 = every position, as in the paper)")
+        ->group(p)
+        ->capture_default_str();
+    cmd.add_option("--classes", c.params.classes, "classes to map: top3 (topN), all, or ids 281,285")
+        ->group(p)
+        ->capture_default_str();
+    cmd.add_option("--node", c.params.nodes,
+                   "nodes or values to map by activation difference (hidden layers, logits): NAME,NAME or repeated")
+        ->group(p)
+        ->delimiter(',')
+        ->allow_extra_args(false);
+    cmd.add_option("--laplace-n", c.params.laplace_n, "N of the Laplace correction (training-set size)")
+        ->group(p)
+        ->capture_default_str();
+    auto* e = "Execution";
+    cmd.add_option("--batch", c.params.batch, "resampled images per forward batch (0 = from available memory)")
+        ->group(e)
+        ->capture_default_str();
+    cmd.add_option("--device", c.device, "cpu | auto (= cpu in this build) | cuda[:N]")
+        ->group(e)
+        ->capture_default_str();
+}
+
+void add_explain(CLI::App& app) {
+    auto* cmd = app.add_subcommand(
+        "explain",
+        "explain images by Prediction Difference Analysis.\n"
+        "Writes OUT/<image stem>/: relevance.npy (float32 (M, H, W), weight of evidence of the M classes listed "
+        "in summary.json, in that order), counts.npy (windows per pixel), heatmap-<class id>.png (red = evidence "
+        "for, blue = against, limits ±max|value|, on the displayed crop), node-<name>.npy per --node (activation "
+        "difference, (units, H, W)), summary.json. Each folder is written under OUT/.<stem>.tmp-<pid> and moved "
+        "into place in one step; an existing OUT/<stem> is REPLACED atomically. On an error no partial folder is "
+        "left. --seed seeds both the sampling and a built-in net's random weights.");
+    auto flags = std::make_shared<ModelFlags>();
+    auto config = std::make_shared<ExplainConfig>();
+    auto images = std::make_shared<std::vector<std::string>>();
+    auto out = std::make_shared<std::string>("explanations");
+    auto quiet = std::make_shared<bool>(false);
+    flags->add_to(*cmd);
+    cmd->get_option("--seed")->description("seed of the sampling (and of a built-in net's random weights)");
+    cmd->add_option("IMAGE", *images, "JPEG, PNG or BMP files (distinct file-name stems)")->required();
+    add_explain_options(*cmd, *config);
+    cmd->add_option("--out", *out, "output folder")->capture_default_str();
+    cmd->add_flag("--quiet", *quiet, "no progress bar and no per-image lines");
+    cmd->callback([flags, config, images, out, quiet] {
+        // Everything that can be wrong with the call is found before the model is even loaded.
+        check_unique_stems(*images);
+        check_output_dir(*out);
+        ExplainConfig c = *config;
+        c.params.seed = flags->seed;
+        c.threads = flags->threads;
+        check_config(c);
+        LoadedModel m = flags->load();
+        for (const std::string& img : *images) load_explain_input(m, img);  // every image decodes and fits
+        ExplainSession session(std::move(m), c);
+        const int64_t n = static_cast<int64_t>(images->size());
+        for (int64_t i = 0; i < n; ++i) {
+            const std::string& img = (*images)[i];
+            const std::string stem = image_stem(img);
+            auto t0 = std::chrono::steady_clock::now();
+            ProgressBar bar(!*quiet, n > 1 ? "[" + std::to_string(i + 1) + "/" + std::to_string(n) + "] " + stem : stem,
+                            session.samples_per_window());
+            ImageExplanation r = session.explain(load_explain_input(session.model(), img),
+                                                 [&bar](int64_t done, int64_t total) { bar.update(done, total); });
+            bar.finish();
+            double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            nlohmann::json summary = image_summary(session, r, stem, total);
+            std::string dir = write_image_result(*out, stem, summary, r);
+            if (*quiet) continue;
+            std::printf("%s -> %s (%lld windows, %lld forward passes, %.1f s)\n", img.c_str(), dir.c_str(),
+                        static_cast<long long>(r.e.windows), static_cast<long long>(r.e.forward_passes), total);
+            for (const auto& cl : summary["classes"])
+                std::printf("  class %5lld  p = %.4f  %s\n", static_cast<long long>(cl["id"].get<int64_t>()),
+                            cl["probability"].get<double>(), cl["label"].get<std::string>().c_str());
+            if (r.e.uncovered > 0)
+                std::printf("  %lld pixels covered by no window (map value 0; see counts.npy)\n",
+                            static_cast<long long>(r.e.uncovered));
+        }
+    });
+}
 
 }  // namespace pda::cli

@@ -24,9 +24,11 @@ struct ExplainParams {
     double laplace_n = 100000;  // N of the Laplace correction (training-set size)
     uint64_t seed = 0;
     int64_t batch = 0;               // resampled images per forward batch; 0 = from available memory
-    std::string classes = "top3";    // "top3" | "all" | "ID,ID,..."
+    std::string classes = "top3";    // "top3" (or "topN") | "all" | "ID,ID,..."
     std::vector<std::string> nodes;  // values explained by activation difference (hidden layers, logits)
     int64_t max_windows = -1;        // explain only the first N windows (benchmarks); −1 = all
+    bool fuse = true;                // fold BN/ReLU into Conv/Gemm in a private copy of the graph; values
+                                     // named in `nodes` and the output are kept readable (never folded away)
 };
 
 // What the explained network outputs: the value holding class scores, and whether those are
@@ -42,17 +44,25 @@ struct Explanation {
     Tensor relevance;                         // (M, H, W) mean weight of evidence per pixel, float32
     Tensor counts;                            // (H, W) windows covering each pixel
     int64_t uncovered = 0;                    // pixels no window covers (their maps are 0)
-    std::map<std::string, Tensor> node_maps;  // value → (units, H, W) mean activation difference
-    int64_t windows = 0, samples_per_window = 0, forward_passes = 0, batch = 0;
-    double seconds_sampling = 0, seconds_network = 0, seconds_total = 0;
+    std::map<std::string, Tensor> node_maps;  // name as requested → (units, H, W) mean activation difference;
+                                              // conv-like (N, C, ...) values: one unit per channel
+    int64_t num_classes = 0;                  // K
+    int64_t windows = 0, samples_per_window = 0;
+    int64_t forward_passes = 0;  // resampled images run (padding of a last partial batch not counted)
+    int64_t batch = 0;           // images per forward batch (whole windows: ⌊batch / S⌋·S, at least S)
+    double seconds_compile = 0, seconds_sampling = 0, seconds_network = 0, seconds_reduce = 0, seconds_total = 0;
 };
 
 // Progress callback: (windows done, windows total).
 using ProgressFn = std::function<void(int64_t, int64_t)>;
 
-// Explains image x (1, C, H, W), already preprocessed, with the given graph (fused or not) on the
-// CPU backend. Throws an input error for bad parameters (k larger than the image, unknown node,
-// unknown class id, ...), before any heavy work.
+// Explains image x (1, C, H, W), already preprocessed, with the given graph on the CPU backend.
+// Pass the unfused graph so that any value can be named in p.nodes (a node name means its output
+// value); fusion happens on a private copy (p.fuse). Throws an input error for bad parameters (k
+// larger than the image, unknown node, unknown class id, ...) before any heavy work. The maps depend
+// only on the inputs and p.seed, never on the batch size or thread count: bit for bit on the CPU
+// backend (tests/test_explainer.cc; SqueezeNet batch 1 vs 64 and 1 vs 2 threads measured equal).
+// Sums are kept in double, (M + node units) × H × W of them, until the final division.
 Explanation explain_cpu(const Graph& g, const OutputSpec& out, ConstTensorView x, Sampler& sampler,
                         const ExplainParams& p, CpuContext& ctx, const ProgressFn& progress = {});
 

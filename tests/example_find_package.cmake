@@ -1,5 +1,6 @@
 # ctest script: installs pda into the build tree, builds examples/ against it with find_package,
-# runs the example and checks its output. With the shared models it must find the cat.
+# runs the examples (classify, explain) and checks their output. With the shared models classify must
+# find the cat.
 set(prefix ${BUILD_DIR}/example-install)
 set(ebuild ${BUILD_DIR}/example-build)
 file(REMOVE_RECURSE ${prefix} ${ebuild})
@@ -21,5 +22,21 @@ if(EXISTS ${SHARED_DIR}/models/squeezenet1.1-caffe.onnx)
 else()
     message(STATUS "shared models absent: running the example on a built-in net with random weights")
     run(${ebuild}/classify alexnet ${SOURCE_DIR}/tests/data/tiny.png)
+endif()
+message(STATUS "${out}")
+
+# The explain example: occlusion at a coarse stride, result folder written.
+set(explain_out ${BUILD_DIR}/example-explain)
+file(REMOVE_RECURSE ${explain_out})
+if(EXISTS ${SHARED_DIR}/models/squeezenet1.1-caffe.onnx)
+    run(${ebuild}/explain ${SHARED_DIR}/models/squeezenet1.1-caffe.onnx ${SHARED_DIR}/images/cat.png ${explain_out} 16)
+    set(stem cat)
+else()
+    run(${ebuild}/explain alexnet ${SOURCE_DIR}/tests/data/tiny.png ${explain_out} 32)
+    set(stem tiny)
+endif()
+if(NOT out MATCHES "strongest evidence" OR NOT EXISTS ${explain_out}/${stem}/relevance.npy
+   OR NOT EXISTS ${explain_out}/${stem}/summary.json)
+    message(FATAL_ERROR "the explain example did not write its result:\n${out}")
 endif()
 message(STATUS "${out}")

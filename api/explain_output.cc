@@ -1,0 +1,194 @@
+// Output of one explained image, written into a temporary sibling folder and swapped into place
+// with renameat2(RENAME_EXCHANGE) (plain rename where there is nothing to replace, or where the file
+// system cannot exchange), so readers never see half a result.
+#include "api/explain_output.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "io/heatmap.h"
+#include "io/npy.h"
+#include "pda/pda.h"
+
+namespace fs = std::filesystem;
+
+namespace pda {
+namespace {
+
+std::string utc_now() {
+    std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+// Removes a folder on scope exit unless released.
+struct DirGuard {
+    fs::path path;
+    bool armed = true;
+    ~DirGuard() {
+        if (!armed) return;
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+};
+
+void write_text(const fs::path& path, const std::string& text) {
+    std::ofstream f(path, std::ios::binary);
+    f << text;
+    f.close();
+    if (!f) fail_input(path.string() + ": cannot write");
+}
+
+}  // namespace
+
+std::string image_stem(const std::string& path) { return fs::path(path).stem().string(); }
+
+void check_unique_stems(const std::vector<std::string>& images) {
+    std::map<std::string, std::string> seen;
+    for (const std::string& img : images) {
+        auto [it, fresh] = seen.emplace(image_stem(img), img);
+        if (!fresh)
+            fail_input("images " + it->second + " and " + img + " share the name '" + it->first +
+                       "': their results would land in one folder; explain them in separate calls or --out folders");
+    }
+}
+
+std::string sanitize_file_name(const std::string& name) {
+    std::string s;
+    for (unsigned char ch : name) s += (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.') ? ch : '_';
+    if (s.empty() || s == "." || s == "..") s = "_" + s;
+    return s;
+}
+
+std::vector<std::string> node_file_names(const std::vector<std::string>& nodes) {
+    std::vector<std::string> out;
+    std::map<std::string, int> used;
+    for (const std::string& n : nodes) {
+        std::string base = "node-" + sanitize_file_name(n);
+        std::string f = base;
+        for (int i = 2; used.count(f); ++i) f = base + "-" + std::to_string(i);
+        used[f] = 1;
+        out.push_back(f + ".npy");
+    }
+    return out;
+}
+
+void check_output_dir(const std::string& out_dir) {
+    std::error_code ec;
+    if (fs::exists(out_dir, ec) && !fs::is_directory(out_dir, ec))
+        fail_input("--out " + out_dir + ": exists and is not a folder");
+}
+
+nlohmann::json image_summary(const ExplainSession& s, const ImageExplanation& r, const std::string& stem,
+                             double seconds_total) {
+    const Explanation& e = r.e;
+    const LoadedModel& m = s.model();
+    nlohmann::json j = s.describe();
+    j["image"] = {
+        {"path", r.input.path}, {"stem", stem}, {"height", r.input.crop.height}, {"width", r.input.crop.width}};
+    j["sampler"] = r.sampler;
+    nlohmann::json classes = nlohmann::json::array();
+    for (size_t i = 0; i < e.classes.size(); ++i) {
+        int64_t c = e.classes[i];
+        classes.push_back({{"map", i},
+                           {"id", c},
+                           {"label", c < static_cast<int64_t>(m.desc.labels.size()) ? m.desc.labels[c] : ""},
+                           {"probability", e.probabilities.at(c)},
+                           {"heatmap", "heatmap-" + std::to_string(c) + ".png"}});
+    }
+    j["classes"] = classes;
+    nlohmann::json top = nlohmann::json::array();
+    for (int64_t c : top_classes(e.probabilities.data(), static_cast<int64_t>(e.probabilities.size()), 5))
+        top.push_back({{"id", c},
+                       {"label", c < static_cast<int64_t>(m.desc.labels.size()) ? m.desc.labels[c] : ""},
+                       {"probability", e.probabilities[c]}});
+    j["predicted"] = top;
+    nlohmann::json nodes = nlohmann::json::array();
+    std::vector<std::string> names;
+    for (const auto& [name, t] : e.node_maps) names.push_back(name);
+    std::vector<std::string> files = node_file_names(names);
+    for (size_t i = 0; i < names.size(); ++i)
+        nodes.push_back({{"name", names[i]}, {"file", files[i]}, {"shape", e.node_maps.at(names[i]).shape().vec()}});
+    j["nodes"] = nodes;
+    j["relevance"] = {{"file", "relevance.npy"},
+                      {"shape", e.relevance.shape().vec()},
+                      {"measure", "weight of evidence (log2 odds difference, Laplace-corrected)"}};
+    j["counts"] = {{"file", "counts.npy"}, {"shape", e.counts.shape().vec()}};
+    j["uncovered_pixels"] = e.uncovered;
+    j["windows"] = e.windows;
+    j["samples_per_window"] = e.samples_per_window;
+    j["forward_passes"] = e.forward_passes;
+    j["batch"] = e.batch;
+    j["timings"] = {{"sampler_setup_s", r.seconds_setup},
+                    {"compile_s", e.seconds_compile},
+                    {"sampling_s", e.seconds_sampling},
+                    {"network_s", e.seconds_network},
+                    {"reduce_s", e.seconds_reduce},
+                    {"explain_s", e.seconds_total},
+                    {"total_s", seconds_total}};
+    j["version"] = version();
+    j["date"] = utc_now();
+    return j;
+}
+
+std::string write_image_result(const std::string& out_dir, const std::string& stem, const nlohmann::json& summary,
+                               const ImageExplanation& r) {
+    const Explanation& e = r.e;
+    std::error_code ec;
+    fs::create_directories(out_dir, ec);
+    if (ec) fail_input("--out " + out_dir + ": cannot create the folder: " + ec.message());
+    const fs::path final_dir = fs::path(out_dir) / stem;
+    const fs::path tmp = fs::path(out_dir) / ("." + stem + ".tmp-" + std::to_string(::getpid()));
+    fs::remove_all(tmp, ec);
+    if (!fs::create_directory(tmp, ec) || ec)
+        fail_input(tmp.string() + ": cannot create the folder: " + (ec ? ec.message() : "exists"));
+    DirGuard guard{tmp};
+
+    write_npy((tmp / "relevance.npy").string(), e.relevance.view());
+    write_npy((tmp / "counts.npy").string(), e.counts.view());
+    const int64_t h = e.relevance.shape()[1], w = e.relevance.shape()[2];
+    for (size_t i = 0; i < e.classes.size(); ++i)
+        write_png((tmp / ("heatmap-" + std::to_string(e.classes[i]) + ".png")).string(),
+                  heatmap_overlay(r.input.crop, e.relevance.data() + i * h * w, h, w));
+    std::vector<std::string> names;
+    for (const auto& [name, t] : e.node_maps) names.push_back(name);
+    std::vector<std::string> files = node_file_names(names);
+    for (size_t i = 0; i < names.size(); ++i) write_npy((tmp / files[i]).string(), e.node_maps.at(names[i]).view());
+    write_text(tmp / "summary.json", summary.dump(2) + "\n");
+
+    if (fs::exists(fs::symlink_status(final_dir))) {
+        if (!fs::is_directory(fs::symlink_status(final_dir)))
+            fail_input(final_dir.string() + ": exists and is not a folder; not replacing it");
+        // Swap old and new in one step; the old result ends up at tmp and is removed by the guard.
+        if (renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, final_dir.c_str(), RENAME_EXCHANGE) != 0) {
+            if (errno != EINVAL && errno != ENOSYS)
+                fail_input(final_dir.string() + ": cannot replace: " + std::strerror(errno));
+            // No exchange on this file system: move the old one aside, then the new one in.
+            fs::path old = fs::path(out_dir) / ("." + stem + ".old-" + std::to_string(::getpid()));
+            fs::remove_all(old, ec);
+            fs::rename(final_dir, old);
+            fs::rename(tmp, final_dir);
+            guard.armed = false;
+            fs::remove_all(old, ec);
+            return final_dir.string();
+        }
+        return final_dir.string();  // guard removes the old result, now at tmp
+    }
+    fs::rename(tmp, final_dir, ec);
+    if (ec) fail_input(final_dir.string() + ": cannot move the result into place: " + ec.message());
+    guard.armed = false;
+    return final_dir.string();
+}
+
+}  // namespace pda

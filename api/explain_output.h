@@ -1,0 +1,42 @@
+// Writing one explained image's results (METHOD.md §6): DIR/<stem>/ with relevance.npy (M, H, W),
+// counts.npy (H, W), heatmap-<class>.png per class, node-<name>.npy per node and summary.json.
+// Written into DIR/.<stem>.tmp-<pid> and moved into place in one step, so DIR/<stem> is always
+// either the previous complete result or the new complete one, never a partial directory.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "api/explain_setup.h"
+
+namespace pda {
+
+// File-name stem of an image path ("photos/cat.png" → "cat").
+std::string image_stem(const std::string& path);
+
+// Input error when two images share a stem (their results would land in one folder).
+void check_unique_stems(const std::vector<std::string>& images);
+
+// A name made safe for a file name: letters, digits, '-', '_' and '.' kept, anything else '_';
+// never empty, never "." or "..".
+std::string sanitize_file_name(const std::string& name);
+
+// File names of the node maps, in the order of `nodes`: node-<sanitised>.npy, with -2, -3, ...
+// appended when two names sanitise to the same file.
+std::vector<std::string> node_file_names(const std::vector<std::string>& nodes);
+
+// Input error when `out_dir` exists and is not a folder (checked before any work).
+void check_output_dir(const std::string& out_dir);
+
+// The summary.json of one image: the session's description plus this image's classes (ids, labels,
+// probabilities, map index), counts, timings, files, version, date.
+nlohmann::json image_summary(const ExplainSession& s, const ImageExplanation& r, const std::string& stem,
+                             double seconds_total);
+
+// Writes DIR/<stem>/ atomically (see above), replacing an existing result of the same stem in one
+// rename. Creates DIR when needed. Returns the final folder. On any error nothing is left behind.
+std::string write_image_result(const std::string& out_dir, const std::string& stem, const nlohmann::json& summary,
+                               const ImageExplanation& r);
+
+}  // namespace pda

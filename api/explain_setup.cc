@@ -1,0 +1,331 @@
+// Explain setup: option checks, the sample set (a folder of photos or photos in memory), the
+// sampler (occlusion, marginal, conditional from a file or fitted on the fly) and the per-image run.
+// A conditional fit on the fly excludes the explained image when it is part of the folder; the
+// marginal sampler excludes it itself (bitwise-equal inputs, engine/samplers.h).
+#include "api/explain_setup.h"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "engine/gaussian.h"
+#include "engine/sampler_conditional.h"
+#include "engine/samplers.h"
+#include "io/preprocess.h"
+#include "io/sampler_file.h"
+
+namespace fs = std::filesystem;
+
+namespace pda {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+bool same_tensor(const Tensor& a, const Tensor& b) {
+    return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), sizeof(float) * a.numel()) == 0;
+}
+
+// Class request: "all", "topN" (N ≥ 1) or a list of class ids in [0, K).
+void check_classes(const std::string& s, int64_t k) {
+    if (s == "all") return;
+    if (s.size() > 3 && s.compare(0, 3, "top") == 0 &&
+        std::all_of(s.begin() + 3, s.end(), [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); })) {
+        if (std::stoll(s.substr(3)) < 1) fail_input("--classes " + s + ": need at least one class");
+        return;
+    }
+    std::set<int64_t> seen;
+    size_t pos = 0;
+    while (pos <= s.size()) {
+        size_t end = s.find(',', pos);
+        if (end == std::string::npos) end = s.size();
+        std::string id = s.substr(pos, end - pos);
+        if (id.empty() ||
+            !std::all_of(id.begin(), id.end(), [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); }) ||
+            id.size() > 12)
+            fail_input("--classes '" + s + "': expected top3, all or class ids like 281,285");
+        int64_t c = std::stoll(id);
+        if (c >= k)
+            fail_input("--classes: unknown class id " + id + " (the model has " + std::to_string(k) + " classes, 0–" +
+                       std::to_string(k - 1) + ")");
+        if (!seen.insert(c).second) fail_input("--classes: class id " + id + " is listed twice");
+        pos = end + 1;
+    }
+}
+
+// A node is named by its node name or its output value name (engine/explainer.h).
+void check_nodes(const Graph& g, const std::vector<std::string>& nodes) {
+    for (const std::string& n : nodes) {
+        bool found = std::any_of(g.nodes.begin(), g.nodes.end(),
+                                 [&](const Node& node) { return node.name == n || node.output == n; });
+        if (!found) fail_input("--node: the model has no node or value '" + n + "' (see pda info MODEL)");
+    }
+}
+
+std::unique_ptr<Sampler> make_conditional(GaussianPatchModel g, const ExplainConfig& c, const std::string& file) {
+    ConditionalOptions o;
+    o.per_channel = c.per_channel;
+    o.clip = c.clip;
+    o.file = file;
+    return std::make_unique<ConditionalSampler>(std::move(g), o);
+}
+
+// A fitted Gaussian from `pda fit-sampler`, refused with a clear input error when it belongs to
+// another input space (preprocessing, channels) or another k / pad. The model it was fitted with is
+// recorded, not enforced: the Gaussian describes images in an input space, which models share.
+SamplerFile load_sampler_file(const std::string& path, const LoadedModel& m, int64_t k, int64_t pad) {
+    SamplerFile f = read_sampler_file(path);
+    check_sampler_matches(f.meta, m.desc.pre, m.input_shape[1], k, pad, path);
+    return f;
+}
+
+const char* const kImageExtensions[] = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tga", ".ppm", ".pgm", ".pnm"};
+
+}  // namespace
+
+std::string check_config(const ExplainConfig& c) {
+    const ExplainParams& p = c.params;
+    std::string device = c.device;
+    if (device == "auto" || device == "cpu")
+        device = "cpu";
+    else if (device == "cuda" || device.rfind("cuda:", 0) == 0)
+        fail_input("--device " + c.device + ": CUDA backend not available in this build/device");
+    else
+        fail_input("--device " + c.device + ": expected cpu, auto or cuda[:N]");
+    if (c.sampler != "conditional" && c.sampler != "marginal" && c.sampler != "occlusion")
+        fail_input("--sampler " + c.sampler + ": expected conditional, marginal or occlusion");
+    if (!c.sampler_file.empty() && c.sampler != "conditional")
+        fail_input("--sampler-file applies to the conditional sampler only (--sampler " + c.sampler + ")");
+    bool have_set = !c.sample_images.empty() || !c.sample_photos.empty() || !c.sample_photos_source.empty();
+    if (c.sampler == "marginal" && !have_set) fail_input("--sampler marginal needs --sample-images DIR");
+    if (c.sampler == "conditional" && c.sampler_file.empty() && !have_set)
+        fail_input("--sampler conditional needs --sampler-file F (pda fit-sampler) or --sample-images DIR to fit on");
+    if (c.sampler == "conditional" && !c.sampler_file.empty() && !c.sample_images.empty())
+        fail_input("give either --sampler-file or --sample-images for the conditional sampler, not both");
+    if (p.k < 1) fail_input("--k must be ≥ 1, got " + std::to_string(p.k));
+    if (c.pad < 0) fail_input("--pad must be ≥ 0, got " + std::to_string(c.pad));
+    if (p.stride < 1) fail_input("--stride must be ≥ 1, got " + std::to_string(p.stride));
+    if (p.samples < 1) fail_input("--samples must be ≥ 1, got " + std::to_string(p.samples));
+    if (!(p.laplace_n > 0)) fail_input("--laplace-n must be > 0");
+    if (p.batch < 0) fail_input("--batch must be ≥ 0 (0 = from available memory)");
+    if (c.threads < 0) fail_input("--threads must be ≥ 0");
+    return device;
+}
+
+std::vector<std::string> list_images(const std::string& dir) {
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) fail_input(dir + ": not a folder (--sample-images)");
+    std::vector<std::string> files;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+        if (!entry.is_regular_file()) continue;
+        std::string ext = entry.path().extension().string();
+        std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return std::tolower(ch); });
+        if (std::find(std::begin(kImageExtensions), std::end(kImageExtensions), ext) != std::end(kImageExtensions))
+            files.push_back(entry.path().string());
+    }
+    if (ec) fail_input(dir + ": " + ec.message());
+    if (files.empty()) fail_input(dir + ": no images (png, jpg, bmp, ...) in the folder given to --sample-images");
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
+ExplainInput make_explain_input(const LoadedModel& m, const std::string& name, const Image& photo) {
+    ExplainInput in;
+    in.path = name;
+    in.crop = displayed_crop(photo, m.desc.pre);
+    in.x = normalize_image(in.crop, m.desc.pre);
+    return in;
+}
+
+ExplainInput load_explain_input(const LoadedModel& m, const std::string& path) {
+    return make_explain_input(m, path, load_image(path));
+}
+
+// The sample set in network-input space, with where it came from.
+struct ExplainSession::SampleSet {
+    std::vector<Tensor> images;
+    std::vector<std::string> names;
+    std::string source;
+};
+
+ExplainSession::ExplainSession(LoadedModel model, ExplainConfig config)
+    : model_(std::move(model)), config_(std::move(config)) {
+    auto t0 = std::chrono::steady_clock::now();
+    device_ = check_config(config_);
+    ctx_.threads = config_.threads;
+    output_.value = model_.desc.output;
+    output_.logits = model_.desc.output_kind == ModelDesc::OutputKind::kLogits;
+    ExplainParams& p = config_.params;
+    const int64_t h = model_.input_shape[2], w = model_.input_shape[3];
+    if (p.k > h || p.k > w)
+        fail_input("--k " + std::to_string(p.k) + " is larger than the model's " + std::to_string(h) + "×" +
+                   std::to_string(w) + " input");
+    const int64_t l = p.k + 2 * config_.pad;
+    if (config_.sampler == "conditional" && (l > h || l > w))
+        fail_input("conditional context l = k + 2·pad = " + std::to_string(l) + " is larger than the model's " +
+                   std::to_string(h) + "×" + std::to_string(w) + " input");
+    check_classes(p.classes, model_.num_classes);
+    check_nodes(model_.graph, p.nodes);
+
+    const std::string& kind = config_.sampler;
+    if (kind == "occlusion") {
+        shared_ = make_occlusion_sampler(config_.fill);
+        shared_desc_ = {{"kind", "occlusion"}, {"fill", config_.fill}};
+    } else if (kind == "conditional" && !config_.sampler_file.empty()) {
+        SamplerFile f = load_sampler_file(config_.sampler_file, model_, p.k, config_.pad);
+        shared_desc_ = {{"kind", "conditional"},
+                        {"file", config_.sampler_file},
+                        {"fitted_for_model", f.meta.model},
+                        {"fitted_images", f.meta.images.size()},
+                        {"fitted_patches", f.model.patches},
+                        {"fit_seed", f.meta.seed},
+                        {"created_by", f.meta.created_by}};
+        shared_ = make_conditional(std::move(f.model), config_, config_.sampler_file);
+    } else {
+        // A sample set: a folder of photos or photos in memory, preprocessed like the explained image.
+        set_ = std::make_unique<SampleSet>();
+        if (!config_.sample_images.empty()) {
+            for (const std::string& f : list_images(config_.sample_images)) {
+                set_->images.push_back(load_input(model_, f));
+                set_->names.push_back(f);
+            }
+            set_->source = config_.sample_images;
+        } else {
+            for (size_t i = 0; i < config_.sample_photos.size(); ++i) {
+                set_->images.push_back(make_explain_input(model_, "", config_.sample_photos[i]).x);
+                set_->names.push_back(config_.sample_photos_source + " #" + std::to_string(i));
+            }
+            set_->source = config_.sample_photos_source;
+        }
+        if (kind == "marginal") {
+            if (p.samples > static_cast<int64_t>(set_->images.size()))
+                fail_input("--samples " + std::to_string(p.samples) + " but the marginal sampler's set " +
+                           set_->source + " holds only " + std::to_string(set_->images.size()) + " images");
+            std::vector<Tensor> copy;
+            for (const Tensor& t : set_->images) copy.push_back(t.clone());
+            shared_ = make_marginal_sampler(std::move(copy), set_->source);
+            shared_desc_ = {{"kind", "marginal"}, {"sample_images", set_->source}};
+        } else {
+            // Fitted lazily by sampler_for(): whether the explained image must be left out is known then.
+            shared_desc_ = nullptr;
+        }
+    }
+    seconds_setup_ = seconds_since(t0);
+}
+
+ExplainSession::~ExplainSession() = default;
+
+int64_t ExplainSession::samples_per_window() const {
+    if (config_.sampler == "occlusion") return 1;
+    return config_.params.samples;
+}
+
+int64_t ExplainSession::windows() const {
+    WindowGrid g(model_.input_shape[2], model_.input_shape[3], config_.params.k, config_.params.stride);
+    return g.count();
+}
+
+Sampler& ExplainSession::sampler_for(const Tensor& x, nlohmann::json& desc, double& seconds) {
+    seconds = 0;
+    if (config_.sampler != "conditional" || !config_.sampler_file.empty() || !set_) {
+        desc = shared_desc_;
+        return *shared_;
+    }
+    // Conditional fitted on the set: leave out every set image equal to the explained one.
+    std::vector<int64_t> keep;
+    for (size_t i = 0; i < set_->images.size(); ++i)
+        if (!same_tensor(set_->images[i], x)) keep.push_back(static_cast<int64_t>(i));
+    const bool all = keep.size() == set_->images.size();
+    if (all && shared_) {
+        desc = shared_desc_;
+        return *shared_;
+    }
+    if (keep.empty())
+        fail_input("--sample-images " + set_->source + " holds only the explained image; the conditional fit " +
+                   "needs other images");
+    auto t0 = std::chrono::steady_clock::now();
+    std::vector<Tensor> fit_set;
+    for (int64_t i : keep) fit_set.push_back(set_->images[i].clone());
+    GaussianPatchModel g =
+        fit_gaussian(fit_set, config_.params.k, config_.pad,
+                     config_.max_patches > 0 ? config_.max_patches : kDefaultMaxPatches, config_.params.seed);
+    nlohmann::json d = {{"kind", "conditional"},
+                        {"fitted_on", set_->source},
+                        {"fitted_images", keep.size()},
+                        {"excluded_explained_image", set_->images.size() - keep.size()},
+                        {"fitted_patches", g.patches},
+                        {"max_patches", config_.max_patches > 0 ? config_.max_patches : kDefaultMaxPatches}};
+    std::unique_ptr<Sampler> s = make_conditional(std::move(g), config_, "");
+    seconds = seconds_since(t0);
+    if (all) {
+        shared_ = std::move(s);
+        shared_desc_ = d;
+        desc = d;
+        return *shared_;
+    }
+    own_ = std::move(s);  // used for this image only
+    desc = d;
+    return *own_;
+}
+
+ImageExplanation ExplainSession::explain(ExplainInput input, const ProgressFn& progress) {
+    ImageExplanation r;
+    Sampler& s = sampler_for(input.x, r.sampler, r.seconds_setup);
+    r.e = explain_cpu(model_.graph, output_, input.x.view(), s, config_.params, ctx_, progress);
+    for (const auto& [key, value] : s.describe()) r.sampler[key] = value;
+    r.input = std::move(input);
+    return r;
+}
+
+nlohmann::json ExplainSession::describe() const {
+    const Preprocess& pp = model_.desc.pre;
+    const ExplainParams& p = config_.params;
+    return {
+        {"model",
+         {{"spec", model_.spec},
+          {"builtin", model_.builtin},
+          {"input", model_.desc.input},
+          {"input_shape", model_.input_shape.vec()},
+          {"output", model_.desc.output},
+          {"output_kind", output_kind_name(model_.desc.output_kind)},
+          {"classes", model_.num_classes}}},
+        {"preprocessing",
+         {{"input_size", {pp.height, pp.width}},
+          {"resize_shorter", pp.resize_shorter},
+          {"crop", pp.crop},
+          {"channel_order", pp.bgr ? "BGR" : "RGB"},
+          {"scale", pp.scale},
+          {"mean", pp.mean},
+          {"std", pp.std}}},
+        {"parameters",
+         {{"sampler", config_.sampler},
+          {"k", p.k},
+          {"pad", config_.pad},
+          {"l", p.k + 2 * config_.pad},
+          {"samples", p.samples},
+          {"samples_per_window", samples_per_window()},
+          {"stride", p.stride},
+          {"classes", p.classes},
+          {"nodes", p.nodes},
+          {"laplace_n", p.laplace_n},
+          {"seed", p.seed},
+          {"batch", p.batch},
+          {"threads", config_.threads},
+          {"fill", config_.fill},
+          {"per_channel", config_.per_channel},
+          {"clip", config_.clip},
+          {"sampler_file", config_.sampler_file},
+          {"sample_images", config_.sample_images},
+          {"max_windows", p.max_windows}}},
+        {"seed", p.seed},
+        {"device", device_},
+        {"precision", "fp32"},
+    };
+}
+
+}  // namespace pda

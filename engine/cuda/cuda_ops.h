@@ -1,0 +1,26 @@
+// The CUDA backend's op instances: one object per graph node, built once per input shape (cuDNN
+// descriptors and algorithms chosen in the constructor) and run many times on the context's stream.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "kernels/cuda/context.h"
+#include "networks/graph.h"
+
+namespace pda {
+
+class CudaOp {
+  public:
+    virtual ~CudaOp() = default;
+    // in: device pointers of every input of the node (constants included) in the node's order.
+    virtual void run(const std::vector<const float*>& in, float* out, CudaContext& ctx) = 0;
+    virtual size_t workspace_bytes() const { return 0; }
+    virtual std::string describe() const { return {}; }
+};
+
+// Builds the op for node n. Throws an input error naming the node when it is not supported.
+std::unique_ptr<CudaOp> make_cuda_op(const Graph& g, const Node& n, const std::vector<Shape>& in_shapes,
+                                     const Shape& out_shape, CudaContext& ctx, bool tf32);
+
+}  // namespace pda

@@ -1,0 +1,318 @@
+// The CUDA executor: compiles a graph into CUDA op instances, one device arena whose slots are
+// reused once their last reader has run (the CPU executor's liveness plan, engine/executor_cpu.cc),
+// the weights uploaded once, and the batch sized from free device memory. Reshape, Flatten and
+// Identity are views of their input and cost nothing.
+#include <algorithm>
+#include <map>
+#include <vector>
+
+#include "engine/cuda/cuda_ops.h"
+#include "engine/cuda_program.h"
+#include "kernels/cuda/context.h"
+
+namespace pda {
+namespace {
+
+constexpr int64_t kAlignFloats = 64;  // 256 bytes, cudaMalloc's alignment
+constexpr int64_t kMaxElements = (int64_t{1} << 31) - 1;
+
+bool is_view_op(OpType op) { return op == OpType::kReshape || op == OpType::kFlatten || op == OpType::kIdentity; }
+int64_t align(int64_t n) { return (n + kAlignFloats - 1) / kAlignFloats * kAlignFloats; }
+
+struct MemoryPlan {
+    std::map<std::string, std::string> root;  // storage root of every view
+    std::map<std::string, int64_t> offset;    // float offset of each root's slot in the arena
+    int64_t arena_floats = 0;
+    int64_t input_floats = 0;
+    int64_t largest_value = 0;  // elements
+
+    const std::string& root_of(const std::string& v) const {
+        auto it = root.find(v);
+        return it == root.end() ? v : it->second;
+    }
+};
+
+// Greedy best-fit assignment of values to slots, a slot freed after its value's last reader.
+MemoryPlan plan_memory(const Graph& g, const std::map<std::string, Shape>& shapes, const std::set<std::string>& keep) {
+    MemoryPlan plan;
+    const int n_nodes = static_cast<int>(g.nodes.size());
+    for (const Node& n : g.nodes) plan.root[n.output] = is_view_op(n.op) ? plan.root_of(n.inputs[0]) : n.output;
+    std::map<std::string, int> last_use;
+    for (int i = 0; i < n_nodes; ++i)
+        for (const std::string& v : g.nodes[i].inputs) last_use[plan.root_of(v)] = i;
+    for (const std::string& v : g.outputs) last_use[plan.root_of(v)] = n_nodes;
+    for (const std::string& v : keep) {
+        if (!shapes.count(v)) fail_input("value '" + v + "' is not in graph '" + g.name + "'");
+        last_use[plan.root_of(v)] = n_nodes;
+    }
+    struct Slot {
+        int64_t size = 0;
+        int free_after = -1;
+    };
+    std::vector<Slot> slots;
+    std::map<std::string, int> slot_of;
+    for (int i = 0; i < n_nodes; ++i) {
+        const Node& n = g.nodes[i];
+        if (is_view_op(n.op) || g.is_constant(n.output)) continue;
+        const int64_t need = align(shapes.at(n.output).numel());
+        int best = -1;
+        for (int s = 0; s < static_cast<int>(slots.size()); ++s) {
+            if (slots[s].free_after >= i) continue;
+            if (best < 0) {
+                best = s;
+                continue;
+            }
+            bool fits = slots[s].size >= need, best_fits = slots[best].size >= need;
+            if ((fits && (!best_fits || slots[s].size < slots[best].size)) ||
+                (!fits && !best_fits && slots[s].size > slots[best].size))
+                best = s;
+        }
+        if (best < 0) {
+            best = static_cast<int>(slots.size());
+            slots.push_back({});
+        }
+        slots[best].size = std::max(slots[best].size, need);
+        auto it = last_use.find(n.output);
+        slots[best].free_after = it == last_use.end() ? i : it->second;
+        slot_of[n.output] = best;
+    }
+    std::vector<int64_t> slot_offset;
+    for (const Slot& s : slots) {
+        slot_offset.push_back(plan.arena_floats);
+        plan.arena_floats += s.size;
+    }
+    for (auto& [v, s] : slot_of) plan.offset[v] = slot_offset[s];
+    for (const ValueInfo& in : g.inputs) plan.input_floats += align(shapes.at(in.name).numel());
+    for (auto& [v, s] : shapes) plan.largest_value = std::max(plan.largest_value, s.numel());
+    return plan;
+}
+
+class CudaProgramImpl : public CudaProgram {
+  public:
+    CudaProgramImpl(const Graph& g, const std::vector<Shape>& input_shapes, CudaContext& ctx,
+                    const CudaCompileOptions& opt)
+        : g_(g), ctx_(ctx), precision_(opt.precision) {
+        if (opt.precision == Precision::kFp16 || opt.precision == Precision::kBf16)
+            fail_input(std::string("precision ") + precision_name(opt.precision) +
+                       " is not implemented by the CUDA backend yet (fp32 and tf32 are)");
+        shapes_ = infer_shapes(g, input_shapes);
+        for (auto& [v, s] : shapes_)
+            if (s.numel() > kMaxElements)
+                throw cuda::CudaOutOfMemory("value '" + v + "' of shape " + s.str() +
+                                            " has more than 2^31 elements (cuDNN's limit): lower the batch size");
+        plan_ = plan_memory(g, shapes_, opt.keep);
+        PDA_CUDA_CHECK(cudaSetDevice(ctx.device));
+        arena_ = cuda::DeviceBuffer(sizeof(float) * static_cast<size_t>(plan_.arena_floats));
+        for (const ValueInfo& in : g.inputs) {
+            input_index_[in.name] = static_cast<int>(inputs_.size());
+            inputs_.emplace_back(sizeof(float) * static_cast<size_t>(shapes_.at(in.name).numel()));
+        }
+        upload_constants();
+        const bool tf32 = opt.precision == Precision::kTf32;
+        ctx.find_conv_algorithms = opt.time_conv_algorithms;
+        for (const Node& n : g.nodes) {
+            std::vector<Shape> in;
+            for (const std::string& v : n.inputs) in.push_back(shapes_.at(v));
+            const bool skip = is_view_op(n.op) || g.is_constant(n.output);
+            ops_.push_back(skip ? nullptr : make_cuda_op(g, n, in, shapes_.at(n.output), ctx, tf32));
+            if (ops_.back()) workspace_ = std::max(workspace_, ops_.back()->workspace_bytes());
+        }
+        ctx.workspace(workspace_);
+        start_ = cuda::make_event();
+        stop_ = cuda::make_event();
+    }
+
+    TensorView device_input(size_t i) override {
+        PDA_CHECK(i < inputs_.size(), "device_input " + std::to_string(i));
+        return {inputs_[i].floats(), shapes_.at(g_.inputs[i].name)};
+    }
+
+    void run_device() override {
+        host_.clear();
+        std::vector<const float*> in;
+        for (size_t i = 0; i < g_.nodes.size(); ++i) {
+            if (!ops_[i]) continue;
+            const Node& n = g_.nodes[i];
+            in.clear();
+            for (const std::string& v : n.inputs) in.push_back(device_ptr(v));
+            ops_[i]->run(in, const_cast<float*>(device_ptr(n.output)), ctx_);
+        }
+    }
+
+    void run(const std::vector<ConstTensorView>& inputs) override {
+        if (inputs.size() != g_.inputs.size())
+            fail_input("expected " + std::to_string(g_.inputs.size()) + " inputs, got " +
+                       std::to_string(inputs.size()));
+        for (size_t i = 0; i < inputs.size(); ++i) {
+            if (inputs[i].shape != shapes_.at(g_.inputs[i].name))
+                fail_input("input '" + g_.inputs[i].name + "' has shape " + inputs[i].shape.str() + ", compiled for " +
+                           shapes_.at(g_.inputs[i].name).str());
+            PDA_CUDA_CHECK(cudaMemcpyAsync(inputs_[i].data(), inputs[i].data,
+                                           sizeof(float) * static_cast<size_t>(inputs[i].numel()),
+                                           cudaMemcpyHostToDevice, ctx_.stream()));
+        }
+        run_device();
+        synchronize();
+    }
+
+    ConstTensorView device_value(const std::string& name) const override { return {device_ptr(name), shape(name)}; }
+
+    ConstTensorView value(const std::string& name) const override {
+        const Shape& s = shape(name);
+        auto it = host_.find(name);
+        if (it == host_.end()) {
+            std::vector<float> h(static_cast<size_t>(s.numel()));
+            PDA_CUDA_CHECK(cudaMemcpyAsync(h.data(), device_ptr(name), sizeof(float) * h.size(), cudaMemcpyDeviceToHost,
+                                           ctx_.stream()));
+            ctx_.synchronize();
+            it = host_.emplace(name, std::move(h)).first;
+        }
+        return {it->second.data(), s};
+    }
+
+    const Shape& shape(const std::string& name) const override {
+        auto s = shapes_.find(name);
+        if (s == shapes_.end()) fail_input("value '" + name + "' is not in graph '" + g_.name + "'");
+        return s->second;
+    }
+
+    double run_device_timed() override {
+        PDA_CUDA_CHECK(cudaEventRecord(start_.get(), ctx_.stream()));
+        run_device();
+        PDA_CUDA_CHECK(cudaEventRecord(stop_.get(), ctx_.stream()));
+        PDA_CUDA_CHECK(cudaEventSynchronize(stop_.get()));
+        float ms = 0.f;
+        PDA_CUDA_CHECK(cudaEventElapsedTime(&ms, start_.get(), stop_.get()));
+        return ms;
+    }
+
+    void synchronize() override { ctx_.synchronize(); }
+    int64_t batch() const override { return g_.inputs.empty() ? 0 : shapes_.at(g_.inputs[0].name)[0]; }
+    int64_t activation_bytes() const override { return static_cast<int64_t>(arena_.bytes()); }
+    int64_t workspace_bytes() const override { return static_cast<int64_t>(workspace_); }
+    int64_t constant_bytes() const override { return static_cast<int64_t>(constants_.bytes()); }
+    Precision precision() const override { return precision_; }
+
+    std::string summary() const override {
+        std::string s;
+        for (size_t i = 0; i < ops_.size(); ++i) {
+            if (!ops_[i]) continue;
+            std::string d = ops_[i]->describe();
+            if (!d.empty()) s += g_.nodes[i].name + " " + shapes_.at(g_.nodes[i].output).str() + ": " + d + "\n";
+        }
+        return s;
+    }
+
+  private:
+    // Every constant a node reads, in one buffer, copied once.
+    void upload_constants() {
+        std::vector<const std::string*> names;
+        int64_t total = 0;
+        for (const Node& n : g_.nodes)
+            for (const std::string& v : n.inputs)
+                if (g_.is_constant(v) && !const_offset_.count(v)) {
+                    const_offset_[v] = total;
+                    total += align(g_.constant(v).numel());
+                    names.push_back(&v);
+                }
+        constants_ = cuda::DeviceBuffer(sizeof(float) * static_cast<size_t>(total));
+        for (const std::string* v : names) {
+            const Tensor& t = g_.constant(*v);
+            PDA_CUDA_CHECK(cudaMemcpy(constants_.floats() + const_offset_.at(*v), t.data(),
+                                      sizeof(float) * static_cast<size_t>(t.numel()), cudaMemcpyHostToDevice));
+        }
+    }
+
+    const float* device_ptr(const std::string& v) const {
+        auto c = const_offset_.find(v);
+        if (c != const_offset_.end()) return constants_.floats() + c->second;
+        const std::string& r = plan_.root_of(v);
+        c = const_offset_.find(r);
+        if (c != const_offset_.end()) return constants_.floats() + c->second;
+        auto in = input_index_.find(r);
+        if (in != input_index_.end()) return inputs_[in->second].floats();
+        auto off = plan_.offset.find(r);
+        if (off == plan_.offset.end()) fail_input("value '" + v + "' is not computed by graph '" + g_.name + "'");
+        return arena_.floats() + off->second;
+    }
+
+    const Graph& g_;
+    CudaContext& ctx_;
+    Precision precision_;
+    std::map<std::string, Shape> shapes_;
+    MemoryPlan plan_;
+    cuda::DeviceBuffer arena_, constants_;
+    std::vector<cuda::DeviceBuffer> inputs_;
+    std::map<std::string, int> input_index_;
+    std::map<std::string, int64_t> const_offset_;
+    std::vector<std::unique_ptr<CudaOp>> ops_;
+    size_t workspace_ = 0;
+    cuda::Event start_, stop_;
+    mutable std::map<std::string, std::vector<float>> host_;  // host copies made by value() since the last run
+};
+
+Shape with_batch(Shape s, int64_t batch) {
+    if (s.rank < 1) fail_input("per-image shape " + s.str() + " has no batch dimension");
+    s[0] = batch;
+    return s;
+}
+
+}  // namespace
+
+std::unique_ptr<CudaProgram> compile_cuda(const Graph& g, const std::vector<Shape>& input_shapes, CudaContext& ctx,
+                                          const CudaCompileOptions& opt) {
+    validate(g);
+    return std::make_unique<CudaProgramImpl>(g, input_shapes, ctx, opt);
+}
+
+int64_t cuda_max_batch(const Graph& g, Shape per_image, CudaContext& ctx) {
+    if (g.inputs.size() != 1) fail_input("cuda_max_batch: graph '" + g.name + "' must have exactly one input");
+    validate(g);
+    const MemoryPlan p1 = plan_memory(g, infer_shapes(g, {with_batch(per_image, 1)}), {});
+    const MemoryPlan p2 = plan_memory(g, infer_shapes(g, {with_batch(per_image, 2)}), {});
+    const int64_t f1 = p1.arena_floats + p1.input_floats, f2 = p2.arena_floats + p2.input_floats;
+    const int64_t per_image_bytes = std::max<int64_t>(f2 - f1, 1) * static_cast<int64_t>(sizeof(float));
+    const int64_t fixed_bytes = std::max<int64_t>(f1 - (f2 - f1), 0) * static_cast<int64_t>(sizeof(float));
+    int64_t const_bytes = 0;
+    for (auto& [name, t] : g.constants) const_bytes += align(t.numel()) * static_cast<int64_t>(sizeof(float));
+    size_t free_b = 0, total_b = 0;
+    PDA_CUDA_CHECK(cudaSetDevice(ctx.device));
+    PDA_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+    // Headroom: 10 % of free memory, cuDNN's workspace limit for the convolutions (the largest
+    // Winograd workspaces grow with the batch), and 512 MiB for the libraries' own allocations.
+    const int64_t usable = static_cast<int64_t>(static_cast<double>(free_b) * 0.9) - const_bytes - fixed_bytes -
+                           static_cast<int64_t>(ctx.conv_workspace_limit) - (int64_t{512} << 20);
+    if (usable <= 0) return 0;
+    // 25 % more per image for what grows with the batch outside the arena: padded copies of inputs
+    // (asymmetric convolution pads) and batch-proportional cuDNN workspaces.
+    int64_t batch = usable / (per_image_bytes + per_image_bytes / 4);
+    const int64_t per_image_largest = std::max<int64_t>(p2.largest_value - p1.largest_value, 1);
+    batch = std::min(batch, kMaxElements / per_image_largest);
+    return std::max<int64_t>(batch, 0);
+}
+
+FittedProgram compile_cuda_fitting(const Graph& g, Shape per_image, int64_t batch, CudaContext& ctx,
+                                   const CudaCompileOptions& opt) {
+    if (batch < 0) fail_input("batch must be ≥ 0, got " + std::to_string(batch));
+    FittedProgram r;
+    if (batch == 0) batch = cuda_max_batch(g, per_image, ctx);
+    if (batch < 1) fail_input("graph '" + g.name + "' does not fit in free device memory even for one image");
+    const int64_t start = batch;
+    std::string first_error;
+    for (;;) {
+        try {
+            r.program = compile_cuda(g, {with_batch(per_image, batch)}, ctx, opt);
+            r.batch = batch;
+            break;
+        } catch (const cuda::CudaOutOfMemory& e) {
+            if (first_error.empty()) first_error = e.what();
+            if (batch == 1) throw;
+            batch /= 2;
+        }
+    }
+    if (!first_error.empty())
+        r.note = "batch lowered from " + std::to_string(start) + " to " + std::to_string(r.batch) + ": " + first_error;
+    return r;
+}
+
+}  // namespace pda

@@ -1,0 +1,61 @@
+// The Gaussian patch model of the conditional sampler (METHOD.md §3, paper §3.1): fitting a mean and
+// covariance over l × l × C patches in float64, and the conditional algebra of one context
+// configuration (window at offset (oy, ox) in its context): A = Σ_io Σ_oo⁻¹ by Cholesky solves,
+// Σ_{i|o} = Σ_ii − A Σ_oi and its Cholesky factor, with a recorded ridge only where one is needed.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/tensor.h"
+
+namespace pda {
+
+// Patches fitted when the caller does not say (a seeded random subset of all positions).
+constexpr int64_t kDefaultMaxPatches = 200000;
+
+// A multivariate normal over l × l × C patches (l = k + 2·pad), the same at every image position.
+// Patch vector layout, channel-major: element (c, y, x) of the patch is at index (c·l + y)·l + x,
+// so a k × k × C window inside it reads, in the same order, as a (C, k, k) block.
+struct GaussianPatchModel {
+    int64_t k = 0, pad = 0, l = 0, channels = 0;
+    std::vector<double> mean;     // (d) with d = l·l·C
+    std::vector<double> cov;      // (d, d) row-major, symmetric
+    std::vector<float> min, max;  // (C) per-channel value range seen in the fitted images
+    int64_t patches = 0;          // patches the fit used
+
+    int64_t dim() const { return l * l * channels; }
+};
+
+// Fits the model on images (each (1, C, H, W), network-input space, all of the same C, each at
+// least l × l). Patches: all positions of all images when max_patches ≤ 0 or there are no more
+// than max_patches positions, else a seeded uniform random subset of exactly max_patches positions
+// (without replacement, over all images together). Mean and covariance (divided by n − 1) are
+// accumulated in float64: mean first, then centred blocks of patches through a float32 GEMM whose
+// block results are summed in float64. Throws an input error for bad arguments or too few patches.
+GaussianPatchModel fit_gaussian(const std::vector<Tensor>& images, int64_t k, int64_t pad, int64_t max_patches,
+                                uint64_t seed);
+
+// One context configuration: the window at offset (oy, ox) ∈ [0, 2·pad]² inside its l × l context.
+struct ConditionalConfig {
+    int64_t oy = 0, ox = 0;
+    std::vector<int64_t> inner;                 // (di = k·k·C) patch indices of the window, in (c, y, x) order
+    std::vector<int64_t> ring;                  // (do = (l² − k²)·C) patch indices of the ring, in (c, y, x) order
+    std::vector<double> mean_inner, mean_ring;  // μ_i (di), μ_o (do)
+    std::vector<double> a;                      // (di, do) A = Σ_io Σ_oo⁻¹; empty when pad = 0
+    std::vector<double> cond_cov;               // (di, di) Σ_{i|o} (before any ridge)
+    std::vector<double> chol;                   // (di, di) lower L with L Lᵀ = Σ_{i|o} + ridge_cond·I
+    double ridge_ring = 0, ridge_cond = 0;      // ridges added to Σ_oo and Σ_{i|o}; 0 = none was needed
+};
+
+// The conditional algebra of configuration (oy, ox). per_channel: each channel is conditioned on
+// its own ring only — the joint algebra with every cross-channel covariance entry set to zero (the
+// reference code's model). A factorisation that fails is retried with a ridge 1e-6·mean(diag),
+// then 10× larger, up to 1e2·mean(diag); the ridge used is recorded. Never forms an inverse.
+ConditionalConfig condition_gaussian(const GaussianPatchModel& m, int64_t oy, int64_t ox, bool per_channel);
+
+// In-place Cholesky of the (n, n) row-major symmetric matrix a: on success the lower triangle holds
+// L (upper triangle zeroed) and true is returned; false when a pivot is not positive and finite.
+bool cholesky_lower(std::vector<double>& a, int64_t n);
+
+}  // namespace pda

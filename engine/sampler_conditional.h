@@ -1,0 +1,66 @@
+// The conditional sampler (METHOD.md §3, paper §3.1 eq. 4): a window's k × k × C values drawn from
+// the Gaussian patch model conditioned on the ring around it, x̃ = μ_{i|o} + L z. Contexts that would
+// leave the image are shifted inside it, giving up to (2·pad + 1)² configurations, each with its own
+// (A, L), computed lazily and cached. All windows' means are GEMMs per configuration, as are L·z.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/gaussian.h"
+#include "engine/sampler.h"
+
+namespace pda {
+
+struct ConditionalOptions {
+    bool per_channel = false;  // each channel conditioned on its own ring only (the reference code's model)
+    bool clip = false;         // clip samples to the per-channel value range seen when fitting
+    std::string file;          // where the model was read from (reported by describe(); may be empty)
+};
+
+// Randomness: sample s of window w takes z_j = random_normal(seed, w, s·(k²C) + j) (kernels/philox.h),
+// and every GEMM accumulates each output element in one fixed order, so samples are bit-identical
+// whatever the block [w0, w1) they are drawn in and whatever the thread count.
+class ConditionalSampler : public Sampler {
+  public:
+    ConditionalSampler(GaussianPatchModel model, const ConditionalOptions& opt);
+    ~ConditionalSampler() override;
+
+    std::string name() const override { return "conditional"; }
+    // Input errors: x not (1, C, H, W) with the model's C, grid of another k or size, context
+    // l = k + 2·pad larger than the image.
+    void begin_image(ConstTensorView x, const WindowGrid& grid, uint64_t seed) override;
+    // out (w1 − w0, S, C, k, k): sample values of each window, channel-major as the image is, ready
+    // to be pasted at (grid.row(w), grid.col(w)). Only reads state set by begin_image, so several
+    // threads may draw disjoint blocks at once.
+    void draw(int64_t w0, int64_t w1, int64_t S, float* out) override;
+    std::map<std::string, std::string> describe() const override;
+
+    const GaussianPatchModel& model() const { return model_; }
+    const ConditionalOptions& options() const { return opt_; }
+    // After begin_image: window w's configuration index oy·(2·pad + 1) + ox and its conditional
+    // mean μ_{i|o} (C, k, k).
+    int64_t window_config(int64_t w) const;
+    const float* window_mean(int64_t w) const;
+    // The algebra of configuration `index` (computed now when not cached yet).
+    const ConditionalConfig& config(int64_t index);
+
+  private:
+    struct Prepared;
+    Prepared& prepared(int64_t index);
+
+    GaussianPatchModel model_;
+    ConditionalOptions opt_;
+    int64_t side_ = 1;                              // 2·pad + 1
+    std::vector<std::unique_ptr<Prepared>> cache_;  // side_² slots, filled on first use
+    WindowGrid grid_;
+    uint64_t seed_ = 0;
+    bool ready_ = false;
+    std::vector<int32_t> window_cfg_;  // (windows)
+    std::vector<float> means_;         // (windows, C, k, k)
+};
+
+}  // namespace pda

@@ -1,0 +1,99 @@
+// GEMM and numpy MatMul on cuBLAS (cublasGemmEx with an explicit compute type), C added by a
+// broadcast fill before the product (beta 1), the ReLU after it.
+#include "kernels/cuda/gemm.h"
+
+#include <algorithm>
+
+#include "kernels/cuda/eltwise.h"
+
+namespace pda::cuda {
+namespace {
+
+int as_int(int64_t v, const char* what) {
+    PDA_CHECK(v >= 0 && v < (int64_t{1} << 31), std::string("gemm: ") + what + " too large for cuBLAS");
+    return static_cast<int>(v);
+}
+
+// Row-major Y (m, n) = alpha·op(A)·op(B) + beta·Y, as column-major Yᵀ = op(B)ᵀ·op(A)ᵀ.
+void gemm_row_major(const GemmParams& p, const float* a, const float* b, float beta, float* y, CudaContext& ctx) {
+    const int m = as_int(p.m, "M"), n = as_int(p.n, "N"), k = as_int(p.k, "K");
+    const int lda = p.trans_a ? m : k, ldb = p.trans_b ? k : n;
+    const cublasComputeType_t compute = p.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+    PDA_CUDA_CHECK(cublasGemmEx(ctx.cublas.get(), p.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                p.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &p.alpha, b, CUDA_R_32F, ldb, a,
+                                CUDA_R_32F, lda, &beta, y, CUDA_R_32F, n, compute, CUBLAS_GEMM_DEFAULT));
+}
+
+}  // namespace
+
+GemmForward::GemmForward(const GemmParams& p) : p_(p) {
+    has_c_ = p.c.rank > 0 && p.beta != 0.f;
+    if (has_c_) {
+        PDA_CHECK(p.c.rank <= 2, "gemm C " + p.c.str());
+        c_rows_ = p.c.rank == 2 ? p.c[0] : 1;
+        c_cols_ = p.c.at(-1);
+        PDA_CHECK((c_rows_ == 1 || c_rows_ == p.m) && (c_cols_ == 1 || c_cols_ == p.n), "gemm C " + p.c.str());
+    }
+}
+
+void GemmForward::run(const float* a, const float* b, const float* c, float* y, CudaContext& ctx) const {
+    if (has_c_) fill_broadcast_2d(c, c_rows_, c_cols_, p_.beta, y, p_.m, p_.n, ctx.stream());
+    if (p_.m > 0 && p_.n > 0) {
+        if (p_.k > 0) {
+            gemm_row_major(p_, a, b, has_c_ ? 1.f : 0.f, y, ctx);
+        } else if (!has_c_) {
+            PDA_CUDA_CHECK(cudaMemsetAsync(y, 0, sizeof(float) * static_cast<size_t>(p_.m * p_.n), ctx.stream()));
+        }
+    }
+    if (p_.relu) unary_forward(UnaryParams{UnaryKind::kRelu, 0.f, 0.f, 0.f}, y, y, p_.m * p_.n, ctx.stream());
+}
+
+MatmulForward::MatmulForward(const MatmulParams& p) {
+    Shape a = p.a, b = p.b;
+    if (a.rank == 1) a = Shape{1, a[0]};
+    if (b.rank == 1) b = Shape{b[0], 1};
+    const int64_t m = a.at(-2), k = a.at(-1), n = b.at(-1);
+    PDA_CHECK(b.at(-2) == k, "matmul " + p.a.str() + " × " + p.b.str());
+    gp_.k = k;
+    gp_.n = n;
+    gp_.beta = 0.f;
+    gp_.tf32 = p.tf32;
+    if (b.rank == 2) {
+        // Every row of every batch of A against the same B: one (rows, K) × (K, N) product.
+        gp_.m = a.numel() / std::max<int64_t>(k, 1);
+        return;
+    }
+    gp_.m = m;
+    const int rank = std::max(a.rank, b.rank) - 2;
+    std::vector<int64_t> ad(rank, 1), bd(rank, 1), od(rank, 1);
+    for (int i = 0; i < rank; ++i) {
+        int ia = a.rank - 2 - rank + i, ib = b.rank - 2 - rank + i;
+        ad[i] = ia >= 0 ? a[ia] : 1;
+        bd[i] = ib >= 0 ? b[ib] : 1;
+        od[i] = std::max(ad[i], bd[i]);
+    }
+    int64_t batches = 1;
+    for (int64_t d : od) batches *= d;
+    for (int64_t t = 0; t < batches; ++t) {
+        int64_t rem = t, ao = 0, bo = 0, as = m * k, bs = k * n;
+        for (int i = rank - 1; i >= 0; --i) {
+            int64_t idx = rem % od[i];
+            rem /= od[i];
+            if (ad[i] > 1) ao += idx * as;
+            if (bd[i] > 1) bo += idx * bs;
+            as *= ad[i];
+            bs *= bd[i];
+        }
+        a_off_.push_back(ao);
+        b_off_.push_back(bo);
+    }
+}
+
+void MatmulForward::run(const float* a, const float* b, float* y, CudaContext& ctx) const {
+    GemmForward g(gp_);
+    if (a_off_.empty()) return g.run(a, b, nullptr, y, ctx);
+    for (size_t t = 0; t < a_off_.size(); ++t)
+        g.run(a + a_off_[t], b + b_off_[t], nullptr, y + static_cast<int64_t>(t) * gp_.m * gp_.n, ctx);
+}
+
+}  // namespace pda::cuda

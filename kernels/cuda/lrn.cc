@@ -1,0 +1,41 @@
+// LrnForward: cuDNN cross-channel LRN where it can say the node (odd sizes within its limits),
+// the custom kernel of lrn.cu otherwise.
+#include "kernels/cuda/lrn.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace pda::cuda {
+
+LrnForward::LrnForward(const LrnParams& p) : p_(p) {
+    PDA_CHECK(p.x.rank >= 2 && p.size >= 1, "lrn shape " + p.x.str());
+    const bool cudnn_ok = !p.force_custom && p.size % 2 == 1 && p.size <= CUDNN_LRN_MAX_N &&
+                          p.size >= CUDNN_LRN_MIN_N && p.bias >= CUDNN_LRN_MIN_K && p.beta >= CUDNN_LRN_MIN_BETA &&
+                          (p.x.rank == 4 || p.x.rank == 5) && p.x.numel() < (int64_t{1} << 31);
+    if (!cudnn_ok) return;
+    lrn_ = make_lrn_desc();
+    // cuDNN: y = x / (k + alpha/n · Σ x²)^beta over a symmetric window of n channels — ONNX's formula.
+    PDA_CUDA_CHECK(cudnnSetLRNDescriptor(lrn_.get(), static_cast<unsigned>(p.size), p.alpha, p.beta, p.bias));
+    desc_ = make_tensor_desc();
+    std::vector<int> dims(p.x.rank), strides(p.x.rank);
+    int64_t s = 1;
+    for (int i = p.x.rank - 1; i >= 0; --i) {
+        dims[i] = static_cast<int>(p.x[i]);
+        strides[i] = static_cast<int>(s);
+        s *= p.x[i];
+    }
+    PDA_CUDA_CHECK(cudnnSetTensorNdDescriptor(desc_.get(), CUDNN_DATA_FLOAT, p.x.rank, dims.data(), strides.data()));
+}
+
+void LrnForward::run(const float* x, float* y, CudaContext& ctx) const {
+    if (lrn_) {
+        const float one = 1.f, zero = 0.f;
+        PDA_CUDA_CHECK(cudnnLRNCrossChannelForward(ctx.cudnn.get(), lrn_.get(), CUDNN_LRN_CROSS_CHANNEL_DIM1, &one,
+                                                   desc_.get(), x, &zero, desc_.get(), y));
+        return;
+    }
+    const int64_t n = p_.x[0], c = p_.x[1], inner = p_.x.numel() / std::max<int64_t>(n * c, 1);
+    lrn_window_forward(x, y, n, c, inner, p_.size, p_.alpha, p_.beta, p_.bias, ctx.stream());
+}
+
+}  // namespace pda::cuda
