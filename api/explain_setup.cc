@@ -12,6 +12,8 @@
 #include <map>
 #include <set>
 
+#include "engine/device.h"
+#include "engine/explainer_cuda.h"
 #include "engine/gaussian.h"
 #include "engine/sampler_conditional.h"
 #include "engine/samplers.h"
@@ -88,15 +90,43 @@ const char* const kImageExtensions[] = {".png", ".jpg", ".jpeg", ".bmp", ".gif",
 
 }  // namespace
 
+std::string resolve_device(const std::string& device) {
+    if (device == "cpu") return "cpu";
+    if (device == "auto") return cuda_device_count() > 0 ? "cuda:0" : "cpu";
+    if (device != "cuda" && device.rfind("cuda:", 0) != 0)
+        fail_input("--device " + device + ": expected auto, cpu or cuda[:N]");
+    int index = 0;
+    if (device != "cuda") {
+        const std::string n = device.substr(5);
+        if (n.empty() || n.size() > 4 || n.find_first_not_of("0123456789") != std::string::npos)
+            fail_input("--device " + device + ": expected cuda or cuda:N with N a device number");
+        index = std::stoi(n);
+    }
+    const int count = cuda_device_count();
+    if (count == 0) {
+        const CudaInfo info = cuda_info();
+        fail_input("--device " + device + ": CUDA backend not available: no CUDA device" +
+                   (info.compiled ? std::string(info.runtime_note.empty() ? "" : " (" + info.runtime_note + ")")
+                                  : std::string(" (built without the CUDA backend)")) +
+                   "; use --device cpu or auto");
+    }
+    if (index >= count)
+        fail_input("--device " + device + ": no such CUDA device (" + std::to_string(count) + " visible: cuda:0" +
+                   (count > 1 ? "..cuda:" + std::to_string(count - 1) : std::string()) + ")");
+    return "cuda:" + std::to_string(index);
+}
+
+int device_index(const std::string& resolved) {
+    return resolved.rfind("cuda:", 0) == 0 ? std::stoi(resolved.substr(5)) : -1;
+}
+
 std::string check_config(const ExplainConfig& c) {
     const ExplainParams& p = c.params;
-    std::string device = c.device;
-    if (device == "auto" || device == "cpu")
-        device = "cpu";
-    else if (device == "cuda" || device.rfind("cuda:", 0) == 0)
-        fail_input("--device " + c.device + ": CUDA backend not available in this build/device");
-    else
-        fail_input("--device " + c.device + ": expected cpu, auto or cuda[:N]");
+    const Precision precision = parse_precision(c.precision);
+    const std::string device = resolve_device(c.device);
+    if (device == "cpu" && precision != Precision::kFp32)
+        fail_input("--precision " + c.precision + " needs a CUDA device; the CPU backend computes in fp32 (--device " +
+                   c.device + " runs on the CPU here)");
     if (c.sampler != "conditional" && c.sampler != "marginal" && c.sampler != "occlusion")
         fail_input("--sampler " + c.sampler + ": expected conditional, marginal or occlusion");
     if (!c.sampler_file.empty() && c.sampler != "conditional")
@@ -157,6 +187,7 @@ ExplainSession::ExplainSession(LoadedModel model, ExplainConfig config)
     : model_(std::move(model)), config_(std::move(config)) {
     auto t0 = std::chrono::steady_clock::now();
     device_ = check_config(config_);
+    precision_ = parse_precision(config_.precision);
     ctx_.threads = config_.threads;
     output_.value = model_.desc.output;
     output_.logits = model_.desc.output_kind == ModelDesc::OutputKind::kLogits;
@@ -215,6 +246,7 @@ ExplainSession::ExplainSession(LoadedModel model, ExplainConfig config)
             shared_desc_ = nullptr;
         }
     }
+    if (device_index(device_) >= 0) cuda_ = make_cuda_context(device_index(device_));
     seconds_setup_ = seconds_since(t0);
 }
 
@@ -276,7 +308,10 @@ Sampler& ExplainSession::sampler_for(const Tensor& x, nlohmann::json& desc, doub
 ImageExplanation ExplainSession::explain(ExplainInput input, const ProgressFn& progress) {
     ImageExplanation r;
     Sampler& s = sampler_for(input.x, r.sampler, r.seconds_setup);
-    r.e = explain_cpu(model_.graph, output_, input.x.view(), s, config_.params, ctx_, progress);
+    if (cuda_)
+        r.e = explain_cuda(model_.graph, output_, input.x.view(), s, config_.params, *cuda_, precision_, progress);
+    else
+        r.e = explain_cpu(model_.graph, output_, input.x.view(), s, config_.params, ctx_, progress);
     for (const auto& [key, value] : s.describe()) r.sampler[key] = value;
     r.input = std::move(input);
     return r;
@@ -324,7 +359,7 @@ nlohmann::json ExplainSession::describe() const {
           {"max_windows", p.max_windows}}},
         {"seed", p.seed},
         {"device", device_},
-        {"precision", "fp32"},
+        {"precision", precision_name(precision_)},
     };
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "api/loader.h"
+#include "engine/cuda_program.h"
 #include "engine/explainer.h"
 #include "io/image.h"
 #include "kernels/cpu/context.h"
@@ -25,7 +26,8 @@ struct ExplainConfig {
     int64_t max_patches = 0;              // on-the-fly fit: 0 = the fit's default
     bool per_channel = false;             // conditional: each channel conditioned on its own ring only
     bool clip = false;                    // conditional: clip samples to the fitted value range
-    std::string device = "cpu";           // cpu | auto (= cpu for now) | cuda[:N] (not in this build)
+    std::string device = "auto";          // auto (GPU 0 when one is visible, else cpu) | cpu | cuda[:N]
+    std::string precision = "fp32";       // fp32 | tf32 | fp16 | bf16 (the network's; CUDA only beyond fp32)
     int threads = 0;                      // 0: all cores
     ExplainParams params;                 // k, stride, samples, classes, nodes, laplace_n, seed, batch, ...
     // Photos given in memory instead of a folder (benchmarks' synthetic set), with a description (a
@@ -34,8 +36,15 @@ struct ExplainConfig {
     std::string sample_photos_source;
 };
 
-// Checks that need no file: sampler kind and the flags it needs, numbers in range, device.
-// Returns the device that will run ("cpu").
+// The device a --device value selects: "cpu" or "cuda:N". auto = "cuda:0" when cuda_device_count()
+// > 0, else "cpu"; cuda[:N] without such a device (or in a build without the backend) is an input
+// error of one line. Shared by explain, bench and predict.
+std::string resolve_device(const std::string& device);
+// -1 for "cpu", N for "cuda:N" (as resolve_device returns them).
+int device_index(const std::string& resolved);
+
+// Checks that need no file: sampler kind and the flags it needs, numbers in range, device and
+// precision (a precision other than fp32 needs the CUDA device). Returns the device that will run.
 std::string check_config(const ExplainConfig& c);
 
 // Image files of a folder (png, jpg, jpeg, bmp, gif, tga, ppm, pgm, pnm), sorted by name; an input
@@ -72,7 +81,8 @@ class ExplainSession {
 
     const LoadedModel& model() const { return model_; }
     const ExplainConfig& config() const { return config_; }
-    const std::string& device() const { return device_; }
+    const std::string& device() const { return device_; }  // "cpu" or "cuda:N"
+    Precision precision() const { return precision_; }
     const OutputSpec& output() const { return output_; }
     int64_t samples_per_window() const;
     int64_t windows() const;  // per image at the configured stride (before max_windows)
@@ -92,8 +102,10 @@ class ExplainSession {
     LoadedModel model_;
     ExplainConfig config_;
     std::string device_;
+    Precision precision_ = Precision::kFp32;
     OutputSpec output_;
     CpuContext ctx_;
+    CudaContextPtr cuda_;  // when device_ is cuda:N
     std::unique_ptr<SampleSet> set_;
     std::unique_ptr<Sampler> shared_;  // the sampler every image uses unless it is in the set
     std::unique_ptr<Sampler> own_;     // a conditional refitted without the current image

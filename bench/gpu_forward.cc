@@ -1,7 +1,7 @@
 // GPU forward throughput (images/s) of the paper's networks (built in, seeded random weights,
 // fused) on the CUDA backend, timed with CUDA events around each forward pass (manual time; the median is a counter),
-// at batch sizes a GPU runs them (AlexNet 64/256/1024, GoogLeNet 64/256, VGG16 32/128), FP32 and TF32. Registered at
-// start-up next to forward.cc's CPU benchmarks; skips without a device.
+// at batch sizes a GPU runs them (AlexNet 64/256/1024, GoogLeNet 64/256, VGG16 32/128), in FP32, TF32, FP16 and BF16
+// (FP32 accumulation). Registered at start-up next to forward.cc's CPU benchmarks; skips without a device.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -55,12 +55,13 @@ void gpu_forward(benchmark::State& state, const std::string& name, pda::Precisio
 bool register_gpu_benchmarks() {
     const std::pair<const char*, std::vector<int64_t>> nets[] = {
         {"alexnet", {64, 256, 1024}}, {"googlenet", {64, 256}}, {"vgg16", {32, 128}}};
-    for (pda::Precision p : {pda::Precision::kFp32, pda::Precision::kTf32})
+    for (pda::Precision p :
+         {pda::Precision::kFp32, pda::Precision::kTf32, pda::Precision::kFp16, pda::Precision::kBf16})
         for (const auto& [name, batches] : nets) {
             std::string label = std::string("gpu_forward/") + name + "/" + pda::precision_name(p);
             auto* b = benchmark::RegisterBenchmark(label.c_str(), gpu_forward, std::string(name), p);
             for (int64_t batch : batches) b->Arg(batch);
-            b->UseManualTime()->Iterations(15)->Unit(benchmark::kMillisecond);
+            b->UseManualTime()->Iterations(10)->Unit(benchmark::kMillisecond);
         }
     return true;
 }

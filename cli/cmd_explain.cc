@@ -53,7 +53,12 @@ void add_explain_options(CLI::App& cmd, ExplainConfig& c) {
     cmd.add_option("--batch", c.params.batch, "resampled images per forward batch (0 = from available memory)")
         ->group(e)
         ->capture_default_str();
-    cmd.add_option("--device", c.device, "cpu | auto (= cpu in this build) | cuda[:N]")
+    cmd.add_option("--device", c.device, "auto (GPU 0 when one is visible, else cpu) | cpu | cuda[:N]")
+        ->group(e)
+        ->capture_default_str();
+    cmd.add_option("--precision", c.precision,
+                   "network arithmetic on the GPU: fp32 | tf32 | fp16 | bf16 (FP32 accumulation; recorded in "
+                   "summary.json; the CPU computes fp32 only)")
         ->group(e)
         ->capture_default_str();
 }

@@ -1,11 +1,14 @@
 // `pda predict MODEL IMAGE... [--top 5] [--json]`: classifies images in one batch and prints the
-// most probable classes with labels and probabilities (softmax applied to logits models).
+// most probable classes with labels and probabilities (softmax applied to logits models), on the CPU
+// or a CUDA device (--device, --precision as for explain).
 #include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "api/explain_setup.h"
 #include "cli/common.h"
+#include "engine/cuda_program.h"
 #include "engine/program.h"
 #include "kernels/cpu/context.h"
 
@@ -17,11 +20,21 @@ void add_predict(CLI::App& app) {
     auto images = std::make_shared<std::vector<std::string>>();
     auto top = std::make_shared<int>(5);
     auto json = std::make_shared<bool>(false);
+    auto device = std::make_shared<std::string>("auto");
+    auto precision = std::make_shared<std::string>("fp32");
     flags->add_to(*cmd);
     cmd->add_option("IMAGE", *images, "JPEG, PNG or BMP files")->required();
     cmd->add_option("--top", *top, "classes to show per image")->check(CLI::PositiveNumber);
     cmd->add_flag("--json", *json, "machine-readable output");
-    cmd->callback([flags, images, top, json] {
+    cmd->add_option("--device", *device, "auto (GPU 0 when one is visible, else cpu) | cpu | cuda[:N]")
+        ->capture_default_str();
+    cmd->add_option("--precision", *precision, "GPU arithmetic: fp32 | tf32 | fp16 | bf16 (the CPU: fp32 only)")
+        ->capture_default_str();
+    cmd->callback([flags, images, top, json, device, precision] {
+        const std::string dev = resolve_device(*device);
+        const Precision prec = parse_precision(*precision);
+        if (dev == "cpu" && prec != Precision::kFp32)
+            fail_input("--precision " + *precision + " needs a CUDA device; the CPU backend computes in fp32");
         LoadedModel m = flags->load();
         const int64_t n = static_cast<int64_t>(images->size());
         Shape bs = m.input_shape;
@@ -35,7 +48,16 @@ void add_predict(CLI::App& app) {
         fuse(m.graph);
         CpuContext ctx;
         ctx.threads = flags->threads;
-        auto prog = compile_cpu(m.graph, {bs}, ctx);
+        CudaContextPtr gpu;  // outlives the program compiled on it
+        std::unique_ptr<Program> prog;
+        if (device_index(dev) >= 0) {
+            gpu = make_cuda_context(device_index(dev));
+            CudaCompileOptions opt;
+            opt.precision = prec;
+            prog = compile_cuda(m.graph, {bs}, *gpu, opt);
+        } else {
+            prog = compile_cpu(m.graph, {bs}, ctx);
+        }
         prog->run({batch.view()});
         ConstTensorView out = prog->value(m.desc.output);
         std::vector<float> probs(out.data, out.data + out.numel());
@@ -53,7 +75,12 @@ void add_predict(CLI::App& app) {
             results.push_back({{"image", (*images)[i]}, {"top", classes}});
         }
         if (*json) {
-            std::cout << nlohmann::json{{"model", m.spec}, {"results", results}}.dump(2) << "\n";
+            std::cout << nlohmann::json{{"model", m.spec},
+                                        {"device", dev},
+                                        {"precision", precision_name(prec)},
+                                        {"results", results}}
+                             .dump(2)
+                      << "\n";
             return;
         }
         for (const auto& r : results) {

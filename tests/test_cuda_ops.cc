@@ -1,8 +1,8 @@
 // The CUDA backend against the CPU backend (the reference): every op on random inputs with a per-op
 // tolerance and the worst mismatch printed, whole networks (built-in at width 0.25, the shared
-// SqueezeNets when present), a batch-size sweep, TF32 bounds, and out-of-memory handling. Every
-// suite is named Cuda* (scripts/device-check.sh runs --gtest_filter='Cuda*') and skips visibly
-// without a device.
+// SqueezeNets when present), a batch-size sweep, chunked convolutions, TF32 and FP16/BF16 bounds
+// (relative errors printed), and out-of-memory handling. Every suite is named Cuda*
+// (scripts/device-check.sh runs --gtest_filter='Cuda*') and skips visibly without a device.
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -16,6 +16,15 @@
 #include "test_util.h"
 
 namespace pda {
+
+#if PDA_HAVE_CUDA
+// engine/cuda/api.cc, for tests: the largest x + y one cuDNN convolution call sees (CudaContext's
+// field; the context is opaque here).
+void cuda_set_conv_chunk_elements(CudaContext& ctx, int64_t elements);
+#else
+inline void cuda_set_conv_chunk_elements(CudaContext&, int64_t) {}  // never reached: no device
+#endif
+
 namespace {
 
 using ops_test::OneNode;
@@ -42,6 +51,22 @@ void expect_match(ConstTensorView gpu, ConstTensorView cpu, double tol, const st
                 worst, static_cast<long long>(at), gpu.data[at], cpu.data[at], bound);
     EXPECT_LE(worst, bound) << what << ": worst mismatch at " << at << ": gpu " << gpu.data[at] << ", cpu "
                             << cpu.data[at];
+}
+
+// The shared models: $PDA_SHARED_DIR/models when set (the GPU machine gets them in its carry), else
+// the build's ../shared/models.
+std::string shared_models() { return test::shared_dir() + "/models"; }
+
+// Worst |a − ref| relative to max |ref| (0 for an all-zero reference): the error a reduced
+// precision adds, on the scale of the values.
+double relative_error(ConstTensorView a, ConstTensorView ref) {
+    double worst = 0, max_ref = 0;
+    for (int64_t i = 0; i < ref.numel(); ++i) {
+        max_ref = std::max(max_ref, std::abs(static_cast<double>(ref.data[i])));
+        double d = std::abs(static_cast<double>(a.data[i]) - ref.data[i]);
+        worst = std::isnan(d) ? INFINITY : std::max(worst, d);
+    }
+    return max_ref > 0 ? worst / max_ref : worst;
 }
 
 class CudaOps : public ::testing::Test {
@@ -128,6 +153,57 @@ TEST_F(CudaOps, ConvTf32StaysWithinTf32Bounds) {
     OneNode c(n, {{"x", &x}, {"const_w", &w}});
     // TF32 keeps 10 mantissa bits: about 1e-3 relative per product, far above FP32's 1e-6.
     check(c.g, c.feeds, 2e-2, "conv tf32", Precision::kTf32);
+}
+
+// Batches larger than ctx.conv_chunk_elements run in chunks (and a remainder): the same results.
+TEST_F(CudaOps, ConvChunked) {
+    struct Case {
+        int64_t n, c, oc, size, k, stride, pad_b, pad_e, group;
+        bool relu;
+    };
+    const Case cases[] = {{7, 4, 8, 10, 3, 1, 1, 1, 1, true},   // chunks of 2: 2+2+2+1
+                          {5, 4, 8, 10, 3, 2, 0, 1, 2, true},   // asymmetric pads: padded copy per chunk
+                          {3, 6, 6, 9, 3, 1, 1, 1, 3, false}};  // chunks of 2: 2+1
+    int i = 0;
+    for (const Case& cs : cases) {
+        Node n = window_node(OpType::kConv, 2, cs.k, cs.stride, cs.pad_b);
+        for (int a = 0; a < 2; ++a) n.geo.pad_end[a] = cs.pad_e;
+        n.group = cs.group;
+        n.fused_relu = cs.relu;
+        Tensor x = random_tensor(Shape{cs.n, cs.c, cs.size, cs.size}, 200 + i);
+        Tensor w = random_tensor(Shape{cs.oc, cs.c / cs.group, cs.k, cs.k}, 210 + i);
+        Tensor b = random_tensor(Shape{cs.oc}, 220 + i);
+        // Two images' x + y per cuDNN call.
+        cuda_set_conv_chunk_elements(*ctx_, 2 * (cs.c * cs.size * cs.size + cs.oc * cs.size * cs.size) + 1);
+        check(OneNode(n, {{"x", &x}, {"const_w", &w}, {"const_b", &b}}), 1e-4, "conv chunked " + std::to_string(i++));
+    }
+}
+
+// FP16 / BF16 convolution and Gemm (constant and computed B) against the FP32 CPU reference.
+TEST_F(CudaOps, ReducedPrecisionConvAndGemm) {
+    for (Precision p : {Precision::kFp16, Precision::kBf16}) {
+        const double tol = p == Precision::kFp16 ? 3e-3 : 2e-2;  // 11 and 8 significant bits
+        const std::string pn = precision_name(p);
+        Node conv = window_node(OpType::kConv, 2, 3, 2, 0);
+        for (int a = 0; a < 2; ++a) conv.geo.pad_end[a] = 1;  // asymmetric: the padded 16-bit copy
+        conv.group = 2;
+        conv.fused_relu = true;
+        Tensor x = random_tensor(Shape{3, 8, 12, 12}, 1), w = random_tensor(Shape{16, 4, 3, 3}, 2);
+        Tensor b = random_tensor(Shape{16}, 3);
+        OneNode c(conv, {{"x", &x}, {"const_w", &w}, {"const_b", &b}});
+        check(c.g, c.feeds, tol, "conv " + pn, p);
+        for (bool const_b : {true, false}) {
+            Node n;
+            n.name = "gemm";
+            n.op = OpType::kGemm;
+            n.trans_b = const_b;
+            n.fused_relu = !const_b;
+            Tensor a = random_tensor(Shape{5, 64}, 4);
+            Tensor bm = random_tensor(const_b ? Shape{24, 64} : Shape{64, 24}, 5), cc = random_tensor(Shape{24}, 6);
+            OneNode g(n, {{"a", &a}, {const_b ? "const_b" : "b", &bm}, {"const_c", &cc}});
+            check(g.g, g.feeds, tol, "gemm " + pn + (const_b ? " constant B" : " computed B"), p);
+        }
+    }
 }
 
 TEST_F(CudaOps, Pool) {
@@ -375,15 +451,79 @@ TEST_F(CudaNetworks, BuiltinAtQuarterWidthEveryLayer) {
 }
 
 TEST_F(CudaNetworks, SharedSqueezeNets) {
-    PDA_SKIP_WITHOUT_SHARED();
+    int found = 0;
     for (const char* m : {"squeezenet1.1-caffe", "squeezenet1.1-torchvision"}) {
-        LoadedModel lm = load_model(test::shared_dir() + "/models/" + m + ".onnx", {});
+        const std::string path = shared_models() + "/" + m + ".onnx";
+        if (!std::filesystem::exists(path)) {
+            std::printf("[ skip     ] %s: absent\n", path.c_str());
+            continue;
+        }
+        ++found;
+        LoadedModel lm = load_model(path, {});
         fuse(lm.graph);
         Shape s = lm.input_shape;
         s[0] = 3;
         std::vector<Tensor> feeds;
         feeds.push_back(image_batch(s, 5));
         check(lm.graph, feeds, 1e-3, m);
+    }
+    if (!found) GTEST_SKIP() << "no shared SqueezeNet under " << shared_models() << " (set PDA_SHARED_DIR)";
+}
+
+// AlexNet with every convolution split into chunks of a few images (and a remainder).
+TEST_F(CudaNetworks, ChunkedConvolutionsAlexNet) {
+    BuildOptions bo;
+    bo.width = 0.25f;
+    Graph g = build_network("alexnet", bo);
+    fuse(g);
+    Shape s = g.inputs[0].shape;
+    s[0] = 7;
+    std::vector<Tensor> feeds;
+    feeds.push_back(image_batch(s, 11));
+    cuda_set_conv_chunk_elements(*ctx_, int64_t{1} << 18);  // conv1: 1 image per call, conv2: 4 (+3), ...
+    std::set<std::string> keep;
+    for (const Node& n : g.nodes) keep.insert(n.output);
+    check(g, feeds, 1e-3, "alexnet chunked", Precision::kFp32, keep);
+}
+
+// FP16 and BF16 (FP32 accumulation) against FP32 on the GPU, every layer kept: the worst error
+// relative to each layer's largest value is printed per network; bounded before the softmax (whose
+// outputs can swing when two logits are close), the probabilities' worst error printed only.
+TEST_F(CudaNetworks, ReducedPrecisionVsFp32) {
+    for (const char* name : {"alexnet", "googlenet", "vgg16"}) {
+        BuildOptions bo;
+        bo.width = 0.25f;
+        Graph g = build_network(name, bo);
+        fuse(g);
+        Shape s = g.inputs[0].shape;
+        s[0] = 4;
+        Tensor x = image_batch(s, 13);
+        CudaCompileOptions ref_opt;
+        for (const Node& n : g.nodes) ref_opt.keep.insert(n.output);
+        auto ref = compile_cuda(g, {s}, *ctx_, ref_opt);
+        ref->run({x.view()});
+        for (Precision p : {Precision::kFp16, Precision::kBf16}) {
+            CudaCompileOptions opt = ref_opt;
+            opt.precision = p;
+            auto prog = compile_cuda(g, {s}, *ctx_, opt);
+            EXPECT_EQ(prog->precision(), p);
+            prog->run({x.view()});
+            double worst = 0, prob = 0;
+            std::string worst_at;
+            for (const Node& n : g.nodes) {
+                const double e = relative_error(prog->value(n.output), ref->value(n.output));
+                if (n.op == OpType::kSoftmax) {
+                    prob = std::max(prob, e);
+                } else if (!(e <= worst)) {
+                    worst = e, worst_at = n.output;
+                }
+            }
+            const double bound = p == Precision::kFp16 ? 5e-3 : 4e-2;
+            std::printf(
+                "[ precision] %-10s %s vs fp32: worst relative error %.3g (at %s), probabilities %.3g, bound %.3g\n",
+                name, precision_name(p), worst, worst_at.c_str(), prob, bound);
+            EXPECT_LE(worst, bound) << name << " " << precision_name(p) << " at " << worst_at;
+        }
     }
 }
 
@@ -484,6 +624,11 @@ TEST_F(CudaMemory, MaxBatchFitsAndRuns) {
                 static_cast<long long>(f.batch), static_cast<long long>(f.program->activation_bytes() >> 20),
                 static_cast<long long>(f.program->workspace_bytes() >> 20), f.note.empty() ? "" : "; ", f.note.c_str());
     EXPECT_EQ(f.batch, max_batch) << "cuda_max_batch promised more than fits";
+    // cuDNN's limit: no value may exceed 2^31 − 1 elements (conv1's output is the largest).
+    for (const Node& n : g.nodes) {
+        if (g.is_constant(n.output)) continue;
+        EXPECT_LT(f.program->shape(n.output).numel(), int64_t{1} << 31) << n.output;
+    }
     f.program->run_device();
     f.program->synchronize();
     ConstTensorView y = f.program->value("prob");

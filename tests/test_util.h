@@ -6,15 +6,19 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
 namespace pda::test {
 
-inline std::string shared_dir() { return PDA_SHARED_DIR; }
-inline bool have_shared() {
-    return std::filesystem::exists(std::string(PDA_SHARED_DIR) + "/models/squeezenet1.1-caffe.onnx");
+// ../shared as configured, or the folder named by the environment variable PDA_SHARED_DIR when set
+// (the lent GPU machine has no ../shared; its files are carried elsewhere).
+inline std::string shared_dir() {
+    const char* env = std::getenv("PDA_SHARED_DIR");
+    return env && *env ? std::string(env) : std::string(PDA_SHARED_DIR);
 }
+inline bool have_shared() { return std::filesystem::exists(shared_dir() + "/models/squeezenet1.1-caffe.onnx"); }
 inline std::string golden_dir() { return PDA_GOLDEN_DIR; }
 inline std::string source_dir() { return PDA_SOURCE_DIR; }
 
@@ -39,7 +43,8 @@ inline CmdResult run_pda(const std::string& args) {
 
 }  // namespace pda::test
 
-#define PDA_SKIP_WITHOUT_SHARED()                                                                               \
-    do {                                                                                                        \
-        if (!::pda::test::have_shared()) GTEST_SKIP() << "skipped: " PDA_SHARED_DIR " (real models) is absent"; \
+#define PDA_SKIP_WITHOUT_SHARED()                                                                                    \
+    do {                                                                                                             \
+        if (!::pda::test::have_shared())                                                                             \
+            GTEST_SKIP() << "skipped: " << ::pda::test::shared_dir() << " (real models) is absent (PDA_SHARED_DIR)"; \
     } while (0)

@@ -37,24 +37,38 @@ void check_window(const Node& n, const Shape& x) {
             unsupported(n, "kernel, stride and dilation must be positive and pads non-negative");
 }
 
-cuda::DeviceBuffer upload(const std::vector<float>& v, CudaContext& ctx) {
-    cuda::DeviceBuffer b(sizeof(float) * v.size());
-    PDA_CUDA_CHECK(cudaMemcpyAsync(b.data(), v.data(), b.bytes(), cudaMemcpyHostToDevice, ctx.stream()));
-    ctx.synchronize();  // v is a temporary
+cuda::DeviceBuffer upload(const float* v, size_t n, CudaContext& ctx) {
+    cuda::DeviceBuffer b(sizeof(float) * n);
+    if (n > 0) PDA_CUDA_CHECK(cudaMemcpyAsync(b.data(), v, b.bytes(), cudaMemcpyHostToDevice, ctx.stream()));
+    ctx.synchronize();  // v may be a temporary
     return b;
+}
+cuda::DeviceBuffer upload(const std::vector<float>& v, CudaContext& ctx) { return upload(v.data(), v.size(), ctx); }
+
+cuda::Storage storage_of(Precision p) {
+    return p == Precision::kFp16   ? cuda::Storage::kF16
+           : p == Precision::kBf16 ? cuda::Storage::kBF16
+                                   : cuda::Storage::kF32;
 }
 
 class ConvOp : public CudaOp {
   public:
-    ConvOp(const cuda::ConvParams& p, CudaContext& ctx) : k_(p, ctx) {}
+    // w: the constant weights (host); 16-bit storage keeps a converted copy on the device.
+    ConvOp(const cuda::ConvParams& p, const Tensor& w, CudaContext& ctx) : k_(p, ctx) {
+        if (p.storage == cuda::Storage::kF32) return;
+        cuda::DeviceBuffer tmp = upload(w.data(), static_cast<size_t>(w.numel()), ctx);
+        k_.set_weights(tmp.floats(), ctx);
+        ctx.synchronize();  // before tmp is freed
+    }
     void run(const std::vector<const float*>& in, float* out, CudaContext& ctx) override {
         k_.run(in[0], in[1], in.size() > 2 ? in[2] : nullptr, out, ctx);
     }
     size_t workspace_bytes() const override { return k_.workspace_bytes(); }
     std::string describe() const override {
         return "algo " + std::to_string(static_cast<int>(k_.choice().algo)) + " math " +
-               std::to_string(static_cast<int>(k_.choice().math)) + " workspace " +
-               std::to_string(k_.choice().workspace >> 10) + " KiB " + std::to_string(k_.choice().ms) + " ms";
+               std::to_string(static_cast<int>(k_.choice().math)) + " chunk " + std::to_string(k_.chunk()) +
+               " workspace " + std::to_string(k_.choice().workspace >> 10) + " KiB " + std::to_string(k_.choice().ms) +
+               " ms";
     }
 
   private:
@@ -99,10 +113,17 @@ class LrnOp : public CudaOp {
 
 class GemmOp : public CudaOp {
   public:
-    explicit GemmOp(const cuda::GemmParams& p) : k_(p) {}
+    // b: the constant B (host) or null; 16-bit storage converts a constant B once.
+    GemmOp(const cuda::GemmParams& p, const Tensor* b, CudaContext& ctx) : k_(p) {
+        if (p.storage == cuda::Storage::kF32 || !b) return;
+        cuda::DeviceBuffer tmp = upload(b->data(), static_cast<size_t>(b->numel()), ctx);
+        k_.set_b(tmp.floats(), ctx);
+        ctx.synchronize();  // before tmp is freed
+    }
     void run(const std::vector<const float*>& in, float* out, CudaContext& ctx) override {
         k_.run(in[0], in[1], in.size() > 2 ? in[2] : nullptr, out, ctx);
     }
+    size_t workspace_bytes() const override { return k_.workspace_bytes(); }
 
   private:
     cuda::GemmForward k_;
@@ -201,7 +222,7 @@ class ConcatOp : public CudaOp {
 };
 
 std::unique_ptr<CudaOp> make_conv(const Graph& g, const Node& n, const std::vector<Shape>& in, const Shape& out,
-                                  CudaContext& ctx, bool tf32) {
+                                  CudaContext& ctx, Precision precision) {
     check_window(n, in[0]);
     if (!g.is_constant(n.inputs[1])) unsupported(n, "weights must be constant");
     if (n.group < 1 || in[0][1] % n.group) unsupported(n, "group " + std::to_string(n.group));
@@ -218,8 +239,9 @@ std::unique_ptr<CudaOp> make_conv(const Graph& g, const Node& n, const std::vect
     }
     p.has_bias = n.inputs.size() > 2;
     p.relu = n.fused_relu;
-    p.tf32 = tf32;
-    return std::make_unique<ConvOp>(p, ctx);
+    p.tf32 = precision == Precision::kTf32;
+    p.storage = storage_of(precision);
+    return std::make_unique<ConvOp>(p, g.constant(n.inputs[1]), ctx);
 }
 
 std::unique_ptr<CudaOp> make_pool(const Node& n, const std::vector<Shape>& in, const Shape& out) {
@@ -243,7 +265,8 @@ std::unique_ptr<CudaOp> make_pool(const Node& n, const std::vector<Shape>& in, c
     return std::make_unique<PoolOp>(n.op == OpType::kMaxPool ? cuda::PoolKind::kMax : cuda::PoolKind::kAverage, g);
 }
 
-std::unique_ptr<CudaOp> make_gemm(const Node& n, const std::vector<Shape>& in, const Shape& out, bool tf32) {
+std::unique_ptr<CudaOp> make_gemm(const Graph& g, const Node& n, const std::vector<Shape>& in, const Shape& out,
+                                  CudaContext& ctx, Precision precision) {
     if (in[0].rank != 2 || in[1].rank != 2) unsupported(n, "A and B must be matrices");
     cuda::GemmParams p;
     p.m = out[0];
@@ -259,8 +282,9 @@ std::unique_ptr<CudaOp> make_gemm(const Node& n, const std::vector<Shape>& in, c
         if (p.c.rank > 2) unsupported(n, "C of rank " + std::to_string(p.c.rank));
     }
     p.relu = n.fused_relu;
-    p.tf32 = tf32;
-    return std::make_unique<GemmOp>(p);
+    p.tf32 = precision == Precision::kTf32;
+    p.storage = storage_of(precision);
+    return std::make_unique<GemmOp>(p, g.is_constant(n.inputs[1]) ? &g.constant(n.inputs[1]) : nullptr, ctx);
 }
 
 std::unique_ptr<CudaOp> make_softmax(const Node& n, const Shape& x) {
@@ -284,12 +308,13 @@ cuda::UnaryParams unary(cuda::UnaryKind kind, float alpha = 0.f, float lo = 0.f,
 }  // namespace
 
 std::unique_ptr<CudaOp> make_cuda_op(const Graph& g, const Node& n, const std::vector<Shape>& in, const Shape& out,
-                                     CudaContext& ctx, bool tf32) {
+                                     CudaContext& ctx, Precision precision) {
+    const bool tf32 = precision == Precision::kTf32;
     if (in.size() != n.inputs.size()) unsupported(n, "input shapes do not match the node's inputs");
     if (in.empty()) unsupported(n, "has no inputs");
     switch (n.op) {
         case OpType::kConv:
-            return make_conv(g, n, in, out, ctx, tf32);
+            return make_conv(g, n, in, out, ctx, precision);
         case OpType::kMaxPool:
         case OpType::kAveragePool:
             return make_pool(n, in, out);
@@ -308,7 +333,7 @@ std::unique_ptr<CudaOp> make_cuda_op(const Graph& g, const Node& n, const std::v
             return std::make_unique<LrnOp>(p);
         }
         case OpType::kGemm:
-            return make_gemm(n, in, out, tf32);
+            return make_gemm(g, n, in, out, ctx, precision);
         case OpType::kMatMul:
             return std::make_unique<MatmulOp>(cuda::MatmulParams{in[0], in[1], out, tf32});
         case OpType::kRelu:

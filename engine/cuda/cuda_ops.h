@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "engine/cuda_program.h"
 #include "kernels/cuda/context.h"
 #include "networks/graph.h"
 
@@ -20,7 +21,9 @@ class CudaOp {
 };
 
 // Builds the op for node n. Throws an input error naming the node when it is not supported.
+// precision: FP32 and TF32 as named; FP16 / BF16 run convolutions and Gemm nodes on 16-bit copies of
+// their inputs and weights (FP32 accumulation) and every other op in FP32, values stay FP32.
 std::unique_ptr<CudaOp> make_cuda_op(const Graph& g, const Node& n, const std::vector<Shape>& in_shapes,
-                                     const Shape& out_shape, CudaContext& ctx, bool tf32);
+                                     const Shape& out_shape, CudaContext& ctx, Precision precision);
 
 }  // namespace pda

@@ -1,7 +1,8 @@
 // The CUDA executor: compiles a graph into CUDA op instances, one device arena whose slots are
 // reused once their last reader has run (the CPU executor's liveness plan, engine/executor_cpu.cc),
-// the weights uploaded once, and the batch sized from free device memory. Reshape, Flatten and
-// Identity are views of their input and cost nothing.
+// the weights uploaded once, and the batch sized from free device memory and cuDNN's 2^31-element
+// limit. Reshape, Flatten and Identity are views of their input and cost nothing. Every value is
+// FP32 in every precision (FP16 / BF16 convert around convolutions and GEMMs: engine/cuda/cuda_ops.h).
 #include <algorithm>
 #include <map>
 #include <vector>
@@ -24,7 +25,6 @@ struct MemoryPlan {
     std::map<std::string, int64_t> offset;    // float offset of each root's slot in the arena
     int64_t arena_floats = 0;
     int64_t input_floats = 0;
-    int64_t largest_value = 0;  // elements
 
     const std::string& root_of(const std::string& v) const {
         auto it = root.find(v);
@@ -83,8 +83,22 @@ MemoryPlan plan_memory(const Graph& g, const std::map<std::string, Shape>& shape
     }
     for (auto& [v, s] : slot_of) plan.offset[v] = slot_offset[s];
     for (const ValueInfo& in : g.inputs) plan.input_floats += align(shapes.at(in.name).numel());
-    for (auto& [v, s] : shapes) plan.largest_value = std::max(plan.largest_value, s.numel());
     return plan;
+}
+
+// The largest batch at which no value of g has more than kMaxElements elements, from the value
+// sizes at batch 1 and 2 (each value is fixed + batch · per_image elements). Constants are left
+// out: they do not grow with the batch (the first run's cap divided by a constant's size, wrongly).
+// Convolutions' padded and 16-bit copies are per chunk (kernels/cuda/conv.h) and stay far below.
+int64_t batch_cap_elements(const Graph& g, const std::map<std::string, Shape>& s1,
+                           const std::map<std::string, Shape>& s2) {
+    int64_t cap = kMaxElements;
+    for (auto& [v, shape2] : s2) {
+        if (g.is_constant(v)) continue;
+        const int64_t n1 = s1.at(v).numel(), per_image = shape2.numel() - n1, fixed = n1 - per_image;
+        if (per_image > 0) cap = std::min(cap, std::max<int64_t>(kMaxElements - fixed, 0) / per_image);
+    }
+    return cap;
 }
 
 class CudaProgramImpl : public CudaProgram {
@@ -92,12 +106,9 @@ class CudaProgramImpl : public CudaProgram {
     CudaProgramImpl(const Graph& g, const std::vector<Shape>& input_shapes, CudaContext& ctx,
                     const CudaCompileOptions& opt)
         : g_(g), ctx_(ctx), precision_(opt.precision) {
-        if (opt.precision == Precision::kFp16 || opt.precision == Precision::kBf16)
-            fail_input(std::string("precision ") + precision_name(opt.precision) +
-                       " is not implemented by the CUDA backend yet (fp32 and tf32 are)");
         shapes_ = infer_shapes(g, input_shapes);
         for (auto& [v, s] : shapes_)
-            if (s.numel() > kMaxElements)
+            if (!g.is_constant(v) && s.numel() > kMaxElements)
                 throw cuda::CudaOutOfMemory("value '" + v + "' of shape " + s.str() +
                                             " has more than 2^31 elements (cuDNN's limit): lower the batch size");
         plan_ = plan_memory(g, shapes_, opt.keep);
@@ -108,13 +119,12 @@ class CudaProgramImpl : public CudaProgram {
             inputs_.emplace_back(sizeof(float) * static_cast<size_t>(shapes_.at(in.name).numel()));
         }
         upload_constants();
-        const bool tf32 = opt.precision == Precision::kTf32;
         ctx.find_conv_algorithms = opt.time_conv_algorithms;
         for (const Node& n : g.nodes) {
             std::vector<Shape> in;
             for (const std::string& v : n.inputs) in.push_back(shapes_.at(v));
             const bool skip = is_view_op(n.op) || g.is_constant(n.output);
-            ops_.push_back(skip ? nullptr : make_cuda_op(g, n, in, shapes_.at(n.output), ctx, tf32));
+            ops_.push_back(skip ? nullptr : make_cuda_op(g, n, in, shapes_.at(n.output), ctx, opt.precision));
             if (ops_.back()) workspace_ = std::max(workspace_, ops_.back()->workspace_bytes());
         }
         ctx.workspace(workspace_);
@@ -194,7 +204,7 @@ class CudaProgramImpl : public CudaProgram {
     Precision precision() const override { return precision_; }
 
     std::string summary() const override {
-        std::string s;
+        std::string s = std::string("precision ") + precision_name(precision_) + "\n";
         for (size_t i = 0; i < ops_.size(); ++i) {
             if (!ops_[i]) continue;
             std::string d = ops_[i]->describe();
@@ -268,8 +278,8 @@ std::unique_ptr<CudaProgram> compile_cuda(const Graph& g, const std::vector<Shap
 int64_t cuda_max_batch(const Graph& g, Shape per_image, CudaContext& ctx) {
     if (g.inputs.size() != 1) fail_input("cuda_max_batch: graph '" + g.name + "' must have exactly one input");
     validate(g);
-    const MemoryPlan p1 = plan_memory(g, infer_shapes(g, {with_batch(per_image, 1)}), {});
-    const MemoryPlan p2 = plan_memory(g, infer_shapes(g, {with_batch(per_image, 2)}), {});
+    const auto s1 = infer_shapes(g, {with_batch(per_image, 1)}), s2 = infer_shapes(g, {with_batch(per_image, 2)});
+    const MemoryPlan p1 = plan_memory(g, s1, {}), p2 = plan_memory(g, s2, {});
     const int64_t f1 = p1.arena_floats + p1.input_floats, f2 = p2.arena_floats + p2.input_floats;
     const int64_t per_image_bytes = std::max<int64_t>(f2 - f1, 1) * static_cast<int64_t>(sizeof(float));
     const int64_t fixed_bytes = std::max<int64_t>(f1 - (f2 - f1), 0) * static_cast<int64_t>(sizeof(float));
@@ -278,16 +288,17 @@ int64_t cuda_max_batch(const Graph& g, Shape per_image, CudaContext& ctx) {
     size_t free_b = 0, total_b = 0;
     PDA_CUDA_CHECK(cudaSetDevice(ctx.device));
     PDA_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
-    // Headroom: 10 % of free memory, cuDNN's workspace limit for the convolutions (the largest
-    // Winograd workspaces grow with the batch), and 512 MiB for the libraries' own allocations.
-    const int64_t usable = static_cast<int64_t>(static_cast<double>(free_b) * 0.9) - const_bytes - fixed_bytes -
-                           static_cast<int64_t>(ctx.conv_workspace_limit) - (int64_t{512} << 20);
+    // Headroom: 10 % of free memory; the weights and their 16-bit copies (FP16 / BF16); one
+    // convolution's workspace: cuDNN's limit plus the chunk's padded or 16-bit copies of x and y
+    // (at most conv_chunk_elements, 4 bytes each); 512 MiB for the libraries' own allocations.
+    const int64_t usable = static_cast<int64_t>(static_cast<double>(free_b) * 0.9) - const_bytes - const_bytes / 2 -
+                           fixed_bytes - static_cast<int64_t>(ctx.conv_workspace_limit) - ctx.conv_chunk_elements * 4 -
+                           (int64_t{512} << 20);
     if (usable <= 0) return 0;
-    // 25 % more per image for what grows with the batch outside the arena: padded copies of inputs
-    // (asymmetric convolution pads) and batch-proportional cuDNN workspaces.
+    // 25 % more per image for what grows with the batch outside the arena (16-bit copies of GEMM
+    // inputs, the libraries' batch-proportional allocations).
     int64_t batch = usable / (per_image_bytes + per_image_bytes / 4);
-    const int64_t per_image_largest = std::max<int64_t>(p2.largest_value - p1.largest_value, 1);
-    batch = std::min(batch, kMaxElements / per_image_largest);
+    batch = std::min(batch, batch_cap_elements(g, s1, s2));
     return std::max<int64_t>(batch, 0);
 }
 

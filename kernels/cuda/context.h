@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
 
@@ -37,6 +38,10 @@ struct CudaContext {
     cuda::CublasHandle cublas;
     // Largest workspace one convolution may use; cudnnFind skips algorithms above it.
     size_t conv_workspace_limit = size_t{1} << 30;
+    // Largest x + y (elements) one cuDNN convolution call sees; larger batches run in chunks. At
+    // 2^26 AlexNet's convolutions run 150-600 images per call: the algorithms (and workspaces) that
+    // were fastest at batch 256 on an H100, where batch 1024 in one call was half as fast per image.
+    int64_t conv_chunk_elements = int64_t{1} << 26;
     // true: time every algorithm once per shape (cudnnFind); false: cuDNN's heuristics only.
     bool find_conv_algorithms = true;
     std::map<std::string, ConvAlgoChoice> conv_algos;  // by ConvForward's shape key

@@ -1,5 +1,8 @@
 // Element-wise kernels: grid-stride loops over the output, one thread per element. Launchers pick
 // the grid, launch on the caller's stream and check the launch.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
 #include <algorithm>
 
 #include "kernels/cuda/check.h"
@@ -70,7 +73,14 @@ struct PadDims {
     int64_t in[5], out[5], pb[5];
 };
 
-__global__ void pad_kernel(const float* __restrict__ x, float* __restrict__ y, PadDims d, int64_t total) {
+__device__ __forceinline__ void store(float* y, int64_t i, float v) { y[i] = v; }
+__device__ __forceinline__ void store(__half* y, int64_t i, float v) { y[i] = __float2half_rn(v); }
+__device__ __forceinline__ void store(__nv_bfloat16* y, int64_t i, float v) { y[i] = __float2bfloat16_rn(v); }
+__device__ __forceinline__ float load(const __half* x, int64_t i) { return __half2float(x[i]); }
+__device__ __forceinline__ float load(const __nv_bfloat16* x, int64_t i) { return __bfloat162float(x[i]); }
+
+template <class T>
+__global__ void pad_kernel(const float* __restrict__ x, T* __restrict__ y, PadDims d, int64_t total) {
     for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total; i += int64_t{gridDim.x} * blockDim.x) {
         int64_t rem = i, src = 0, mul = 1;
         bool inside = true;
@@ -82,7 +92,23 @@ __global__ void pad_kernel(const float* __restrict__ x, float* __restrict__ y, P
             src += s * mul;
             mul *= d.in[a];
         }
-        y[i] = inside ? x[src] : 0.f;
+        store(y, i, inside ? x[src] : 0.f);
+    }
+}
+
+template <class T>
+__global__ void convert_kernel(const float* __restrict__ x, T* __restrict__ y, int64_t n) {
+    for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x)
+        store(y, i, x[i]);
+}
+
+template <class T>
+__global__ void convert_back_kernel(const T* __restrict__ x, const float* __restrict__ add, float* __restrict__ y,
+                                    int64_t total, int64_t c, int64_t inner, bool relu) {
+    for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total; i += int64_t{gridDim.x} * blockDim.x) {
+        float v = load(x, i);
+        if (add) v += add[(i / inner) % c];
+        y[i] = relu ? fmaxf(v, 0.f) : v;
     }
 }
 
@@ -136,6 +162,11 @@ void channel_affine_forward(const float* x, const float* mul, const float* add, 
 
 void pad_forward(const float* x, float* y, const Shape& x_shape, const Shape& y_shape, const int64_t* pad_begin,
                  cudaStream_t stream) {
+    pad_forward(x, y, Storage::kF32, x_shape, y_shape, pad_begin, stream);
+}
+
+void pad_forward(const float* x, void* y, Storage to, const Shape& x_shape, const Shape& y_shape,
+                 const int64_t* pad_begin, cudaStream_t stream) {
     PadDims d;
     const int nd = x_shape.rank - 2;
     for (int a = 0; a < 5; ++a) d.in[a] = d.out[a] = 1, d.pb[a] = 0;
@@ -147,7 +178,36 @@ void pad_forward(const float* x, float* y, const Shape& x_shape, const Shape& y_
     }
     const int64_t total = y_shape.numel();
     if (total <= 0) return;
-    pad_kernel<<<blocks_for(total), kThreads, 0, stream>>>(x, y, d, total);
+    if (to == Storage::kF32)
+        pad_kernel<<<blocks_for(total), kThreads, 0, stream>>>(x, static_cast<float*>(y), d, total);
+    else if (to == Storage::kF16)
+        pad_kernel<<<blocks_for(total), kThreads, 0, stream>>>(x, static_cast<__half*>(y), d, total);
+    else
+        pad_kernel<<<blocks_for(total), kThreads, 0, stream>>>(x, static_cast<__nv_bfloat16*>(y), d, total);
+    PDA_CUDA_CHECK_LAUNCH();
+}
+
+void convert_forward(const float* x, void* y, Storage to, int64_t n, cudaStream_t stream) {
+    PDA_CHECK(to != Storage::kF32, "convert_forward: the target must be FP16 or BF16");
+    if (n <= 0) return;
+    if (to == Storage::kF16)
+        convert_kernel<<<blocks_for(n), kThreads, 0, stream>>>(x, static_cast<__half*>(y), n);
+    else
+        convert_kernel<<<blocks_for(n), kThreads, 0, stream>>>(x, static_cast<__nv_bfloat16*>(y), n);
+    PDA_CUDA_CHECK_LAUNCH();
+}
+
+void convert_back_forward(const void* x, Storage from, const float* add, float* y, int64_t n, int64_t c, int64_t inner,
+                          bool relu, cudaStream_t stream) {
+    PDA_CHECK(from != Storage::kF32, "convert_back_forward: the source must be FP16 or BF16");
+    const int64_t total = n * c * inner;
+    if (total <= 0) return;
+    if (from == Storage::kF16)
+        convert_back_kernel<<<blocks_for(total), kThreads, 0, stream>>>(static_cast<const __half*>(x), add, y, total, c,
+                                                                        inner, relu);
+    else
+        convert_back_kernel<<<blocks_for(total), kThreads, 0, stream>>>(static_cast<const __nv_bfloat16*>(x), add, y,
+                                                                        total, c, inner, relu);
     PDA_CUDA_CHECK_LAUNCH();
 }
 

@@ -2,7 +2,8 @@
 //   y = x / (bias + alpha/size · Σ_{c' ∈ [c − ⌊(size−1)/2⌋, c + ⌈(size−1)/2⌉]} x[c']²)^beta.
 // cuDNN's cross-channel LRN uses the same alpha/size convention and a symmetric window, so it runs
 // odd sizes within its limits (1 ≤ size ≤ 16, bias ≥ 1e-5, beta ≥ 0.01, rank 4-5); everything else
-// (even sizes, whose window leans right) runs the custom kernel in lrn.cu.
+// (even sizes, whose window leans right) runs the custom kernel in lrn.cu. cuDNN gets at most 2^30
+// elements per call (batches above run in chunks of images), far from its 2^31 limit.
 #pragma once
 
 #include "kernels/cuda/context.h"
@@ -30,7 +31,8 @@ class LrnForward {
   private:
     LrnParams p_;
     LrnDesc lrn_;
-    TensorDesc desc_;
+    int64_t chunk_ = 0;            // images per cuDNN call
+    TensorDesc desc_, rest_desc_;  // the chunk and the remainder (if any)
 };
 
 }  // namespace pda::cuda

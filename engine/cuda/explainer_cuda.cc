@@ -1,0 +1,467 @@
+// The PDA loop on the device (engine/explainer_cuda.h), step for step engine/explainer.cc's: per block
+// of windows draw (conditional: philox normals + mean + L·z in the CPU sampler's order; occlusion: a
+// constant buffer; others: host draw, upload), paste, run, reduce, WE / AD, accumulate, restore. The
+// host only launches, waiting for batch i − 2 while batch i is queued (progress, device timings).
+#include "engine/explainer_cuda.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "engine/sampler_conditional.h"
+#include "kernels/cuda/context.h"
+#include "kernels/cuda/pda_kernels.h"
+#include "kernels/pda_math.h"
+
+namespace pda {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// ---- argument checks and targets: the same rules and messages as engine/explainer.cc ---------------
+
+Graph copy_graph(const Graph& g) {
+    Graph c;
+    c.name = g.name;
+    c.inputs = g.inputs;
+    c.outputs = g.outputs;
+    c.nodes = g.nodes;
+    for (const auto& [name, t] : g.constants) c.constants.emplace(name, t.clone());
+    return c;
+}
+
+struct NodeTarget {
+    std::string name, value;
+    int64_t units = 0, spatial = 1;
+};
+
+NodeTarget resolve_node(const Graph& g, const std::map<std::string, Shape>& shapes, const std::string& name) {
+    NodeTarget t;
+    t.name = name;
+    if (shapes.count(name)) {
+        t.value = name;
+    } else if (const Node* n = g.find_node(name)) {
+        t.value = n->output;
+    } else {
+        std::string some;
+        for (size_t i = 0; i < g.nodes.size() && i < 6; ++i) some += (i ? ", " : "") + g.nodes[i].output;
+        fail_input("unknown node '" + name + "': no value or node of graph '" + g.name +
+                   "' has that name (values: " + some + (g.nodes.size() > 6 ? ", ..." : "") + ")");
+    }
+    if (g.is_constant(t.value) || !g.producer(t.value))
+        fail_input("node '" + name + "' is a constant or a graph input, not a computed value");
+    const Shape& s = shapes.at(t.value);
+    if (s.rank < 1 || s[0] != 1) fail_input("node '" + name + "' has shape " + s.str() + ", not a batch of images");
+    t.units = s.rank >= 2 ? s[1] : 1;
+    t.spatial = s.numel() / std::max<int64_t>(t.units, 1);
+    return t;
+}
+
+std::vector<int64_t> resolve_classes(const std::string& spec, const std::vector<float>& probs, int64_t K) {
+    std::vector<int64_t> out;
+    if (spec == "all") {
+        for (int64_t c = 0; c < K; ++c) out.push_back(c);
+        return out;
+    }
+    if (spec.rfind("top", 0) == 0) {
+        std::string n = spec.substr(3);
+        if (n.empty() || n.size() > 9 || n.find_first_not_of("0123456789") != std::string::npos || std::stoll(n) < 1)
+            fail_input("classes '" + spec + "': expected top3 (or topN with 1 ≤ N < 10⁹), all, or ids like 281,285");
+        const int64_t t = std::min<int64_t>(std::stoll(n), K);
+        for (int64_t c = 0; c < K; ++c) out.push_back(c);
+        std::stable_sort(out.begin(), out.end(), [&](int64_t a, int64_t b) { return probs[a] > probs[b]; });
+        out.resize(t);
+        return out;
+    }
+    std::stringstream ss(spec);
+    std::string item;
+    std::set<int64_t> seen;
+    while (std::getline(ss, item, ',')) {
+        if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos)
+            fail_input("classes '" + spec + "': '" + item + "' is not a class id (expected top3, all, or ids)");
+        const int64_t c = item.size() > 18 ? K : std::stoll(item);
+        if (c >= K)
+            fail_input("unknown class id " + item + ": the model has " + std::to_string(K) + " classes (0.." +
+                       std::to_string(K - 1) + ")");
+        if (!seen.insert(c).second) fail_input("class id " + item + " is listed twice");
+        out.push_back(c);
+    }
+    if (out.empty()) fail_input("classes '" + spec + "' names no class");
+    return out;
+}
+
+void validate_params(const ExplainParams& p) {
+    if (p.k < 1) fail_input("window size k must be ≥ 1, got " + std::to_string(p.k));
+    if (p.stride < 1) fail_input("stride must be ≥ 1, got " + std::to_string(p.stride));
+    if (p.samples < 1) fail_input("samples per window must be ≥ 1, got " + std::to_string(p.samples));
+    if (!(p.laplace_n > 0) || !std::isfinite(p.laplace_n))
+        fail_input("laplace_n (training-set size N) must be a positive number, got " + std::to_string(p.laplace_n));
+    if (p.batch < 0) fail_input("batch must be ≥ 0 (0 = from available memory), got " + std::to_string(p.batch));
+    if (p.max_windows == 0 || p.max_windows < -1)
+        fail_input("max_windows must be ≥ 1 or −1 (all), got " + std::to_string(p.max_windows));
+}
+
+Tensor divide_by_counts(const std::vector<double>& sums, const std::vector<double>& counts, int64_t maps, int64_t h,
+                        int64_t w) {
+    Tensor t(Shape{maps, h, w});
+    const int64_t plane = h * w;
+    for (int64_t m = 0; m < maps; ++m)
+        for (int64_t i = 0; i < plane; ++i)
+            t.data()[m * plane + i] = counts[i] > 0 ? static_cast<float>(sums[m * plane + i] / counts[i]) : 0.f;
+    return t;
+}
+
+// ---- device memory -------------------------------------------------------------------------------
+
+// n elements of T on the device (at least one element allocated, so that the pointer is valid).
+template <class T>
+class DeviceArray {
+  public:
+    DeviceArray() = default;
+    explicit DeviceArray(int64_t n) : buf_(sizeof(T) * static_cast<size_t>(std::max<int64_t>(n, 1))), n_(n) {}
+    T* get() const { return static_cast<T*>(buf_.data()); }
+    int64_t size() const { return n_; }
+
+  private:
+    cuda::DeviceBuffer buf_;
+    int64_t n_ = 0;
+};
+
+// Copies host data to a new device array and waits, so that the host data may go away. Setup only.
+template <class T>
+DeviceArray<T> upload(const T* host, int64_t n, cudaStream_t stream) {
+    DeviceArray<T> d(n);
+    if (n > 0) {
+        PDA_CUDA_CHECK(
+            cudaMemcpyAsync(d.get(), host, sizeof(T) * static_cast<size_t>(n), cudaMemcpyHostToDevice, stream));
+        PDA_CUDA_CHECK(cudaStreamSynchronize(stream));
+    }
+    return d;
+}
+
+template <class T>
+std::vector<T> download(const T* device, int64_t n, cudaStream_t stream) {
+    std::vector<T> h(static_cast<size_t>(n));
+    if (n > 0) {
+        PDA_CUDA_CHECK(
+            cudaMemcpyAsync(h.data(), device, sizeof(T) * static_cast<size_t>(n), cudaMemcpyDeviceToHost, stream));
+        PDA_CUDA_CHECK(cudaStreamSynchronize(stream));
+    }
+    return h;
+}
+
+double elapsed_s(const cuda::Event& a, const cuda::Event& b) {
+    float ms = 0.f;
+    PDA_CUDA_CHECK(cudaEventElapsedTime(&ms, a.get(), b.get()));
+    return ms * 1e-3;
+}
+
+// How a batch's samples are made on the device.
+enum class DrawMode {
+    kConstant,  // occlusion: one constant, the sample buffer filled once
+    kGaussian,  // conditional: mean + L·z per window, z from philox on the device
+    kHost,      // any other sampler (marginal): Sampler::draw on the host, uploaded per batch
+};
+
+// The conditional sampler's per-image state on the device: every window's mean, one (di, di) L per
+// configuration in use (transposed, (di, di) each), each window's configuration slot, the clip range.
+struct GaussianOnDevice {
+    int64_t di = 0;
+    bool clip = false;
+    DeviceArray<float> means, factors, lo, hi;
+    DeviceArray<int32_t> slot;
+};
+
+GaussianOnDevice upload_gaussian(ConditionalSampler& s, int64_t n_windows, int64_t di, cudaStream_t stream) {
+    GaussianOnDevice g;
+    g.di = di;
+    g.means = upload(s.window_mean(0), n_windows * di, stream);  // (windows, di), contiguous
+    std::map<int64_t, int32_t> slot_of;
+    std::vector<int32_t> slot(static_cast<size_t>(n_windows));
+    std::vector<float> factors;
+    for (int64_t w = 0; w < n_windows; ++w) {
+        const int64_t cfg = s.window_config(w);
+        auto it = slot_of.find(cfg);
+        if (it == slot_of.end()) {
+            const std::vector<double>& chol = s.config(cfg).chol;
+            if (static_cast<int64_t>(chol.size()) != di * di)
+                fail_internal("conditional sampler: configuration " + std::to_string(cfg) + " has a factor of " +
+                              std::to_string(chol.size()) + " values, expected " + std::to_string(di * di));
+            it = slot_of.emplace(cfg, static_cast<int32_t>(slot_of.size())).first;
+            const size_t at = factors.size();
+            factors.resize(at + static_cast<size_t>(di * di));
+            for (int64_t i = 0; i < di; ++i)  // Lᵀ: factors[q·di + i] = L[i][q]
+                for (int64_t q = 0; q < di; ++q)
+                    factors[at + static_cast<size_t>(q * di + i)] = static_cast<float>(chol[i * di + q]);
+        }
+        slot[static_cast<size_t>(w)] = it->second;
+    }
+    g.factors = upload(factors.data(), static_cast<int64_t>(factors.size()), stream);
+    g.slot = upload(slot.data(), n_windows, stream);
+    g.clip = s.options().clip;
+    if (g.clip) {
+        g.lo = upload(s.model().min.data(), static_cast<int64_t>(s.model().min.size()), stream);
+        g.hi = upload(s.model().max.data(), static_cast<int64_t>(s.model().max.size()), stream);
+    }
+    return g;
+}
+
+// Per in-flight batch: events around its phases (draw+paste | network | reduce | restore).
+struct BatchSlot {
+    cuda::Event ev[5];
+    int64_t w1 = 0;
+    bool pending = false;
+};
+
+}  // namespace
+
+Explanation explain_cuda(const Graph& g, const OutputSpec& out, ConstTensorView x, Sampler& sampler,
+                         const ExplainParams& p, CudaContext& ctx, Precision precision, const ProgressFn& progress) {
+    const Clock::time_point t_start = Clock::now();
+    Explanation e;
+
+    // ---- validate everything before any heavy work (as explain_cpu) -----------------------------
+    validate_params(p);
+    if (g.inputs.size() != 1)
+        fail_input("graph '" + g.name + "' has " + std::to_string(g.inputs.size()) + " inputs; PDA needs exactly one");
+    if (x.shape.rank != 4 || x.shape[0] != 1) fail_input("the image must be (1, C, H, W), got " + x.shape.str());
+    const Shape& gin = g.inputs[0].shape;
+    if (gin.rank != 4) fail_input("graph input '" + g.inputs[0].name + "' is " + gin.str() + ", not (N, C, H, W)");
+    for (int i = 1; i < 4; ++i)
+        if (gin[i] > 0 && gin[i] != x.shape[i])
+            fail_input("the image is " + x.shape.str() + " but the network expects " + gin.str());
+    const int64_t C = x.shape[1], H = x.shape[2], W = x.shape[3], plane = H * W, image_size = C * H * W;
+    const WindowGrid grid(H, W, p.k, p.stride);
+    const int64_t n_windows = p.max_windows < 0 ? grid.count() : std::min(grid.count(), p.max_windows);
+
+    const std::map<std::string, Shape> shapes = infer_shapes(g, {x.shape});
+    if (out.value.empty() || !shapes.count(out.value))
+        fail_input("output value '" + out.value + "' is not in graph '" + g.name + "'");
+    const Shape& out_shape = shapes.at(out.value);
+    const int64_t K = out_shape.numel() / std::max<int64_t>(out_shape.rank ? out_shape[0] : 1, 1);
+    if (out_shape.rank < 1 || out_shape[0] != 1 || K < 2)
+        fail_input("output '" + out.value + "' has shape " + out_shape.str() + "; expected (1, K) class scores, K ≥ 2");
+    std::vector<NodeTarget> nodes;
+    for (const std::string& n : p.nodes) {
+        for (const NodeTarget& t : nodes)
+            if (t.name == n) fail_input("node '" + n + "' is requested twice");
+        nodes.push_back(resolve_node(g, shapes, n));
+    }
+    if (p.classes.rfind("top", 0) != 0) resolve_classes(p.classes, {}, K);
+
+    const int64_t S = sampler.samples_per_window(p.samples);
+    if (S < 1) fail_input("sampler '" + sampler.name() + "' gives " + std::to_string(S) + " samples per window");
+    const int64_t patch = C * p.k * p.k;
+    std::vector<float> host_samples(static_cast<size_t>(S * patch));
+    {
+        const Clock::time_point t0 = Clock::now();
+        sampler.begin_image(x, grid, p.seed);
+        sampler.draw(0, 1, S, host_samples.data());  // a sampler that cannot serve S samples fails here, early
+        e.seconds_sampling += seconds_since(t0);
+    }
+    DrawMode mode = DrawMode::kHost;
+    auto* conditional = dynamic_cast<ConditionalSampler*>(&sampler);
+    const float fill = host_samples[0];
+    if (conditional)
+        mode = DrawMode::kGaussian;
+    else if (sampler.name() == "occlusion" &&
+             std::all_of(host_samples.begin(), host_samples.end(), [fill](float v) { return v == fill; }))
+        mode = DrawMode::kConstant;
+
+    // ---- the network: a fused private copy where requested values stay readable ------------------
+    PDA_CUDA_CHECK(cudaSetDevice(ctx.device));
+    const cudaStream_t stream = ctx.stream();
+    const Clock::time_point t_compile = Clock::now();
+    Graph fused;
+    if (p.fuse) {
+        fused = copy_graph(g);
+        fused.outputs.push_back(out.value);
+        for (const NodeTarget& t : nodes) fused.outputs.push_back(t.value);
+        fuse(fused);
+        fused.outputs = g.outputs;
+    }
+    const Graph& net = p.fuse ? fused : g;
+    CudaCompileOptions copt;
+    copt.keep.insert(out.value);
+    for (const NodeTarget& t : nodes) copt.keep.insert(t.value);
+    copt.precision = precision;
+
+    // Per-image device state first, so that the batch is sized from what is left.
+    DeviceArray<float> x_dev = upload(x.data, image_size, stream);
+    GaussianOnDevice gauss;
+    if (mode == DrawMode::kGaussian) gauss = upload_gaussian(*conditional, n_windows, patch, stream);
+
+    const int64_t images = p.batch > 0 ? p.batch : cuda_max_batch(net, x.shape, ctx);
+    if (images < 1) fail_input("graph '" + g.name + "' does not fit in free device memory even for one image");
+    int64_t wpb = std::min(n_windows, std::max<int64_t>(1, images / S));  // whole windows per batch
+    FittedProgram fitted = compile_cuda_fitting(net, x.shape, wpb * S, ctx, copt);
+    if (fitted.batch < wpb * S) wpb = fitted.batch / S;  // lowered on out-of-memory
+    if (wpb < 1)
+        fail_input("graph '" + g.name + "': " + std::to_string(S) +
+                   " images of one window do not fit in device memory");
+    CudaProgram& prog = *fitted.program;
+    const int64_t B = wpb * S, prog_batch = prog.batch();
+    e.seconds_compile = seconds_since(t_compile);
+
+    // ---- device buffers of the loop --------------------------------------------------------------
+    float* batch = prog.device_input(0).data;  // (prog_batch, C, H, W)
+    DeviceArray<float> samples(B * patch);     // (wpb, S, C, k, k)
+    DeviceArray<float> z(mode == DrawMode::kGaussian ? B * patch : 0);
+    DeviceArray<float> softmax(out.logits ? B * K : 0);  // (B, K)
+    DeviceArray<double> p_marginal(wpb * K);
+    int64_t max_units = 0;
+    for (const NodeTarget& t : nodes) max_units = std::max(max_units, t.units);
+    DeviceArray<double> image_means(B * max_units), node_ad(wpb * max_units);
+    if (mode == DrawMode::kConstant) cuda::pda_fill(samples.get(), fill, B * patch, stream);
+
+    // The batch buffer holds clean copies of x: copy one, then double the copied range.
+    const size_t image_bytes = sizeof(float) * static_cast<size_t>(image_size);
+    PDA_CUDA_CHECK(cudaMemcpyAsync(batch, x_dev.get(), image_bytes, cudaMemcpyDeviceToDevice, stream));
+    for (int64_t have = 1; have < prog_batch; have *= 2)
+        PDA_CUDA_CHECK(cudaMemcpyAsync(batch + have * image_size, batch,
+                                       image_bytes * static_cast<size_t>(std::min(have, prog_batch - have)),
+                                       cudaMemcpyDeviceToDevice, stream));
+
+    // ---- the clean image, through the same program as the resampled ones -------------------------
+    cuda::Event clean0 = cuda::make_event(), clean1 = cuda::make_event();
+    PDA_CUDA_CHECK(cudaEventRecord(clean0.get(), stream));
+    prog.run_device();
+    PDA_CUDA_CHECK(cudaEventRecord(clean1.get(), stream));
+    std::vector<float> p_clean = download(prog.device_value(out.value).data, K, stream);  // image 0
+    e.seconds_network += elapsed_s(clean0, clean1);
+    if (out.logits) pda_softmax_row(p_clean.data(), p_clean.data(), K);
+    std::vector<DeviceArray<double>> node_clean;
+    for (const NodeTarget& t : nodes) {
+        node_clean.emplace_back(t.units);
+        cuda::pda_unit_means(prog.device_value(t.value).data, 1, t.units, t.spatial, node_clean.back().get(), stream);
+    }
+    const std::vector<int64_t> classes = resolve_classes(p.classes, p_clean, K);
+    const int64_t M = static_cast<int64_t>(classes.size());
+    DeviceArray<float> p_clean_dev = upload(p_clean.data(), K, stream);
+    DeviceArray<int64_t> classes_dev = upload(classes.data(), M, stream);
+    DeviceArray<double> we(wpb * M), sums(M * plane);
+    PDA_CUDA_CHECK(cudaMemsetAsync(sums.get(), 0, sizeof(double) * static_cast<size_t>(M * plane), stream));
+    std::vector<DeviceArray<double>> node_sums;
+    for (const NodeTarget& t : nodes) {
+        node_sums.emplace_back(t.units * plane);
+        PDA_CUDA_CHECK(
+            cudaMemsetAsync(node_sums.back().get(), 0, sizeof(double) * static_cast<size_t>(t.units * plane), stream));
+    }
+
+    // ---- the loop over blocks of whole windows ---------------------------------------------------
+    cuda::PdaWindows blk;
+    blk.channels = C;
+    blk.height = H;
+    blk.width = W;
+    blk.k = p.k;
+    blk.stride = p.stride;
+    blk.rows = grid.rows();
+    blk.cols = grid.cols();
+    blk.samples = S;
+    host_samples.resize(static_cast<size_t>(B * patch));
+    cuda::Event uploaded = cuda::make_event();
+    bool upload_pending = false;
+    BatchSlot slots[2];
+    for (BatchSlot& s : slots)
+        for (cuda::Event& ev : s.ev) ev = cuda::make_event();
+    // Waits for a batch, adds its device times and reports progress.
+    auto finish = [&](BatchSlot& s) {
+        if (!s.pending) return;
+        PDA_CUDA_CHECK(cudaEventSynchronize(s.ev[4].get()));
+        e.seconds_sampling += elapsed_s(s.ev[0], s.ev[1]) + elapsed_s(s.ev[3], s.ev[4]);
+        e.seconds_network += elapsed_s(s.ev[1], s.ev[2]);
+        e.seconds_reduce += elapsed_s(s.ev[2], s.ev[3]);
+        s.pending = false;
+        if (progress) progress(s.w1, n_windows);
+    };
+
+    int64_t nb = 0;
+    for (int64_t w0 = 0; w0 < n_windows; w0 += wpb, ++nb) {
+        BatchSlot& slot = slots[nb & 1];
+        finish(slot);  // batch nb − 2; batch nb − 1 stays queued
+        const int64_t w1 = std::min(n_windows, w0 + wpb), nw = w1 - w0;
+        blk.w0 = w0;
+        blk.count = nw;
+        if (mode == DrawMode::kHost) {
+            // The previous upload must have left the host buffer before it is drawn into again. The
+            // host draws while the device still runs the previous batch.
+            if (upload_pending) PDA_CUDA_CHECK(cudaEventSynchronize(uploaded.get()));
+            const Clock::time_point t0 = Clock::now();
+            sampler.draw(w0, w1, S, host_samples.data());
+            e.seconds_sampling += seconds_since(t0);
+        }
+        PDA_CUDA_CHECK(cudaEventRecord(slot.ev[0].get(), stream));
+        if (mode == DrawMode::kGaussian) {
+            cuda::pda_normals(z.get(), p.seed, gauss.di, blk, stream);
+            cuda::pda_gaussian_samples(samples.get(), z.get(), gauss.means.get(), gauss.factors.get(), gauss.slot.get(),
+                                       gauss.di, blk, stream);
+            if (gauss.clip) cuda::pda_clip(samples.get(), gauss.lo.get(), gauss.hi.get(), nw * S, C, p.k * p.k, stream);
+        } else if (mode == DrawMode::kHost) {
+            PDA_CUDA_CHECK(cudaMemcpyAsync(samples.get(), host_samples.data(),
+                                           sizeof(float) * static_cast<size_t>(nw * S * patch), cudaMemcpyHostToDevice,
+                                           stream));
+            PDA_CUDA_CHECK(cudaEventRecord(uploaded.get(), stream));
+            upload_pending = true;
+        }
+        cuda::pda_paste(batch, samples.get(), blk, stream);
+        PDA_CUDA_CHECK(cudaEventRecord(slot.ev[1].get(), stream));
+
+        // A last partial block runs the full batch: the images after nw·S are clean copies.
+        prog.run_device();
+        PDA_CUDA_CHECK(cudaEventRecord(slot.ev[2].get(), stream));
+
+        const float* probs = prog.device_value(out.value).data;  // (prog_batch, K)
+        if (out.logits) {
+            cuda::pda_softmax_rows(probs, softmax.get(), nw * S, K, stream);
+            probs = softmax.get();
+        }
+        cuda::pda_mean_probabilities(probs, K, blk, p_marginal.get(), stream);
+        cuda::pda_weight_of_evidence(p_clean_dev.get(), p_marginal.get(), K, classes_dev.get(), M, p.laplace_n, nw,
+                                     we.get(), stream);
+        cuda::pda_accumulate(sums.get(), M, we.get(), blk, stream);
+        for (size_t i = 0; i < nodes.size(); ++i) {
+            const NodeTarget& t = nodes[i];
+            cuda::pda_unit_means(prog.device_value(t.value).data, nw * S, t.units, t.spatial, image_means.get(),
+                                 stream);
+            cuda::pda_activation_difference(image_means.get(), node_clean[i].get(), t.units, blk, node_ad.get(),
+                                            stream);
+            cuda::pda_accumulate(node_sums[i].get(), t.units, node_ad.get(), blk, stream);
+        }
+        PDA_CUDA_CHECK(cudaEventRecord(slot.ev[3].get(), stream));
+        cuda::pda_restore(batch, x_dev.get(), blk, stream);
+        PDA_CUDA_CHECK(cudaEventRecord(slot.ev[4].get(), stream));
+        slot.w1 = w1;
+        slot.pending = true;
+        e.forward_passes += nw * S;
+    }
+    finish(slots[nb & 1]);  // the older of the two in flight first
+    finish(slots[(nb + 1) & 1]);
+
+    // ---- sums / counts: counts in closed form on the host, as the CPU counts them ------------------
+    std::vector<double> counts(static_cast<size_t>(plane), 0.0);
+    for (int64_t w = 0; w < n_windows; ++w) pda_accumulate_window(counts.data(), W, p.k, grid.row(w), grid.col(w), 1.0);
+    e.classes = classes;
+    e.probabilities = p_clean;
+    e.num_classes = K;
+    e.relevance = divide_by_counts(download(sums.get(), M * plane, stream), counts, M, H, W);
+    for (size_t i = 0; i < nodes.size(); ++i)
+        e.node_maps.emplace(nodes[i].name,
+                            divide_by_counts(download(node_sums[i].get(), nodes[i].units * plane, stream), counts,
+                                             nodes[i].units, H, W));
+    e.counts = Tensor(Shape{H, W});
+    for (int64_t i = 0; i < plane; ++i) {
+        e.counts.data()[i] = static_cast<float>(counts[i]);
+        e.uncovered += counts[i] == 0;
+    }
+    e.windows = n_windows;
+    e.samples_per_window = S;
+    e.batch = B;
+    e.seconds_total = seconds_since(t_start);
+    return e;
+}
+
+}  // namespace pda
