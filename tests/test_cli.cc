@@ -16,9 +16,13 @@
 #include "io/npy.h"
 #include "kernels/cpu/context.h"
 #include "tests/test_util.h"
+#include "tests/tiny_model.h"
 
 namespace fs = std::filesystem;
+using pda::test::kTinySidecar;
 using pda::test::run_pda;
+using pda::test::tiny_model;
+using pda::test::write_file;
 
 namespace {
 
@@ -27,51 +31,6 @@ fs::path temp_dir(const std::string& name) {
     fs::create_directories(d);
     return d;
 }
-
-void write_file(const fs::path& p, const std::string& bytes) { std::ofstream(p, std::ios::binary) << bytes; }
-
-// A tiny valid classifier: Conv(3→4, 3×3) → <middle op> → GlobalAveragePool → Flatten → Softmax,
-// input 1×3×H×W. `middle` lets a test put an unsupported op into an otherwise fine model.
-std::string tiny_model(const std::string& middle = "Relu", int64_t size = 16) {
-    onnx::ModelProto m;
-    m.set_ir_version(8);
-    auto* op = m.add_opset_import();
-    op->set_domain("");
-    op->set_version(13);
-    auto* g = m.mutable_graph();
-    g->set_name("tiny");
-    auto* in = g->add_input();
-    in->set_name("x");
-    auto* tt = in->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : {int64_t{1}, int64_t{3}, size, size}) tt->mutable_shape()->add_dim()->set_dim_value(d);
-    g->add_output()->set_name("prob");
-    auto* w = g->add_initializer();
-    w->set_name("w");
-    w->set_data_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : {4, 3, 3, 3}) w->add_dims(d);
-    for (int i = 0; i < 4 * 27; ++i) w->add_float_data(std::sin(0.37f * i));
-    auto node = [&](const std::string& name, const std::string& type, std::vector<std::string> ins,
-                    const std::string& out) {
-        auto* n = g->add_node();
-        n->set_name(name);
-        n->set_op_type(type);
-        for (auto& i : ins) n->add_input(i);
-        n->add_output(out);
-        return n;
-    };
-    node("conv", "Conv", {"x", "w"}, "c");
-    node("mid", middle, {"c"}, "r");
-    node("gap", "GlobalAveragePool", {"r"}, "p");
-    node("flat", "Flatten", {"p"}, "f");
-    node("softmax", "Softmax", {"f"}, "prob");
-    std::string bytes;
-    m.SerializeToString(&bytes);
-    return bytes;
-}
-
-const char* kSidecar = R"({"output_kind": "probabilities", "input_size": [16, 16], "resize_shorter": 16,
-  "crop": "center", "channel_order": "RGB", "scale": 1, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]})";
 
 // One line of output, a "pda: " prefix, and exit code 2.
 void expect_input_error(const pda::test::CmdResult& r, const std::string& must_contain) {
@@ -103,7 +62,7 @@ TEST(Cli, BadUsageExits2) {
 TEST(Cli, TinyModelRuns) {
     fs::path d = temp_dir("tiny");
     write_file(d / "tiny.onnx", tiny_model());
-    write_file(d / "tiny.json", kSidecar);
+    write_file(d / "tiny.json", kTinySidecar);
     auto r = run_pda("predict " + (d / "tiny.onnx").string() + " " + pda::test::source_dir() +
                      "/tests/data/tiny.png --json");
     ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -123,21 +82,21 @@ TEST(Cli, BadInputGetsOneLineAndExit2) {
     // Truncated and corrupt ONNX.
     std::string good = tiny_model();
     write_file(d / "trunc.onnx", good.substr(0, good.size() / 2));
-    write_file(d / "trunc.json", kSidecar);
+    write_file(d / "trunc.json", kTinySidecar);
     expect_input_error(run_pda("predict " + (d / "trunc.onnx").string() + " " + img), "trunc.onnx");
     write_file(d / "garbage.onnx", std::string(1000, '\x07'));
-    write_file(d / "garbage.json", kSidecar);
+    write_file(d / "garbage.json", kTinySidecar);
     expect_input_error(run_pda("info " + (d / "garbage.onnx").string()), "garbage.onnx");
     // An unsupported op: the message names the node, its op type and the opset.
     write_file(d / "tan.onnx", tiny_model("Tan"));
-    write_file(d / "tan.json", kSidecar);
+    write_file(d / "tan.json", kTinySidecar);
     auto r = run_pda("info " + (d / "tan.onnx").string());
     expect_input_error(r, "'mid'");
     EXPECT_NE(r.output.find("Tan"), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("13"), std::string::npos) << r.output;
     // An image that is not an image, and a missing image.
     write_file(d / "tiny.onnx", good);
-    write_file(d / "tiny.json", kSidecar);
+    write_file(d / "tiny.json", kTinySidecar);
     write_file(d / "text.png", "this is not a picture\n");
     expect_input_error(run_pda("predict " + (d / "tiny.onnx").string() + " " + (d / "text.png").string()), "text.png");
     expect_input_error(run_pda("predict " + (d / "tiny.onnx").string() + " " + (d / "nope.jpg").string()), "nope.jpg");

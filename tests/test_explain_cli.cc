@@ -17,54 +17,15 @@
 #include "io/sampler_file.h"
 #include "pda/explainer.h"
 #include "tests/test_util.h"
+#include "tests/tiny_model.h"
 
 namespace fs = std::filesystem;
+using pda::test::kTinySidecar;
 using pda::test::run_pda;
+using pda::test::tiny_model;
+using pda::test::write_file;
 
 namespace {
-
-// Conv(3→4, 3×3, no pad) "conv" → Relu "mid" → GlobalAveragePool → Flatten → Softmax "prob".
-std::string tiny_model(int64_t size = 16) {
-    onnx::ModelProto m;
-    m.set_ir_version(8);
-    auto* op = m.add_opset_import();
-    op->set_domain("");
-    op->set_version(13);
-    auto* g = m.mutable_graph();
-    g->set_name("tiny");
-    auto* in = g->add_input();
-    in->set_name("x");
-    auto* tt = in->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : {int64_t{1}, int64_t{3}, size, size}) tt->mutable_shape()->add_dim()->set_dim_value(d);
-    g->add_output()->set_name("prob");
-    auto* w = g->add_initializer();
-    w->set_name("w");
-    w->set_data_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : {4, 3, 3, 3}) w->add_dims(d);
-    for (int i = 0; i < 4 * 27; ++i) w->add_float_data(std::sin(0.37f * i));
-    auto node = [&](const std::string& name, const std::string& type, std::vector<std::string> ins,
-                    const std::string& out) {
-        auto* n = g->add_node();
-        n->set_name(name);
-        n->set_op_type(type);
-        for (auto& i : ins) n->add_input(i);
-        n->add_output(out);
-    };
-    node("conv", "Conv", {"x", "w"}, "c");
-    node("mid", "Relu", {"c"}, "r");
-    node("gap", "GlobalAveragePool", {"r"}, "p");
-    node("flat", "Flatten", {"p"}, "f");
-    node("softmax", "Softmax", {"f"}, "prob");
-    std::string bytes;
-    m.SerializeToString(&bytes);
-    return bytes;
-}
-
-const char* kSidecar = R"({"output_kind": "probabilities", "input_size": [16, 16], "resize_shorter": 16,
-  "crop": "center", "channel_order": "RGB", "scale": 1, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]})";
-
-void write_file(const fs::path& p, const std::string& bytes) { std::ofstream(p, std::ios::binary) << bytes; }
 
 pda::Image random_photo(int h, int w, uint64_t seed) {
     std::mt19937_64 rng(seed);
@@ -86,7 +47,7 @@ struct Fixture {
         fs::create_directories(dir / "photos");
         fs::create_directories(dir / "empty");
         write_file(dir / "tiny.onnx", tiny_model());
-        write_file(dir / "tiny.json", kSidecar);
+        write_file(dir / "tiny.json", kTinySidecar);
         for (int i = 0; i < 3; ++i)
             pda::write_png((dir / "photos" / ("p" + std::to_string(i) + ".png")).string(), random_photo(20, 16, i));
         model = (dir / "tiny.onnx").string();

@@ -8,9 +8,8 @@
 #include <chrono>
 #include <cmath>
 #include <map>
-#include <set>
-#include <sstream>
 
+#include "engine/explain_common.h"
 #include "engine/sampler_conditional.h"
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/pda_kernels.h"
@@ -19,101 +18,7 @@
 namespace pda {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-// ---- argument checks and targets: the same rules and messages as engine/explainer.cc ---------------
-
-Graph copy_graph(const Graph& g) {
-    Graph c;
-    c.name = g.name;
-    c.inputs = g.inputs;
-    c.outputs = g.outputs;
-    c.nodes = g.nodes;
-    for (const auto& [name, t] : g.constants) c.constants.emplace(name, t.clone());
-    return c;
-}
-
-struct NodeTarget {
-    std::string name, value;
-    int64_t units = 0, spatial = 1;
-};
-
-NodeTarget resolve_node(const Graph& g, const std::map<std::string, Shape>& shapes, const std::string& name) {
-    NodeTarget t;
-    t.name = name;
-    if (shapes.count(name)) {
-        t.value = name;
-    } else if (const Node* n = g.find_node(name)) {
-        t.value = n->output;
-    } else {
-        std::string some;
-        for (size_t i = 0; i < g.nodes.size() && i < 6; ++i) some += (i ? ", " : "") + g.nodes[i].output;
-        fail_input("unknown node '" + name + "': no value or node of graph '" + g.name +
-                   "' has that name (values: " + some + (g.nodes.size() > 6 ? ", ..." : "") + ")");
-    }
-    if (g.is_constant(t.value) || !g.producer(t.value))
-        fail_input("node '" + name + "' is a constant or a graph input, not a computed value");
-    const Shape& s = shapes.at(t.value);
-    if (s.rank < 1 || s[0] != 1) fail_input("node '" + name + "' has shape " + s.str() + ", not a batch of images");
-    t.units = s.rank >= 2 ? s[1] : 1;
-    t.spatial = s.numel() / std::max<int64_t>(t.units, 1);
-    return t;
-}
-
-std::vector<int64_t> resolve_classes(const std::string& spec, const std::vector<float>& probs, int64_t K) {
-    std::vector<int64_t> out;
-    if (spec == "all") {
-        for (int64_t c = 0; c < K; ++c) out.push_back(c);
-        return out;
-    }
-    if (spec.rfind("top", 0) == 0) {
-        std::string n = spec.substr(3);
-        if (n.empty() || n.size() > 9 || n.find_first_not_of("0123456789") != std::string::npos || std::stoll(n) < 1)
-            fail_input("classes '" + spec + "': expected top3 (or topN with 1 ≤ N < 10⁹), all, or ids like 281,285");
-        const int64_t t = std::min<int64_t>(std::stoll(n), K);
-        for (int64_t c = 0; c < K; ++c) out.push_back(c);
-        std::stable_sort(out.begin(), out.end(), [&](int64_t a, int64_t b) { return probs[a] > probs[b]; });
-        out.resize(t);
-        return out;
-    }
-    std::stringstream ss(spec);
-    std::string item;
-    std::set<int64_t> seen;
-    while (std::getline(ss, item, ',')) {
-        if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos)
-            fail_input("classes '" + spec + "': '" + item + "' is not a class id (expected top3, all, or ids)");
-        const int64_t c = item.size() > 18 ? K : std::stoll(item);
-        if (c >= K)
-            fail_input("unknown class id " + item + ": the model has " + std::to_string(K) + " classes (0.." +
-                       std::to_string(K - 1) + ")");
-        if (!seen.insert(c).second) fail_input("class id " + item + " is listed twice");
-        out.push_back(c);
-    }
-    if (out.empty()) fail_input("classes '" + spec + "' names no class");
-    return out;
-}
-
-void validate_params(const ExplainParams& p) {
-    if (p.k < 1) fail_input("window size k must be ≥ 1, got " + std::to_string(p.k));
-    if (p.stride < 1) fail_input("stride must be ≥ 1, got " + std::to_string(p.stride));
-    if (p.samples < 1) fail_input("samples per window must be ≥ 1, got " + std::to_string(p.samples));
-    if (!(p.laplace_n > 0) || !std::isfinite(p.laplace_n))
-        fail_input("laplace_n (training-set size N) must be a positive number, got " + std::to_string(p.laplace_n));
-    if (p.batch < 0) fail_input("batch must be ≥ 0 (0 = from available memory), got " + std::to_string(p.batch));
-    if (p.max_windows == 0 || p.max_windows < -1)
-        fail_input("max_windows must be ≥ 1 or −1 (all), got " + std::to_string(p.max_windows));
-}
-
-Tensor divide_by_counts(const std::vector<double>& sums, const std::vector<double>& counts, int64_t maps, int64_t h,
-                        int64_t w) {
-    Tensor t(Shape{maps, h, w});
-    const int64_t plane = h * w;
-    for (int64_t m = 0; m < maps; ++m)
-        for (int64_t i = 0; i < plane; ++i)
-            t.data()[m * plane + i] = counts[i] > 0 ? static_cast<float>(sums[m * plane + i] / counts[i]) : 0.f;
-    return t;
-}
+using Clock = ExplainClock;
 
 // ---- device memory -------------------------------------------------------------------------------
 
@@ -225,44 +130,13 @@ Explanation explain_cuda(const Graph& g, const OutputSpec& out, ConstTensorView 
     Explanation e;
 
     // ---- validate everything before any heavy work (as explain_cpu) -----------------------------
-    validate_params(p);
-    if (g.inputs.size() != 1)
-        fail_input("graph '" + g.name + "' has " + std::to_string(g.inputs.size()) + " inputs; PDA needs exactly one");
-    if (x.shape.rank != 4 || x.shape[0] != 1) fail_input("the image must be (1, C, H, W), got " + x.shape.str());
-    const Shape& gin = g.inputs[0].shape;
-    if (gin.rank != 4) fail_input("graph input '" + g.inputs[0].name + "' is " + gin.str() + ", not (N, C, H, W)");
-    for (int i = 1; i < 4; ++i)
-        if (gin[i] > 0 && gin[i] != x.shape[i])
-            fail_input("the image is " + x.shape.str() + " but the network expects " + gin.str());
-    const int64_t C = x.shape[1], H = x.shape[2], W = x.shape[3], plane = H * W, image_size = C * H * W;
-    const WindowGrid grid(H, W, p.k, p.stride);
-    const int64_t n_windows = p.max_windows < 0 ? grid.count() : std::min(grid.count(), p.max_windows);
-
-    const std::map<std::string, Shape> shapes = infer_shapes(g, {x.shape});
-    if (out.value.empty() || !shapes.count(out.value))
-        fail_input("output value '" + out.value + "' is not in graph '" + g.name + "'");
-    const Shape& out_shape = shapes.at(out.value);
-    const int64_t K = out_shape.numel() / std::max<int64_t>(out_shape.rank ? out_shape[0] : 1, 1);
-    if (out_shape.rank < 1 || out_shape[0] != 1 || K < 2)
-        fail_input("output '" + out.value + "' has shape " + out_shape.str() + "; expected (1, K) class scores, K ≥ 2");
-    std::vector<NodeTarget> nodes;
-    for (const std::string& n : p.nodes) {
-        for (const NodeTarget& t : nodes)
-            if (t.name == n) fail_input("node '" + n + "' is requested twice");
-        nodes.push_back(resolve_node(g, shapes, n));
-    }
-    if (p.classes.rfind("top", 0) != 0) resolve_classes(p.classes, {}, K);
-
-    const int64_t S = sampler.samples_per_window(p.samples);
-    if (S < 1) fail_input("sampler '" + sampler.name() + "' gives " + std::to_string(S) + " samples per window");
+    ExplainSetup s = prepare_explanation(g, out, x, sampler, p, e);
+    const int64_t C = s.C, H = s.H, W = s.W, K = s.K, S = s.S, n_windows = s.n_windows;
+    const int64_t plane = H * W, image_size = C * H * W;
+    const WindowGrid& grid = s.grid;
+    std::vector<NodeTarget>& nodes = s.nodes;
     const int64_t patch = C * p.k * p.k;
-    std::vector<float> host_samples(static_cast<size_t>(S * patch));
-    {
-        const Clock::time_point t0 = Clock::now();
-        sampler.begin_image(x, grid, p.seed);
-        sampler.draw(0, 1, S, host_samples.data());  // a sampler that cannot serve S samples fails here, early
-        e.seconds_sampling += seconds_since(t0);
-    }
+    std::vector<float> host_samples = std::move(s.first_samples);
     DrawMode mode = DrawMode::kHost;
     auto* conditional = dynamic_cast<ConditionalSampler*>(&sampler);
     const float fill = host_samples[0];
@@ -277,13 +151,7 @@ Explanation explain_cuda(const Graph& g, const OutputSpec& out, ConstTensorView 
     const cudaStream_t stream = ctx.stream();
     const Clock::time_point t_compile = Clock::now();
     Graph fused;
-    if (p.fuse) {
-        fused = copy_graph(g);
-        fused.outputs.push_back(out.value);
-        for (const NodeTarget& t : nodes) fused.outputs.push_back(t.value);
-        fuse(fused);
-        fused.outputs = g.outputs;
-    }
+    if (p.fuse) fused = fused_copy(g, out, nodes);
     const Graph& net = p.fuse ? fused : g;
     CudaCompileOptions copt;
     copt.keep.insert(out.value);
