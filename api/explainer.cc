@@ -25,6 +25,7 @@ Explainer::Explainer(const std::string& model, const ExplainerOptions& opt, cons
     c.per_channel = opt.per_channel;
     c.clip = opt.clip;
     c.device = opt.device;
+    c.precision = opt.precision;
     c.threads = model_opt.threads;
     c.params.k = opt.k;
     c.params.samples = opt.samples;

@@ -33,8 +33,9 @@ struct ExplainerOptions {
     double laplace_n = 100000;       // N of the Laplace correction
     uint64_t seed = 0;               // every random choice derives from it
     // Execution.
-    int batch = 0;               // resampled images per batch; 0 = from available memory
-    std::string device = "cpu";  // cpu | auto
+    int batch = 0;                   // resampled images per batch; 0 = from available memory
+    std::string device = "cpu";      // cpu | auto (the GPU when one is visible) | cuda[:N]
+    std::string precision = "fp32";  // fp32 | tf32 | fp16 | bf16 (beyond fp32: CUDA only)
 };
 
 // A float32 array with its shape (row-major).
