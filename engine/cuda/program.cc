@@ -9,6 +9,7 @@
 
 #include "engine/cuda/cuda_ops.h"
 #include "engine/cuda_program.h"
+#include "engine/memory_plan.h"
 #include "kernels/cuda/context.h"
 
 namespace pda {
@@ -17,74 +18,7 @@ namespace {
 constexpr int64_t kAlignFloats = 64;  // 256 bytes, cudaMalloc's alignment
 constexpr int64_t kMaxElements = (int64_t{1} << 31) - 1;
 
-bool is_view_op(OpType op) { return op == OpType::kReshape || op == OpType::kFlatten || op == OpType::kIdentity; }
 int64_t align(int64_t n) { return (n + kAlignFloats - 1) / kAlignFloats * kAlignFloats; }
-
-struct MemoryPlan {
-    std::map<std::string, std::string> root;  // storage root of every view
-    std::map<std::string, int64_t> offset;    // float offset of each root's slot in the arena
-    int64_t arena_floats = 0;
-    int64_t input_floats = 0;
-
-    const std::string& root_of(const std::string& v) const {
-        auto it = root.find(v);
-        return it == root.end() ? v : it->second;
-    }
-};
-
-// Greedy best-fit assignment of values to slots, a slot freed after its value's last reader.
-MemoryPlan plan_memory(const Graph& g, const std::map<std::string, Shape>& shapes, const std::set<std::string>& keep) {
-    MemoryPlan plan;
-    const int n_nodes = static_cast<int>(g.nodes.size());
-    for (const Node& n : g.nodes) plan.root[n.output] = is_view_op(n.op) ? plan.root_of(n.inputs[0]) : n.output;
-    std::map<std::string, int> last_use;
-    for (int i = 0; i < n_nodes; ++i)
-        for (const std::string& v : g.nodes[i].inputs) last_use[plan.root_of(v)] = i;
-    for (const std::string& v : g.outputs) last_use[plan.root_of(v)] = n_nodes;
-    for (const std::string& v : keep) {
-        if (!shapes.count(v)) fail_input("value '" + v + "' is not in graph '" + g.name + "'");
-        last_use[plan.root_of(v)] = n_nodes;
-    }
-    struct Slot {
-        int64_t size = 0;
-        int free_after = -1;
-    };
-    std::vector<Slot> slots;
-    std::map<std::string, int> slot_of;
-    for (int i = 0; i < n_nodes; ++i) {
-        const Node& n = g.nodes[i];
-        if (is_view_op(n.op) || g.is_constant(n.output)) continue;
-        const int64_t need = align(shapes.at(n.output).numel());
-        int best = -1;
-        for (int s = 0; s < static_cast<int>(slots.size()); ++s) {
-            if (slots[s].free_after >= i) continue;
-            if (best < 0) {
-                best = s;
-                continue;
-            }
-            bool fits = slots[s].size >= need, best_fits = slots[best].size >= need;
-            if ((fits && (!best_fits || slots[s].size < slots[best].size)) ||
-                (!fits && !best_fits && slots[s].size > slots[best].size))
-                best = s;
-        }
-        if (best < 0) {
-            best = static_cast<int>(slots.size());
-            slots.push_back({});
-        }
-        slots[best].size = std::max(slots[best].size, need);
-        auto it = last_use.find(n.output);
-        slots[best].free_after = it == last_use.end() ? i : it->second;
-        slot_of[n.output] = best;
-    }
-    std::vector<int64_t> slot_offset;
-    for (const Slot& s : slots) {
-        slot_offset.push_back(plan.arena_floats);
-        plan.arena_floats += s.size;
-    }
-    for (auto& [v, s] : slot_of) plan.offset[v] = slot_offset[s];
-    for (const ValueInfo& in : g.inputs) plan.input_floats += align(shapes.at(in.name).numel());
-    return plan;
-}
 
 // The largest batch at which no value of g has more than kMaxElements elements, from the value
 // sizes at batch 1 and 2 (each value is fixed + batch · per_image elements). Constants are left
@@ -111,7 +45,7 @@ class CudaProgramImpl : public CudaProgram {
             if (!g.is_constant(v) && s.numel() > kMaxElements)
                 throw cuda::CudaOutOfMemory("value '" + v + "' of shape " + s.str() +
                                             " has more than 2^31 elements (cuDNN's limit): lower the batch size");
-        plan_ = plan_memory(g, shapes_, opt.keep);
+        plan_ = plan_memory(g, shapes_, opt.keep, kAlignFloats);
         PDA_CUDA_CHECK(cudaSetDevice(ctx.device));
         arena_ = cuda::DeviceBuffer(sizeof(float) * static_cast<size_t>(plan_.arena_floats));
         for (const ValueInfo& in : g.inputs) {
@@ -279,8 +213,13 @@ int64_t cuda_max_batch(const Graph& g, Shape per_image, CudaContext& ctx) {
     if (g.inputs.size() != 1) fail_input("cuda_max_batch: graph '" + g.name + "' must have exactly one input");
     validate(g);
     const auto s1 = infer_shapes(g, {with_batch(per_image, 1)}), s2 = infer_shapes(g, {with_batch(per_image, 2)});
-    const MemoryPlan p1 = plan_memory(g, s1, {}), p2 = plan_memory(g, s2, {});
-    const int64_t f1 = p1.arena_floats + p1.input_floats, f2 = p2.arena_floats + p2.input_floats;
+    const auto input_floats = [&](const std::map<std::string, Shape>& s) {
+        int64_t n = 0;
+        for (const ValueInfo& in : g.inputs) n += align(s.at(in.name).numel());
+        return n;
+    };
+    const int64_t f1 = plan_memory(g, s1, {}, kAlignFloats).arena_floats + input_floats(s1);
+    const int64_t f2 = plan_memory(g, s2, {}, kAlignFloats).arena_floats + input_floats(s2);
     const int64_t per_image_bytes = std::max<int64_t>(f2 - f1, 1) * static_cast<int64_t>(sizeof(float));
     const int64_t fixed_bytes = std::max<int64_t>(f1 - (f2 - f1), 0) * static_cast<int64_t>(sizeof(float));
     int64_t const_bytes = 0;
