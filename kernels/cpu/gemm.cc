@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "kernels/matmul_math.h"
+
 namespace pda {
 
 GemmForward::GemmForward(const GemmParams& p, const float* b_const, const float* c_const, CpuContext& ctx)
@@ -108,30 +110,7 @@ MatmulForward::MatmulForward(const MatmulParams& p, const float* b_const, CpuCon
         gemm_ = std::make_unique<GemmForward>(gp, b_const, nullptr, ctx);
         return;
     }
-    // Output batch dims = broadcast of both batch shapes; offsets of each batch's matrices.
-    const int rank = std::max(a.rank, b.rank) - 2;
-    std::vector<int64_t> ad(rank, 1), bd(rank, 1), od(rank, 1);
-    for (int i = 0; i < rank; ++i) {
-        int ia = a.rank - 2 - rank + i, ib = b.rank - 2 - rank + i;
-        ad[i] = ia >= 0 ? a[ia] : 1;
-        bd[i] = ib >= 0 ? b[ib] : 1;
-        od[i] = std::max(ad[i], bd[i]);
-    }
-    int64_t batches = 1;
-    for (int64_t d : od) batches *= d;
-    for (int64_t t = 0; t < batches; ++t) {
-        int64_t rem = t, ao = 0, bo = 0, as = m_ * k_, bs = k_ * n_;
-        for (int i = rank - 1; i >= 0; --i) {
-            int64_t idx = rem % od[i];
-            rem /= od[i];
-            if (ad[i] > 1) ao += idx * as;
-            if (bd[i] > 1) bo += idx * bs;
-            as *= ad[i];
-            bs *= bd[i];
-        }
-        a_off_.push_back(ao);
-        b_off_.push_back(bo);
-    }
+    matmul_batch_offsets(a, b, m_, k_, n_, a_off_, b_off_);
     b_const_ = b_const;
 }
 

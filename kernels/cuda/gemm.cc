@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "kernels/cuda/eltwise.h"
+#include "kernels/matmul_math.h"
 
 namespace pda::cuda {
 namespace {
@@ -100,29 +101,7 @@ MatmulForward::MatmulForward(const MatmulParams& p) {
         return;
     }
     gp_.m = m;
-    const int rank = std::max(a.rank, b.rank) - 2;
-    std::vector<int64_t> ad(rank, 1), bd(rank, 1), od(rank, 1);
-    for (int i = 0; i < rank; ++i) {
-        int ia = a.rank - 2 - rank + i, ib = b.rank - 2 - rank + i;
-        ad[i] = ia >= 0 ? a[ia] : 1;
-        bd[i] = ib >= 0 ? b[ib] : 1;
-        od[i] = std::max(ad[i], bd[i]);
-    }
-    int64_t batches = 1;
-    for (int64_t d : od) batches *= d;
-    for (int64_t t = 0; t < batches; ++t) {
-        int64_t rem = t, ao = 0, bo = 0, as = m * k, bs = k * n;
-        for (int i = rank - 1; i >= 0; --i) {
-            int64_t idx = rem % od[i];
-            rem /= od[i];
-            if (ad[i] > 1) ao += idx * as;
-            if (bd[i] > 1) bo += idx * bs;
-            as *= ad[i];
-            bs *= bd[i];
-        }
-        a_off_.push_back(ao);
-        b_off_.push_back(bo);
-    }
+    matmul_batch_offsets(a, b, m, k, n, a_off_, b_off_);
 }
 
 void MatmulForward::run(const float* a, const float* b, float* y, CudaContext& ctx) const {
