@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "engine/node_checks.h"
 #include "kernels/cpu/concat.h"
 #include "kernels/cpu/conv.h"
 #include "kernels/cpu/eltwise.h"
@@ -16,30 +17,9 @@
 namespace pda {
 namespace {
 
-[[noreturn]] void unsupported(const Node& n, const std::string& what) {
-    fail_input(std::string("node '") + n.name + "' (" + op_name(n.op) + "): " + what);
-}
-
 // The constant behind input i, or null when it is computed (or absent).
 const float* constant_or_null(const Graph& g, const Node& n, size_t i) {
     return i < n.inputs.size() && g.is_constant(n.inputs[i]) ? g.constant(n.inputs[i]).data() : nullptr;
-}
-
-int64_t normalise_axis(const Node& n, int64_t axis, int rank, bool allow_rank) {
-    int64_t a = axis < 0 ? axis + rank : axis;
-    if (a < 0 || a > rank || (a == rank && !allow_rank))
-        unsupported(n, "axis " + std::to_string(axis) + " out of range for rank " + std::to_string(rank));
-    return a;
-}
-
-void check_window(const Node& n, const Shape& x) {
-    const int nd = x.rank - 2;
-    if (nd < 1 || nd > 3) unsupported(n, "input " + x.str() + ": only 1-D, 2-D and 3-D windows are supported");
-    if (n.geo.nd != nd) unsupported(n, "geometry has " + std::to_string(n.geo.nd) + " axes, input " + x.str());
-    for (int i = 0; i < nd; ++i)
-        if (n.geo.stride[i] < 1 || n.geo.dilation[i] < 1 || n.geo.kernel[i] < 1 || n.geo.pad_begin[i] < 0 ||
-            n.geo.pad_end[i] < 0)
-            unsupported(n, "kernel, stride and dilation must be positive and pads non-negative");
 }
 
 class ConvOp : public CpuOp {
@@ -226,7 +206,7 @@ std::unique_ptr<CpuOp> make_gemm(const Graph& g, const Node& n, const std::vecto
 }
 
 std::unique_ptr<CpuOp> make_softmax(const Node& n, const Shape& x) {
-    const int64_t axis = normalise_axis(n, n.axis, x.rank, false);
+    const int64_t axis = normalise_axis(n, n.axis, x.rank);
     int64_t outer = 1, len = 1, inner = 1;
     for (int i = 0; i < x.rank; ++i) {
         if (i < axis)
@@ -288,7 +268,7 @@ std::unique_ptr<CpuOp> make_op(const Graph& g, const Node& n, const std::vector<
         case OpType::kSoftmax:
             return make_softmax(n, in_shapes[0]);
         case OpType::kConcat:
-            return std::make_unique<ConcatOp>(static_cast<int>(normalise_axis(n, n.axis, out_shape.rank, false)));
+            return std::make_unique<ConcatOp>(static_cast<int>(normalise_axis(n, n.axis, out_shape.rank)));
         case OpType::kFlatten:
         case OpType::kReshape:
         case OpType::kIdentity:

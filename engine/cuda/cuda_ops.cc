@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "engine/node_checks.h"
 #include "kernels/cuda/concat.h"
 #include "kernels/cuda/conv.h"
 #include "kernels/cuda/eltwise.h"
@@ -15,27 +16,6 @@
 
 namespace pda {
 namespace {
-
-[[noreturn]] void unsupported(const Node& n, const std::string& what) {
-    fail_input(std::string("node '") + n.name + "' (" + op_name(n.op) + "): " + what);
-}
-
-int64_t normalise_axis(const Node& n, int64_t axis, int rank) {
-    int64_t a = axis < 0 ? axis + rank : axis;
-    if (a < 0 || a >= rank)
-        unsupported(n, "axis " + std::to_string(axis) + " out of range for rank " + std::to_string(rank));
-    return a;
-}
-
-void check_window(const Node& n, const Shape& x) {
-    const int nd = x.rank - 2;
-    if (nd < 1 || nd > 3) unsupported(n, "input " + x.str() + ": only 1-D, 2-D and 3-D windows are supported");
-    if (n.geo.nd != nd) unsupported(n, "geometry has " + std::to_string(n.geo.nd) + " axes, input " + x.str());
-    for (int i = 0; i < nd; ++i)
-        if (n.geo.stride[i] < 1 || n.geo.dilation[i] < 1 || n.geo.kernel[i] < 1 || n.geo.pad_begin[i] < 0 ||
-            n.geo.pad_end[i] < 0)
-            unsupported(n, "kernel, stride and dilation must be positive and pads non-negative");
-}
 
 cuda::DeviceBuffer upload(const float* v, size_t n, CudaContext& ctx) {
     cuda::DeviceBuffer b(sizeof(float) * n);
