@@ -145,7 +145,7 @@ void add_bench(CLI::App& app) {
             {"image", input.path},
             {"device", session.device()},
             {"precision", precision_name(session.precision())},
-            {"execution", "full"},
+            {"execution", session.execution()},
             {"threads", flags->threads},
             {"sampler", sampler},
             {"sampler_note", sampler_note},
@@ -168,8 +168,8 @@ void add_bench(CLI::App& app) {
         }
         std::printf("pda bench: %s (%s weights), image %s\n", lm.spec.c_str(),
                     out["weights"].get<std::string>().c_str(), input.path.c_str());
-        std::printf("device %s, precision %s, execution full, threads %d\n", session.device().c_str(),
-                    precision_name(session.precision()), flags->threads);
+        std::printf("device %s, precision %s, execution %s, threads %d\n", session.device().c_str(),
+                    precision_name(session.precision()), session.execution().c_str(), flags->threads);
         std::printf("sampler %s%s\n", c.sampler.c_str(), sampler_note.empty() ? "" : (": " + sampler_note).c_str());
         std::printf(
             "k %lld, %lld samples/window, %lld windows = %lld resampled images per run, batch %lld, median of %d\n",

@@ -56,6 +56,12 @@ void add_explain_options(CLI::App& cmd, ExplainConfig& c) {
     cmd.add_option("--device", c.device, "auto (GPU 0 when one is visible, else cpu) | cpu | cuda[:N]")
         ->group(e)
         ->capture_default_str();
+    cmd.add_option("--exec", c.params.exec,
+                   "incremental (recompute only what each window changes; exact, CPU) | full (every resampled image "
+                   "in full; the CUDA backend always runs full)")
+        ->group(e)
+        ->check(CLI::IsMember({"incremental", "full"}))
+        ->capture_default_str();
     cmd.add_option("--precision", c.precision,
                    "network arithmetic on the GPU: fp32 | tf32 | fp16 | bf16 (FP32 accumulation; recorded in "
                    "summary.json; the CPU computes fp32 only)")

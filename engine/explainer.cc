@@ -2,7 +2,8 @@
 // batches, forward the clean image, then for every block of windows draw samples, paste them into
 // the reused batch buffer, run the network, reduce the S outputs of each window to p(c|x\w) (and node
 // means), turn them into weight of evidence / activation difference, add them to the per-pixel sums
-// in window order, and restore the buffer. The per-element work is in kernels/cpu/pda_batch.cc.
+// in window order, and restore the buffer. The per-element work is in kernels/cpu/pda_batch.cc; the
+// network runs in full or, by default, incrementally (engine/incremental_cpu.h, exact).
 #include "engine/explainer.h"
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <fstream>
 
 #include "engine/explain_common.h"
+#include "engine/incremental_cpu.h"
 #include "engine/program.h"
 #include "kernels/cpu/pda_batch.h"
 #include "kernels/pda_math.h"
@@ -43,6 +45,8 @@ Explanation explain_cpu(const Graph& g, const OutputSpec& out, ConstTensorView x
     Explanation e;
 
     // ---- validate everything before any heavy work ----------------------------------------------
+    if (p.exec != "incremental" && p.exec != "full")
+        fail_input("execution '" + p.exec + "' is neither 'incremental' nor 'full'");
     ExplainSetup s = prepare_explanation(g, out, x, sampler, p, e);
     const int64_t C = s.C, H = s.H, W = s.W, K = s.K, S = s.S, n_windows = s.n_windows;
     const WindowGrid& grid = s.grid;
@@ -68,7 +72,22 @@ Explanation explain_cpu(const Graph& g, const OutputSpec& out, ConstTensorView x
     const int64_t wpb = std::min(n_windows, std::max<int64_t>(1, images / S));  // whole windows per batch
     const int64_t B = wpb * S;
     const Shape batch_shape{B, C, H, W};
-    std::unique_ptr<Program> prog = compile_cpu(net, {batch_shape}, ctx, keep);
+    // Incremental: the same batches, each node recomputed only on its changed crop (exact).
+    const bool incremental = p.exec == "incremental";
+    std::unique_ptr<Program> prog;
+    std::unique_ptr<IncrementalProgram> inc;
+    if (incremental)
+        inc = std::make_unique<IncrementalProgram>(net, x, p.k, B, ctx, keep.keep);
+    else
+        prog = compile_cpu(net, {batch_shape}, ctx, keep);
+    std::vector<int64_t> image_rows(static_cast<size_t>(B), 0), image_cols(static_cast<size_t>(B), 0);
+    auto run_batch = [&](const float* images) {
+        if (incremental)
+            inc->run(images, image_rows, image_cols);
+        else
+            prog->run({ConstTensorView(images, batch_shape)});
+    };
+    auto value = [&](const std::string& v) { return incremental ? inc->value(v) : prog->value(v); };
     e.seconds_compile = seconds_since(t_compile);
 
     // The batch buffer holds B clean copies; each block pastes its samples and restores them after.
@@ -78,10 +97,10 @@ Explanation explain_cpu(const Graph& g, const OutputSpec& out, ConstTensorView x
 
     // ---- the clean image, through the same program as the resampled ones -------------------------
     Clock::time_point t0 = Clock::now();
-    prog->run({batch.view()});
+    run_batch(batch.data());
     e.seconds_network += seconds_since(t0);
     std::vector<float> p_clean(static_cast<size_t>(K));
-    const float* clean_out = prog->value(out.value).data;
+    const float* clean_out = value(out.value).data;
     if (out.logits)
         pda_softmax_row(clean_out, p_clean.data(), K);
     else
@@ -91,7 +110,7 @@ Explanation explain_cpu(const Graph& g, const OutputSpec& out, ConstTensorView x
     one_image.cols = {0};
     for (NodeTarget& t : nodes) {
         t.clean.resize(static_cast<size_t>(t.units));
-        pda_reduce_units(prog->value(t.value).data, t.units, t.spatial, one_image, t.clean.data());
+        pda_reduce_units(value(t.value).data, t.units, t.spatial, one_image, t.clean.data());
     }
     const std::vector<int64_t> classes = resolve_classes(p.classes, p_clean, K);
     const int64_t M = static_cast<int64_t>(classes.size());
@@ -124,13 +143,19 @@ Explanation explain_cpu(const Graph& g, const OutputSpec& out, ConstTensorView x
         pda_fill_batch(batch.data(), samples.data(), block);
         e.seconds_sampling += seconds_since(t0);
 
-        // A last partial block runs the full batch: the images after nw·S are clean copies.
+        // A last partial block runs the full batch: the images after nw·S are clean copies (of the
+        // last window, for the incremental executor's crops).
+        for (int64_t i = 0; i < B; ++i) {
+            const int64_t j = std::min(i / S, nw - 1);
+            image_rows[i] = block.rows[j];
+            image_cols[i] = block.cols[j];
+        }
         t0 = Clock::now();
-        prog->run({batch.view()});
+        run_batch(batch.data());
         e.seconds_network += seconds_since(t0);
 
         t0 = Clock::now();
-        pda_reduce_probabilities(prog->value(out.value).data, K, out.logits, block, p_marginal.data());
+        pda_reduce_probabilities(value(out.value).data, K, out.logits, block, p_marginal.data());
         pda_weight_of_evidence_block(p_clean.data(), p_marginal.data(), K, classes, p.laplace_n, block, we.data());
         pda_accumulate_block(sums.data(), M, we.data(), block);
         pda_accumulate_block(counts.data(), 1, ones.data(), block);
@@ -138,7 +163,7 @@ Explanation explain_cpu(const Graph& g, const OutputSpec& out, ConstTensorView x
             const NodeTarget& t = nodes[i];
             node_mean.resize(static_cast<size_t>(nw * t.units));
             node_ad.resize(node_mean.size());
-            pda_reduce_units(prog->value(t.value).data, t.units, t.spatial, block, node_mean.data());
+            pda_reduce_units(value(t.value).data, t.units, t.spatial, block, node_mean.data());
             for (int64_t j = 0; j < nw; ++j)  // AD = z(x) − mean_s z(x̃_s); no Laplace, no log
                 for (int64_t u = 0; u < t.units; ++u)
                     node_ad[j * t.units + u] = t.clean[u] - node_mean[j * t.units + u];

@@ -248,14 +248,15 @@ TEST(BenchCli, BuiltinNetWithoutFiles) {
 
 TEST(BenchCli, JsonOnTinyModel) {
     Fixture f("bench");
-    auto j = run_pda("bench " + f.model + " --k 4 --windows 3 --samples 2 --repeat 2 --sampler occlusion --json");
+    auto j = run_pda("bench " + f.model +
+                     " --k 4 --windows 3 --samples 2 --repeat 2 --sampler occlusion --device cpu --json");
     ASSERT_EQ(j.exit_code, 0) << j.output;
     auto js = nlohmann::json::parse(j.output);
     EXPECT_GT(js["images_per_s"].get<double>(), 0);
     EXPECT_GT(js["gflop_per_s"].get<double>(), 0);
     EXPECT_EQ(js["resampled_images_per_run"], 3);  // occlusion: one sample per window
     EXPECT_EQ(js["precision"], "fp32");
-    EXPECT_EQ(js["execution"], "full");
+    EXPECT_EQ(js["execution"], "incremental");  // the default on the CPU
     EXPECT_EQ(js["device"], "cpu");
     EXPECT_EQ(js["windows_stride1"], 13 * 13);
 }
