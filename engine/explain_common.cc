@@ -105,6 +105,24 @@ Tensor divide_by_counts(const std::vector<double>& sums, const std::vector<doubl
     return t;
 }
 
+void finish_explanation(Explanation& e, const ExplainSetup& s, const std::vector<double>& sums,
+                        const std::vector<std::vector<double>>& node_sums, const std::vector<double>& counts, int64_t M,
+                        int64_t batch, ExplainClock::time_point t_start) {
+    const int64_t plane = s.H * s.W;
+    e.relevance = divide_by_counts(sums, counts, M, s.H, s.W);
+    for (size_t i = 0; i < s.nodes.size(); ++i)
+        e.node_maps.emplace(s.nodes[i].name, divide_by_counts(node_sums[i], counts, s.nodes[i].units, s.H, s.W));
+    e.counts = Tensor(Shape{s.H, s.W});
+    for (int64_t i = 0; i < plane; ++i) {
+        e.counts.data()[i] = static_cast<float>(counts[i]);
+        e.uncovered += counts[i] == 0;
+    }
+    e.windows = s.n_windows;
+    e.samples_per_window = s.S;
+    e.batch = batch;
+    e.seconds_total = seconds_since(t_start);
+}
+
 Graph fused_copy(const Graph& g, const OutputSpec& out, const std::vector<NodeTarget>& nodes) {
     Graph fused = copy_graph(g);
     // fuse() never folds away a value that is a graph output, so protect the requested ones.

@@ -53,4 +53,10 @@ Graph fused_copy(const Graph& g, const OutputSpec& out, const std::vector<NodeTa
 Tensor divide_by_counts(const std::vector<double>& sums, const std::vector<double>& counts, int64_t maps, int64_t h,
                         int64_t w);
 
+// The end of both loops: relevance (M maps) and node maps from their per-pixel sums, the count
+// map, uncovered pixels, sizes and the total time.
+void finish_explanation(Explanation& e, const ExplainSetup& s, const std::vector<double>& sums,
+                        const std::vector<std::vector<double>>& node_sums, const std::vector<double>& counts, int64_t M,
+                        int64_t batch, ExplainClock::time_point t_start);
+
 }  // namespace pda

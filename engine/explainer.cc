@@ -182,18 +182,7 @@ Explanation explain_cpu(const Graph& g, const OutputSpec& out, ConstTensorView x
     e.classes = classes;
     e.probabilities = p_clean;
     e.num_classes = K;
-    e.relevance = divide_by_counts(sums, counts, M, H, W);
-    for (size_t i = 0; i < nodes.size(); ++i)
-        e.node_maps.emplace(nodes[i].name, divide_by_counts(node_sums[i], counts, nodes[i].units, H, W));
-    e.counts = Tensor(Shape{H, W});
-    for (int64_t i = 0; i < plane; ++i) {
-        e.counts.data()[i] = static_cast<float>(counts[i]);
-        e.uncovered += counts[i] == 0;
-    }
-    e.windows = n_windows;
-    e.samples_per_window = S;
-    e.batch = B;
-    e.seconds_total = seconds_since(t_start);
+    finish_explanation(e, s, sums, node_sums, counts, M, B, t_start);
     return e;
 }
 

@@ -315,20 +315,10 @@ Explanation explain_cuda(const Graph& g, const OutputSpec& out, ConstTensorView 
     e.classes = classes;
     e.probabilities = p_clean;
     e.num_classes = K;
-    e.relevance = divide_by_counts(download(sums.get(), M * plane, stream), counts, M, H, W);
+    std::vector<std::vector<double>> node_host;
     for (size_t i = 0; i < nodes.size(); ++i)
-        e.node_maps.emplace(nodes[i].name,
-                            divide_by_counts(download(node_sums[i].get(), nodes[i].units * plane, stream), counts,
-                                             nodes[i].units, H, W));
-    e.counts = Tensor(Shape{H, W});
-    for (int64_t i = 0; i < plane; ++i) {
-        e.counts.data()[i] = static_cast<float>(counts[i]);
-        e.uncovered += counts[i] == 0;
-    }
-    e.windows = n_windows;
-    e.samples_per_window = S;
-    e.batch = B;
-    e.seconds_total = seconds_since(t_start);
+        node_host.push_back(download(node_sums[i].get(), nodes[i].units * plane, stream));
+    finish_explanation(e, s, download(sums.get(), M * plane, stream), node_host, counts, M, B, t_start);
     return e;
 }
 
