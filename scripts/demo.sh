@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The demo: explains a photo of a cat with SqueezeNet 1.1 by Prediction Difference Analysis. Fits
 # the conditional sampler on the shared photos, then explains the photo at k = 10, 10 samples per
-# window, stride 7 (32 × 32 windows that tile the 227 px crop exactly: 10 240 forward passes, 75 s
-# on a shared, busy 2-core EPYC; stride 1 would be 46× that) and prints where the heatmaps are. Where
+# window, stride 7 (32 × 32 windows that tile the 227 px crop exactly: 10 240 forward passes, 28 s
+# on a 2-core EPYC with incremental execution; stride 1 would be 46× that) and prints where the heatmaps are. Where
 # ../shared is absent, scripts/fetch-models.sh downloads a public SqueezeNet 1.1 (224 px input: a
 # few border pixels stay uncovered at stride 7, and pda says so) and two photos into models/ first.
 # Usage: scripts/demo.sh [BUILD]
