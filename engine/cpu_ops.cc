@@ -147,22 +147,7 @@ class CopyOp : public CpuOp {
 
 std::unique_ptr<CpuOp> make_conv(const Graph& g, const Node& n, const std::vector<Shape>& in, const Shape& out,
                                  CpuContext& ctx) {
-    check_window(n, in[0]);
-    if (!g.is_constant(n.inputs[1])) unsupported(n, "weights must be constant");
-    if (n.group < 1 || in[0][1] % n.group) unsupported(n, "group " + std::to_string(n.group));
-    ConvParams p;
-    p.x = in[0];
-    p.w = in[1];
-    p.y = out;
-    p.group = n.group;
-    for (int i = 0; i < n.geo.nd; ++i) {
-        p.stride[i] = n.geo.stride[i];
-        p.pad_begin[i] = n.geo.pad_begin[i];
-        p.pad_end[i] = n.geo.pad_end[i];
-        p.dilation[i] = n.geo.dilation[i];
-    }
-    p.has_bias = n.inputs.size() > 2;
-    p.relu = n.fused_relu;
+    const ConvParams p = conv_params(g, n, in[0], in[1], out);
     return std::make_unique<ConvOp>(p, g.constant(n.inputs[1]).data(), constant_or_null(g, n, 2), ctx);
 }
 

@@ -1,9 +1,11 @@
 // Checks both backends make when they turn a graph node into kernels, with one set of messages that
-// name the node and its op: unsupported combinations, axis normalisation, window geometry.
+// name the node and its op: unsupported combinations, axis normalisation, window geometry, and the
+// convolution parameters read from a node.
 #pragma once
 
 #include <string>
 
+#include "kernels/conv_params.h"
 #include "networks/graph.h"
 
 namespace pda {
@@ -29,6 +31,27 @@ inline void check_window(const Node& n, const Shape& x) {
         if (n.geo.stride[i] < 1 || n.geo.dilation[i] < 1 || n.geo.kernel[i] < 1 || n.geo.pad_begin[i] < 0 ||
             n.geo.pad_end[i] < 0)
             unsupported(n, "kernel, stride and dilation must be positive and pads non-negative");
+}
+
+// A Conv node's kernel parameters, after the checks both backends make (constant weights, groups).
+inline ConvParams conv_params(const Graph& g, const Node& n, const Shape& x, const Shape& w, const Shape& y) {
+    check_window(n, x);
+    if (!g.is_constant(n.inputs[1])) unsupported(n, "weights must be constant");
+    if (n.group < 1 || x[1] % n.group) unsupported(n, "group " + std::to_string(n.group));
+    ConvParams p;
+    p.x = x;
+    p.w = w;
+    p.y = y;
+    p.group = n.group;
+    for (int i = 0; i < n.geo.nd; ++i) {
+        p.stride[i] = n.geo.stride[i];
+        p.pad_begin[i] = n.geo.pad_begin[i];
+        p.pad_end[i] = n.geo.pad_end[i];
+        p.dilation[i] = n.geo.dilation[i];
+    }
+    p.has_bias = n.inputs.size() > 2;
+    p.relu = n.fused_relu;
+    return p;
 }
 
 }  // namespace pda

@@ -203,22 +203,8 @@ class ConcatOp : public CudaOp {
 
 std::unique_ptr<CudaOp> make_conv(const Graph& g, const Node& n, const std::vector<Shape>& in, const Shape& out,
                                   CudaContext& ctx, Precision precision) {
-    check_window(n, in[0]);
-    if (!g.is_constant(n.inputs[1])) unsupported(n, "weights must be constant");
-    if (n.group < 1 || in[0][1] % n.group) unsupported(n, "group " + std::to_string(n.group));
     cuda::ConvParams p;
-    p.x = in[0];
-    p.w = in[1];
-    p.y = out;
-    p.group = n.group;
-    for (int i = 0; i < n.geo.nd; ++i) {
-        p.stride[i] = n.geo.stride[i];
-        p.pad_begin[i] = n.geo.pad_begin[i];
-        p.pad_end[i] = n.geo.pad_end[i];
-        p.dilation[i] = n.geo.dilation[i];
-    }
-    p.has_bias = n.inputs.size() > 2;
-    p.relu = n.fused_relu;
+    static_cast<ConvParams&>(p) = conv_params(g, n, in[0], in[1], out);
     p.tf32 = precision == Precision::kTf32;
     p.storage = storage_of(precision);
     return std::make_unique<ConvOp>(p, g.constant(n.inputs[1]), ctx);

@@ -7,24 +7,12 @@
 #include <dnnl.hpp>
 #include <unordered_map>
 
+#include "kernels/conv_params.h"
 #include "kernels/cpu/context.h"
 #include "kernels/cpu/dnnl_util.h"
 #include "kernels/tensor.h"
 
 namespace pda {
-
-struct ConvParams {
-    Shape x;  // (N, C, spatial...)
-    Shape w;  // (OC, C / group, kernel...)
-    Shape y;  // (N, OC, out...)
-    int64_t group = 1;
-    std::array<int64_t, 3> stride{1, 1, 1};
-    std::array<int64_t, 3> pad_begin{};
-    std::array<int64_t, 3> pad_end{};
-    std::array<int64_t, 3> dilation{1, 1, 1};
-    bool has_bias = false;
-    bool relu = false;
-};
 
 class ConvForward {
   public:

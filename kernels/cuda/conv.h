@@ -12,23 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "kernels/conv_params.h"
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/storage.h"
 #include "kernels/shape.h"
 
 namespace pda::cuda {
 
-struct ConvParams {
-    Shape x;  // (N, C, spatial...)
-    Shape w;  // (OC, C / group, kernel...)
-    Shape y;  // (N, OC, out...)
-    int64_t group = 1;
-    std::array<int64_t, 3> stride{1, 1, 1};
-    std::array<int64_t, 3> pad_begin{};
-    std::array<int64_t, 3> pad_end{};
-    std::array<int64_t, 3> dilation{1, 1, 1};
-    bool has_bias = false;
-    bool relu = false;
+struct ConvParams : pda::ConvParams {
     bool tf32 = false;                // FP32 storage only
     Storage storage = Storage::kF32;  // FP16 / BF16: 16-bit x, w, y for cuDNN, FP32 compute
 };
