@@ -169,7 +169,7 @@ ExplainSetup prepare_explanation(const Graph& g, const OutputSpec& out, ConstTen
     if (s.S < 1) fail_input("sampler '" + sampler.name() + "' gives " + std::to_string(s.S) + " samples per window");
     s.first_samples.resize(static_cast<size_t>(s.S * s.C * p.k * p.k));
     const ExplainClock::time_point t0 = ExplainClock::now();
-    sampler.begin_image(x, s.grid, p.seed);
+    sampler.begin_image(x, s.grid, s.n_windows, p.seed);
     sampler.draw(0, 1, s.S, s.first_samples.data());  // a sampler that cannot serve S samples fails here
     e.seconds_sampling += seconds_since(t0);
     return s;

@@ -142,16 +142,16 @@ ConditionalSampler::Prepared& ConditionalSampler::prepared(int64_t index) {
 const ConditionalConfig& ConditionalSampler::config(int64_t index) { return prepared(index).cfg; }
 
 int64_t ConditionalSampler::window_config(int64_t w) const {
-    if (!ready_ || w < 0 || w >= grid_.count()) fail_internal("conditional sampler: window_config before begin_image");
+    if (!ready_ || w < 0 || w >= windows_) fail_internal("conditional sampler: window_config of a window not prepared");
     return window_cfg_[static_cast<size_t>(w)];
 }
 
 const float* ConditionalSampler::window_mean(int64_t w) const {
-    if (!ready_ || w < 0 || w >= grid_.count()) fail_internal("conditional sampler: window_mean before begin_image");
+    if (!ready_ || w < 0 || w >= windows_) fail_internal("conditional sampler: window_mean of a window not prepared");
     return means_.data() + w * model_.k * model_.k * model_.channels;
 }
 
-void ConditionalSampler::begin_image(ConstTensorView x, const WindowGrid& grid, uint64_t seed) {
+void ConditionalSampler::begin_image(ConstTensorView x, const WindowGrid& grid, int64_t windows, uint64_t seed) {
     ready_ = false;
     const int64_t k = model_.k, l = model_.l, pad = model_.pad, C = model_.channels;
     const std::string src = opt_.file.empty() ? "conditional sampler" : opt_.file;
@@ -164,7 +164,10 @@ void ConditionalSampler::begin_image(ConstTensorView x, const WindowGrid& grid, 
     if (l > H || l > W)
         fail_input(src + ": context l = k + 2·pad = " + std::to_string(l) + " is larger than the image (" +
                    std::to_string(H) + "×" + std::to_string(W) + ")");
-    const int64_t nw = grid.count(), di = k * k * C;
+    if (windows < 0 || windows > grid.count())
+        fail_internal("conditional sampler: " + std::to_string(windows) + " windows asked of a grid of " +
+                      std::to_string(grid.count()));
+    const int64_t nw = windows, di = k * k * C;
 
     // Each window's configuration, and the configurations in use.
     window_cfg_.resize(static_cast<size_t>(nw));
@@ -228,14 +231,15 @@ void ConditionalSampler::begin_image(ConstTensorView x, const WindowGrid& grid, 
     }
     grid_ = grid;
     seed_ = seed;
+    windows_ = nw;
     ready_ = true;
 }
 
 void ConditionalSampler::draw(int64_t w0, int64_t w1, int64_t S, float* out) {
     if (!ready_) fail_internal("conditional sampler: draw before begin_image");
-    if (w0 < 0 || w1 < w0 || w1 > grid_.count() || S < 1)
+    if (w0 < 0 || w1 < w0 || w1 > windows_ || S < 1)
         fail_internal("conditional sampler: draw(" + std::to_string(w0) + ", " + std::to_string(w1) + ", " +
-                      std::to_string(S) + ") outside " + std::to_string(grid_.count()) + " windows");
+                      std::to_string(S) + ") outside the " + std::to_string(windows_) + " windows prepared");
     const int64_t kk = model_.k * model_.k, di = kk * model_.channels;
     // Rows (window, sample) grouped by configuration, in window order.
     std::vector<std::vector<int64_t>> members(static_cast<size_t>(side_ * side_));

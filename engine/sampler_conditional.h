@@ -30,9 +30,10 @@ class ConditionalSampler : public Sampler {
     ~ConditionalSampler() override;
 
     std::string name() const override { return "conditional"; }
-    // Input errors: x not (1, C, H, W) with the model's C, grid of another k or size, context
-    // l = k + 2·pad larger than the image.
-    void begin_image(ConstTensorView x, const WindowGrid& grid, uint64_t seed) override;
+    // Prepares the first `windows` windows' configurations and means. Input errors: x not
+    // (1, C, H, W) with the model's C, grid of another k or size, context l = k + 2·pad larger than
+    // the image.
+    void begin_image(ConstTensorView x, const WindowGrid& grid, int64_t windows, uint64_t seed) override;
     // out (w1 − w0, S, C, k, k): sample values of each window, channel-major as the image is, ready
     // to be pasted at (grid.row(w), grid.col(w)). Only reads state set by begin_image, so several
     // threads may draw disjoint blocks at once.
@@ -41,8 +42,8 @@ class ConditionalSampler : public Sampler {
 
     const GaussianPatchModel& model() const { return model_; }
     const ConditionalOptions& options() const { return opt_; }
-    // After begin_image: window w's configuration index oy·(2·pad + 1) + ox and its conditional
-    // mean μ_{i|o} (C, k, k).
+    // After begin_image, for a prepared window w: its configuration index oy·(2·pad + 1) + ox and
+    // its conditional mean μ_{i|o} (C, k, k).
     int64_t window_config(int64_t w) const;
     const float* window_mean(int64_t w) const;
     // The algebra of configuration `index` (computed now when not cached yet).
@@ -59,6 +60,7 @@ class ConditionalSampler : public Sampler {
     WindowGrid grid_;
     uint64_t seed_ = 0;
     bool ready_ = false;
+    int64_t windows_ = 0;              // windows [0, windows_) prepared
     std::vector<int32_t> window_cfg_;  // (windows)
     std::vector<float> means_;         // (windows, C, k, k)
 };

@@ -17,7 +17,7 @@ class OcclusionSampler : public Sampler {
     explicit OcclusionSampler(float fill) : fill_(fill) {}
     std::string name() const override { return "occlusion"; }
     int64_t samples_per_window(int64_t) const override { return 1; }
-    void begin_image(ConstTensorView x, const WindowGrid& grid, uint64_t) override {
+    void begin_image(ConstTensorView x, const WindowGrid& grid, int64_t, uint64_t) override {
         if (x.shape.rank != 4 || x.shape[0] != 1)
             fail_input("occlusion: image must be (1, C, H, W), got " + x.shape.str());
         channels_ = x.shape[1];
@@ -53,7 +53,7 @@ class MarginalSampler : public Sampler {
     }
     std::string name() const override { return "marginal"; }
 
-    void begin_image(ConstTensorView x, const WindowGrid& grid, uint64_t seed) override {
+    void begin_image(ConstTensorView x, const WindowGrid& grid, int64_t, uint64_t seed) override {
         if (x.shape != set_[0].shape())
             fail_input("marginal sampler: the explained image is " + x.shape.str() + ", the sample images are " +
                        set_[0].shape().str() + " (same preprocessing and size needed)");

@@ -237,7 +237,7 @@ TEST(ConditionalSampler, SampleMeanAndCovarianceMatchTheConditional) {
         ConditionalOptions o;
         o.per_channel = per_channel;
         ConditionalSampler s(m, o);
-        s.begin_image(x.view(), grid, 42);
+        s.begin_image(x.view(), grid, grid.count(), 42);
         for (auto [w, cfg] : cases) {
             SCOPED_TRACE("window " + std::to_string(w) + (per_channel ? " per-channel" : " joint"));
             EXPECT_EQ(s.window_config(w), cfg);
@@ -294,7 +294,7 @@ TEST(ConditionalSampler, PadZeroIdentityGivesThePhiloxNormals) {
     ConditionalSampler s(m, {});
     const Tensor x = random_image(2, 3, 5, 2);
     const WindowGrid grid(3, 5, 2, 1);
-    s.begin_image(x.view(), grid, 99);
+    s.begin_image(x.view(), grid, grid.count(), 99);
     const int64_t S = 5, nw = grid.count();
     std::vector<float> out(nw * S * d);
     s.draw(0, nw, S, out.data());
@@ -313,7 +313,7 @@ TEST(ConditionalSampler, SameSeedSameSamplesWhateverTheBlocksAndThreads) {
         const int before = omp_get_max_threads();
         omp_set_num_threads(threads);
         ConditionalSampler s(m, {});
-        s.begin_image(x.view(), grid, seed);
+        s.begin_image(x.view(), grid, grid.count(), seed);
         std::vector<float> out(nw * S * di);
         int64_t w0 = 0;
         cuts.push_back(nw);
@@ -333,6 +333,23 @@ TEST(ConditionalSampler, SameSeedSameSamplesWhateverTheBlocksAndThreads) {
     EXPECT_LT(same, static_cast<int64_t>(one.size() / 100));
 }
 
+TEST(ConditionalSampler, PreparingTheFirstWindowsOnlyGivesTheSameSamples) {
+    const GaussianPatchModel m = make_model(3, 3, 2, 23);
+    const Tensor x = random_image(3, 12, 11, 24);
+    const WindowGrid grid(12, 11, 3, 1);
+    const int64_t first = 17, S = 4, di = 27;  // windows of the first two rows and one of the third
+    ConditionalSampler all(m, {}), some(m, {});
+    all.begin_image(x.view(), grid, grid.count(), 3);
+    some.begin_image(x.view(), grid, first, 3);
+    std::vector<float> a(first * S * di), b(first * S * di);
+    all.draw(0, first, S, a.data());
+    some.draw(0, first, S, b.data());
+    EXPECT_TRUE(a == b);
+    for (int64_t w = 0; w < first; ++w) EXPECT_EQ(some.window_config(w), all.window_config(w));
+    EXPECT_THROW(some.draw(first - 1, first + 1, S, b.data()), Error);
+    EXPECT_THROW(some.window_mean(first), Error);
+}
+
 TEST(ConditionalSampler, ClipsToTheFittedRange) {
     GaussianPatchModel m = make_model(2, 2, 1, 31);
     m.min = {-0.5f, -0.25f};
@@ -344,7 +361,7 @@ TEST(ConditionalSampler, ClipsToTheFittedRange) {
         ConditionalOptions o;
         o.clip = clip;
         ConditionalSampler s(m, o);
-        s.begin_image(x.view(), grid, 1);
+        s.begin_image(x.view(), grid, grid.count(), 1);
         std::vector<float> out(nw * S * di);
         s.draw(0, nw, S, out.data());
         int64_t outside = 0, at_bound = 0;
@@ -381,12 +398,12 @@ TEST(ConditionalSampler, RefusesImagesItCannotServe) {
     o.file = "fitted.pdas";
     ConditionalSampler s(m, o);
     const Tensor x = random_image(2, 7, 9, 1);
-    expect_input_error([&] { s.begin_image(x.view(), WindowGrid(7, 9, 2, 1), 0); },
+    expect_input_error([&] { s.begin_image(x.view(), WindowGrid(7, 9, 2, 1), 1, 0); },
                        {"fitted.pdas", "l = k + 2·pad = 8"});
     const Tensor y = random_image(2, 9, 9, 1);
-    expect_input_error([&] { s.begin_image(y.view(), WindowGrid(9, 9, 3, 1), 0); }, {"fitted.pdas", "k = 2"});
+    expect_input_error([&] { s.begin_image(y.view(), WindowGrid(9, 9, 3, 1), 1, 0); }, {"fitted.pdas", "k = 2"});
     const Tensor z = random_image(3, 9, 9, 1);
-    expect_input_error([&] { s.begin_image(z.view(), WindowGrid(9, 9, 2, 1), 0); }, {"fitted.pdas", "2 channels"});
+    expect_input_error([&] { s.begin_image(z.view(), WindowGrid(9, 9, 2, 1), 1, 0); }, {"fitted.pdas", "2 channels"});
 }
 
 // ---- fitting ------------------------------------------------------------------------------------

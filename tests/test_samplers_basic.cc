@@ -30,7 +30,7 @@ std::vector<float> draw_all(Sampler& s, const Tensor& x, const WindowGrid& grid,
                             int64_t split) {
     const int64_t patch = x.shape()[1] * grid.k * grid.k;
     std::vector<float> out(static_cast<size_t>(grid.count() * S * patch));
-    s.begin_image(x.view(), grid, seed);
+    s.begin_image(x.view(), grid, grid.count(), seed);
     for (int64_t w0 = 0; w0 < grid.count(); w0 += split)
         s.draw(w0, std::min(grid.count(), w0 + split), S, out.data() + w0 * S * patch);
     return out;
@@ -144,7 +144,7 @@ TEST(MarginalSampler, RefusesSetsTooSmallAndBadShapes) {
     auto s = make_marginal_sampler(std::move(set));
     WindowGrid grid(4, 4, 2, 1);
     std::vector<float> out(3 * 4);
-    s->begin_image(x.view(), grid, 0);
+    s->begin_image(x.view(), grid, grid.count(), 0);
     EXPECT_NO_THROW(s->draw(0, 1, 2, out.data()));
     expect_input_error([&] { s->draw(0, 1, 3, out.data()); }, "equal to the explained image");
 
@@ -154,7 +154,7 @@ TEST(MarginalSampler, RefusesSetsTooSmallAndBadShapes) {
     expect_input_error([&] { make_marginal_sampler(std::move(mixed)); }, "shape");
     auto m = make_marginal_sampler(constant_set(2, shape));
     Tensor big(Shape{1, 1, 5, 5});
-    expect_input_error([&] { m->begin_image(big.view(), WindowGrid(5, 5, 2, 1), 0); }, "explained image");
+    expect_input_error([&] { m->begin_image(big.view(), WindowGrid(5, 5, 2, 1), 1, 0); }, "explained image");
     expect_input_error([&] { make_basic_sampler("gaussian", {}); }, "unknown sampler");
     EXPECT_EQ(make_basic_sampler("occlusion", {})->name(), "occlusion");
 }
