@@ -1,7 +1,7 @@
 // The exact incremental executor on the CPU (METHOD.md §5, issue 5 item 2): the clean image's
 // activations are cached once; a batch of resampled images, each differing from the clean image only
 // inside its own k × k window, is run by recomputing every node on a crop of one size per batch
-// (networks/regions.h crop_plan) read from the cache with the changed crops pasted in, and nodes
+// (the shared plan: engine/incremental_plan.h) read from the cache with the changed crops pasted in, and nodes
 // whose crop covers (nearly) the whole map on full maps. Results equal a full forward up to float
 // reordering (tests/test_incremental.cc).
 #pragma once
@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "engine/cpu_ops.h"
-#include "networks/regions.h"
+#include "engine/incremental_plan.h"
 
 namespace pda {
 
@@ -38,11 +38,11 @@ class IncrementalProgram {
     ConstTensorView value(const std::string& name) const;
     // The clean image's value (1, ...), computed once at construction.
     ConstTensorView clean_value(const std::string& name) const;
-    const CropPlan& plan() const { return plan_; }
+    const CropPlan& plan() const { return plan_.crops; }
+    const IncrementalPlan& incremental_plan() const { return plan_; }
     int64_t batch() const { return B_; }
 
   private:
-    enum class Kind { kInput, kUnchanged, kCrop, kFull };
     struct Value;  // per value: kind, shapes, buffers, per-image crop origins
     struct Step;   // per node: the op built for crop or full shapes and how its inputs are gathered
 
@@ -54,10 +54,8 @@ class IncrementalProgram {
     void assemble(const Value& v, float* out) const;
 
     const Graph& g_;
-    std::string input_;
-    int64_t B_ = 0, C_ = 0, H_ = 0, W_ = 0, k_ = 0;
-    CropPlan plan_;
-    std::map<std::string, Shape> shapes1_;  // batch 1
+    int64_t B_ = 0;
+    IncrementalPlan plan_;
     std::map<std::string, std::unique_ptr<Value>> values_;
     std::vector<std::unique_ptr<Step>> steps_;
     std::set<std::string> kept_;

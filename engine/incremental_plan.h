@@ -1,0 +1,77 @@
+// The plan of exact incremental inference that the CPU and CUDA executors share (METHOD.md §5,
+// issue 5 item 2), computed once per (graph, image size, k): how every value is held (the input,
+// unchanged, a crop of one size per batch, or the full map), each crop's origin for every window
+// position, and how every computed node gathers its inputs. Crop origins are tables by window top
+// row and by window left column: changed boxes are separable by axis (window ops act per axis,
+// unions are per-axis bounding boxes), so an image's crop of value v sits at
+// (origin_y[row], origin_x[col]) — no per-window propagation in the loop, on either backend.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/context.h"
+#include "networks/regions.h"
+
+namespace pda {
+
+enum class Held {
+    kInput,      // the graph input: a batch of whole images
+    kUnchanged,  // equal to the clean image's value in every image: never recomputed
+    kCrop,       // (B, C, ch, cw): each image's crop, over the clean image's value
+    kFull,       // (B, ...): computed on whole maps
+};
+
+struct PlannedValue {
+    Held held = Held::kUnchanged;
+    Shape shape;              // batch 1, as a full forward has it
+    int64_t ch = 0, cw = 0;   // kCrop: the crop's size
+    std::vector<int32_t> oy;  // kCrop: crop origin row for windows with top row r, r = 0 … H − k
+    std::vector<int32_t> ox;  // kCrop: crop origin column for windows with left column c, c = 0 … W − k
+    int64_t channels() const { return shape[1]; }
+    int64_t map_h() const { return shape[2]; }
+    int64_t map_w() const { return shape[3]; }
+};
+
+struct PlannedStep {
+    size_t node = 0;         // index in the graph's nodes
+    Held held = Held::kFull;  // kCrop or kFull, as its output
+    Node op;                 // the node as the op runs: crop window ops without padding or ceil mode
+    // kCrop window op (Conv, MaxPool, AveragePool): input 0 is gathered as a (th, tw) tile whose top
+    // left lies at (oy·stride_h − pad_h, ox·stride_w − pad_w) of the input map, (oy, ox) the output
+    // crop's origin; map positions outside the input read pad_value (0 for Conv and AveragePool,
+    // −inf for MaxPool).
+    bool window = false;
+    int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, th = 0, tw = 0;
+    float pad_value = 0.f;
+    // kCrop AveragePool: per output map position (map_h · map_w), the factor that turns the
+    // unpadded op's divisor into the full op's; empty when every factor is 1.
+    std::vector<float> avg_factor;
+};
+
+struct IncrementalPlan {
+    std::string input;
+    int64_t k = 0, C = 0, H = 0, W = 0;
+    CropPlan crops;                             // the sizes (regions.h), for reports
+    std::map<std::string, PlannedValue> values;  // the input and every node output
+    std::vector<PlannedStep> steps;             // nodes that are computed, in graph order
+
+    const PlannedValue& value(const std::string& name) const;
+    // The shapes step st's op is built for, given the full forward's shapes at the batch (shapes_b =
+    // infer_shapes at (B, C, H, W)): a crop window op's input 0 as its tile, other inputs of a crop
+    // step as the output's crop, inputs of a full step as the full forward has them; constants as
+    // they are.
+    std::vector<Shape> input_shapes(const Graph& g, const PlannedStep& st,
+                                    const std::map<std::string, Shape>& shapes_b) const;
+    Shape output_shape(const Graph& g, const PlannedStep& st, const std::map<std::string, Shape>& shapes_b) const;
+};
+
+// The plan for windows of side k on graph g's only input, an image (1, C, H, W). ctx runs the
+// average pools' divisors once (the full op on ones, so that every convention of the op is kept).
+// Throws an input error for a graph with several inputs, an input that is not one 2-D image, or a k
+// that does not fit.
+IncrementalPlan plan_incremental(const Graph& g, const Shape& image, int64_t k, CpuContext& ctx);
+
+}  // namespace pda
