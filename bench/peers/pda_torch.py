@@ -10,8 +10,10 @@ or read from pda's `--sampler-file`, the window conditioned on its ring, context
 image at borders), p(c|x\\w) as the mean of the S softmax vectors, weight of evidence with the
 Laplace correction, per-pixel mean over covering windows. The model runs through a float32
 PyTorch executor of the ONNX graph built from tests/real/onnx_torch.py's helpers (or, for
-`alexnet`, the BVLC AlexNet of tests/golden/make_golden.py with seeded random weights).
-Preprocessing follows the sidecar (PIL's antialiased bilinear resize, centre crop), as pda's does.
+`alexnet` / `vgg16`, the BVLC AlexNet / VGG16 of tests/golden/make_golden.py with seeded random
+weights: pda's built-ins' cost, not their values). Preprocessing follows the sidecar, or for a
+built-in pda's `caffe` preset at the network's own input size (227 / 224), with PIL's antialiased
+bilinear resize and a centre crop, as pda's does.
 
 usage: pda_torch.py MODEL IMAGE [--sampler occlusion|marginal|conditional] [--sample-images DIR]
        [--sampler-file F.pdas] [--k 10] [--pad 2] [--samples 10] [--stride 1] [--windows N]
@@ -36,8 +38,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "real"))
 from onnx_torch import attrs, pad_nd, pool  # noqa: E402
 
-CAFFE = {"input_size": [227, 227], "resize_shorter": 256, "channel_order": "BGR", "scale": 255,
-         "mean": [104, 117, 123], "std": [1, 1, 1], "output_kind": "probabilities"}
+# pda's `caffe` preset (io/model_desc.cc), which its built-in networks use at their own input size.
+CAFFE = {"resize_shorter": 256, "channel_order": "BGR", "scale": 255, "mean": [104, 117, 123], "std": [1, 1, 1],
+         "output_kind": "probabilities"}
+BUILTIN = {"alexnet": ("BvlcAlexNet", 227), "vgg16": ("Vgg16", 224)}  # make_golden.py class, input size
 
 
 # ---- the model: onnx_torch.py's node-by-node execution, float32, weights converted once ---------
@@ -116,12 +120,13 @@ class OnnxModel:
 
 def load_model(name):
     """(callable x → probabilities (N, K), preprocessing dict)."""
-    if name == "alexnet":
+    if name in BUILTIN:
         sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "golden"))
-        from make_golden import BvlcAlexNet  # noqa: E402
+        import make_golden  # noqa: E402
+        cls, size = BUILTIN[name]
         torch.manual_seed(0)
-        net = BvlcAlexNet().eval()
-        return (lambda x: net(x)[1]), dict(CAFFE)
+        net = getattr(make_golden, cls)().eval()  # full width
+        return (lambda x: net(x)[1]), dict(CAFFE, input_size=[size, size])
     with open(os.path.splitext(name)[0] + ".json") as f:
         pre = json.load(f)
     m = OnnxModel(name)
@@ -284,7 +289,7 @@ def explain(net, x, p0, sampler, wins, k, S, batch, classes, laplace_n):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("model", help=".onnx with its sidecar .json beside it, or alexnet (random weights)")
+    ap.add_argument("model", help=".onnx with its sidecar .json beside it, or alexnet | vgg16 (random weights)")
     ap.add_argument("image")
     ap.add_argument("--sampler", choices=["occlusion", "marginal", "conditional"], default="conditional")
     ap.add_argument("--sample-images", help="folder: the marginal sample set / the conditional fit")
