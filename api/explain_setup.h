@@ -83,8 +83,8 @@ class ExplainSession {
     const ExplainConfig& config() const { return config_; }
     const std::string& device() const { return device_; }  // "cpu" or "cuda:N"
     Precision precision() const { return precision_; }
-    // "incremental" or "full": what the network execution is (the CUDA backend runs full only).
-    std::string execution() const { return device_ == "cpu" ? config_.params.exec : "full"; }
+    // "incremental" or "full": what the network execution is (both backends run either).
+    std::string execution() const { return config_.params.exec; }
     const OutputSpec& output() const { return output_; }
     int64_t samples_per_window() const;
     int64_t windows() const;  // per image at the configured stride (before max_windows)

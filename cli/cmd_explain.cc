@@ -57,8 +57,8 @@ void add_explain_options(CLI::App& cmd, ExplainConfig& c) {
         ->group(e)
         ->capture_default_str();
     cmd.add_option("--exec", c.params.exec,
-                   "incremental (recompute only what each window changes; exact, CPU) | full (every resampled image "
-                   "in full; the CUDA backend always runs full)")
+                   "incremental (recompute only what each window changes; exact, CPU and CUDA) | full (every "
+                   "resampled image in full)")
         ->group(e)
         ->check(CLI::IsMember({"incremental", "full"}))
         ->capture_default_str();

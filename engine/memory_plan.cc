@@ -63,4 +63,14 @@ MemoryPlan plan_memory(const Graph& g, const std::map<std::string, Shape>& shape
     return plan;
 }
 
+int64_t batch_for_device_memory(int64_t per_image_bytes, int64_t fixed_bytes, int64_t const_bytes,
+                                const DeviceBudget& budget) {
+    per_image_bytes = std::max<int64_t>(per_image_bytes, 1);
+    const int64_t usable = static_cast<int64_t>(static_cast<double>(budget.free_bytes) * 0.9) - const_bytes -
+                           const_bytes / 2 - fixed_bytes - budget.conv_workspace_limit -
+                           budget.conv_chunk_elements * 4 - (int64_t{512} << 20);
+    if (usable <= 0) return 0;
+    return std::max<int64_t>(usable / (per_image_bytes + per_image_bytes / 4), 0);
+}
+
 }  // namespace pda

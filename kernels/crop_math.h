@@ -1,8 +1,9 @@
 // Index math of exact incremental inference (METHOD.md §5, issue 5) as PDA_HD functions, so that the
-// CPU executor (engine/incremental_cpu.cc) and a later CUDA one gather and paste crops identically:
-// where a crop sits in its map, where each element of an op's input tile comes from (the batch's
-// changed crop, the clean image's cached activation, or the layer's padding), and where a crop's
-// element lands when it is pasted back into a full map.
+// CPU executor (engine/incremental_cpu.cc) and the CUDA one (kernels/cuda/crop.cu) gather and paste
+// crops identically: where a crop sits in its map, where each element of an op's input tile comes
+// from (the batch's changed crop, the clean image's cached activation, or the layer's padding), where
+// a crop's element lands when it is pasted back into a full map, how a batch's gathers find each
+// image's crops, and which window each image of a PDA batch holds.
 #pragma once
 
 #include <cstdint>
@@ -75,6 +76,65 @@ PDA_HD int64_t crop_taps_inside(int64_t o, int64_t n, int64_t kernel, int64_t st
         taps += (i >= 0 && i < n) ? 1 : 0;
     }
     return taps;
+}
+
+// ---- a batch's gathers (kernels/cuda/crop.cu runs them one element per thread) ----------------
+
+// A batch of one value as a gather reads it, over the value's clean (C, h, w) map. Whole maps (the
+// input batch, a value computed in full) are crops of the map's size at (0, 0); an unchanged value is
+// a crop of size 0 (only its clean map is read).
+struct CropSource {
+    const float* data = nullptr;   // whole: (B, C, h, w); crops: (B, C, ch, cw); unchanged: null
+    const float* clean = nullptr;  // (C, h, w); never read for whole maps
+    int64_t h = 0, w = 0;          // the map's size
+    int64_t ch = 0, cw = 0;        // the crop's size: (h, w) for whole maps, (0, 0) for an unchanged value
+    const int32_t* oy = nullptr;   // crops: origin row by window top row (the plan's table); null: row 0
+    const int32_t* ox = nullptr;   // crops: origin column by window left column; null: column 0
+};
+
+// What a gather writes: (B, C, th, tw), image b's tile with its top-left corner at map position
+// (oy[rows[b]]·stride_h − pad_h, ox[cols[b]]·stride_w − pad_w); null tables put it at (−pad_h, −pad_w).
+// Map positions outside the map read `pad`. A whole map's tile (h, w) at (0, 0) assembles full maps.
+struct CropTile {
+    int64_t batch = 0, channels = 0, th = 0, tw = 0;
+    const int32_t* oy = nullptr;  // the op's output crop origin row by window top row
+    const int32_t* ox = nullptr;  // ... column by window left column
+    int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+    float pad = 0.f;
+};
+
+// Element i of a batch's gathered tiles: image b = i / (C·th·tw) reads its window (rows[b], cols[b])
+// from the tables, and its element by crop_gather_element.
+PDA_HD float crop_batch_gather(int64_t i, const CropTile& t, const CropSource& s, const int32_t* rows,
+                               const int32_t* cols) {
+    const int64_t per_image = t.channels * t.th * t.tw;
+    const int64_t b = i / per_image, e = i % per_image;  // e: (c, r, q) of image b's tile
+    const int64_t row = rows[b], col = cols[b];
+    const int64_t ty = (t.oy ? static_cast<int64_t>(t.oy[row]) : 0) * t.stride_h - t.pad_h;
+    const int64_t tx = (t.ox ? static_cast<int64_t>(t.ox[col]) : 0) * t.stride_w - t.pad_w;
+    const int64_t cy = s.oy ? static_cast<int64_t>(s.oy[row]) : 0, cx = s.ox ? static_cast<int64_t>(s.ox[col]) : 0;
+    const float* crop = s.data ? s.data + b * t.channels * s.ch * s.cw : nullptr;
+    return crop_gather_element(e, t.th, t.tw, ty, tx, s.h, s.w, s.clean, crop, cy, cx, s.ch, s.cw, t.pad);
+}
+
+// Offset in a per-position factor map (map_h, map_w) of element i of a batch's crops (B, C, ch, cw),
+// image b's crop at (oy[rows[b]], ox[cols[b]]): an average pool's divisor correction.
+PDA_HD int64_t crop_batch_factor_offset(int64_t i, int64_t channels, int64_t ch, int64_t cw, int64_t map_w,
+                                        const int32_t* oy, const int32_t* ox, const int32_t* rows,
+                                        const int32_t* cols) {
+    const int64_t plane = ch * cw, b = i / (channels * plane), r = (i % plane) / cw, q = i % cw;
+    return (oy[rows[b]] + r) * map_w + ox[cols[b]] + q;
+}
+
+// Window (top row, left column) of image b of a PDA batch (engine/explainer*.cc): a block of `count`
+// windows from w0 of a grid with `grid_cols` windows per row stepped by `stride` (engine/windows.h),
+// S = `samples` images per window, window-major. Images past count·S (the clean copies of a last
+// partial block) take the block's last window, whose crops they then hold unchanged.
+PDA_HD void crop_image_window(int64_t b, int64_t samples, int64_t w0, int64_t count, int64_t grid_cols, int64_t stride,
+                              int64_t* row, int64_t* col) {
+    const int64_t j = b / samples, w = w0 + (j < count ? j : count - 1);
+    *row = (w / grid_cols) * stride;  // WindowGrid::row
+    *col = (w % grid_cols) * stride;  // WindowGrid::col
 }
 
 }  // namespace pda

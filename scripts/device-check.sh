@@ -8,8 +8,10 @@
 #   2. forward images/s per network and batch in fp32, tf32, fp16 and bf16 (pda_bench);
 #   3. seconds per image for the full PDA (k 10, S 10, stride 1, conditional sampler; `pda bench`
 #      extrapolates its first --windows windows) for AlexNet, GoogLeNet, VGG16 (built in, random
-#      weights) and SqueezeNet 1.1 (real, on a real photo) in fp32, then the PyTorch-on-GPU baseline
-#      (bench/peers/pda_torch_gpu.py: the same networks, forward and PDA), then fp16 and bf16;
+#      weights) and SqueezeNet 1.1 (real, on a real photo), each with `--exec full` and `--exec
+#      incremental` (the ratio is the incremental executor's speed-up), in fp32, then the
+#      PyTorch-on-GPU baseline (bench/peers/pda_torch_gpu.py: the same networks, forward and PDA),
+#      then fp16 and bf16 (full and incremental);
 # and prints one table last. Under $OUT: results.json, tests.json, steps.txt, logs/{tests,bench,pda,
 # torch}.log (7 files). A step that does not fit before the deadline is skipped and says so.
 #   scripts/device-check.sh [--dry-run|--quick]
@@ -111,33 +113,43 @@ for net in "${NETS[@]}"; do
 done
 
 # ---- 3. PDA seconds per image ---------------------------------------------------------------------
-# Windows per timed run: about a second of GPU work each in FP32 (pda bench: warm-up + 2 runs).
-declare -A WINDOWS=([alexnet]=2000 [googlenet]=1000 [vgg16]=200 [squeezenet]=2000)
-declare -A PDA_LIMIT=([alexnet]=45 [googlenet]=50 [vgg16]=70 [squeezenet]=45)
+# Windows per timed run: about half a second of GPU work each in FP32 full execution (pda bench:
+# warm-up + 2 runs, each compiling). Halved from the full-only table's, so that full and incremental
+# together take about the loop time full alone took (compiles are not halved); incremental runs take
+# the same windows (less work). Not yet timed on a GPU: the deadline skips what does not fit.
+declare -A WINDOWS=([alexnet]=1000 [googlenet]=500 [vgg16]=100 [squeezenet]=1000)
+declare -A PDA_LIMIT=([alexnet]=35 [googlenet]=40 [vgg16]=50 [squeezenet]=35)
+# The PyTorch baseline keeps its windows (its own time limit bounds it).
+declare -A TORCH_WINDOWS=([alexnet]=2000 [googlenet]=1000 [vgg16]=200 [squeezenet]=2000)
 PDA_NETS=(alexnet googlenet vgg16 squeezenet)
 ((QUICK)) && PDA_NETS=(alexnet)
 DEVICE=cuda
 ((DRY)) && DEVICE=cpu PDA_NETS=(squeezenet) WINDOWS[squeezenet]=2
-# pda_row NET PRECISION: one `pda bench ... --json` into $WORK/json/pda_NET_PRECISION.json.
-pda_row() {
-    local net=$1 p=$2 model=$1 extra=()
+# pda_run NET PRECISION EXEC: one `pda bench ... --json` into $WORK/json/pda_NET_PRECISION_EXEC.json.
+pda_run() {
+    local net=$1 p=$2 exec=$3 model=$1 extra=()
     if [[ $net == squeezenet ]]; then
         model=$SHARED/models/squeezenet1.1-caffe.onnx
         extra=("$SHARED/images/cat.png" --sample-images "$SHARED/images")
     fi
-    step "pda_${net}_$p" pda "${PDA_LIMIT[$net]}" bash -c '"$@" > '"$WORK/json/pda_${net}_$p.json" _ \
-        "$BIN/pda" bench "$model" "${extra[@]}" --device "$DEVICE" --precision "$p" --windows "${WINDOWS[$net]}" \
-        --samples 10 --k 10 --stride 1 --sampler conditional --repeat 2 --json
+    step "pda_${net}_${p}_$exec" pda "${PDA_LIMIT[$net]}" bash -c '"$@" > '"$WORK/json/pda_${net}_${p}_$exec.json" _ \
+        "$BIN/pda" bench "$model" "${extra[@]}" --device "$DEVICE" --precision "$p" --exec "$exec" \
+        --windows "${WINDOWS[$net]}" --samples 10 --k 10 --stride 1 --sampler conditional --repeat 2 --json
+}
+# pda_row NET PRECISION: both executions, one after the other (a row of the table).
+pda_row() {
+    pda_run "$1" "$2" full
+    pda_run "$1" "$2" incremental
 }
 for net in "${PDA_NETS[@]}"; do pda_row "$net" fp32; done
 
 # PyTorch on the same GPU: the same networks, forward and PDA (fp32, fp16, bf16).
 if ((!DRY)) && "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
     spec=""
-    for net in "${PDA_NETS[@]}"; do spec="$spec,$net=${WINDOWS[$net]}"; done
+    for net in "${PDA_NETS[@]}"; do spec="$spec,$net=${TORCH_WINDOWS[$net]}"; done
     fwd=--forward
     ((QUICK)) && fwd=""
-    left=$((DEADLINE - $(date +%s) - 100)) # leaves time for pda's fp16 / bf16 rows
+    left=$((DEADLINE - $(date +%s) - 150)) # leaves time for pda's fp16 / bf16 rows (full and incremental)
     ((left > 120)) && left=120
     step torch torch $((left + 10)) "$PY" bench/peers/pda_torch_gpu.py --out "$WORK/json/torch.json" $fwd \
         --pda "${spec#,}" --precisions fp32,fp16,bf16 --time-limit $((left - 15))
@@ -190,21 +202,35 @@ for f in sorted(glob.glob(os.path.join(js, "forward_*.json"))):
         row["torch_images_per_s"] = tf.get((row["net"], row["batch"], row["precision"]))
         r["forward"].append(row)
 GOAL = {"alexnet": 15.0, "googlenet": 30.0, "vgg16": 300.0}  # issue 4: FP32 s/image on an H100
+EXECS = ("full", "incremental")
 for net in ("alexnet", "googlenet", "vgg16", "squeezenet"):
     for p in ("fp32", "fp16", "bf16"):
-        path = os.path.join(js, f"pda_{net}_{p}.json")
+        paths = {e: os.path.join(js, f"pda_{net}_{p}_{e}.json") for e in EXECS}
         tr = tp.get((net, p), {})
-        if not os.path.exists(path) and not tr:
+        if not any(os.path.exists(x) for x in paths.values()) and not tr:
             continue
-        d = load(path)
         row = {"net": net, "precision": p, "torch_s_per_image": tr.get("s_per_image"), "torch_error": tr.get("error")}
-        if d:
-            row.update({k: d.get(k) for k in ("device", "batch", "windows", "images_per_s", "seconds_compile")})
-            row["s_per_image"] = d.get("seconds_per_image_stride1")
-            if d.get("precision") != p:
-                row["error"] = f"ran {d.get('precision')}, asked {p}"
-        else:
-            row["error"] = "n/a (pda bench failed or was skipped: logs/pda.log)"
+        errors = []
+        for e in EXECS:
+            d = load(paths[e])
+            if d:
+                row[e] = {k: d.get(k) for k in ("device", "batch", "windows", "images_per_s", "seconds_compile",
+                                                "execution")}
+                row[e]["s_per_image"] = d.get("seconds_per_image_stride1")
+                row["device"] = d.get("device")
+                if d.get("precision") != p:
+                    errors.append(f"{e}: ran {d.get('precision')}, asked {p}")
+                if d.get("execution") != e:
+                    errors.append(f"{e}: ran {d.get('execution')}")
+            else:
+                errors.append(f"{e} n/a")
+        s_full = row.get("full", {}).get("s_per_image")
+        s_inc = row.get("incremental", {}).get("s_per_image")
+        row["s_per_image_full"], row["s_per_image_incremental"] = s_full, s_inc
+        # The default execution (incremental) when it ran, for the goals and the peer ratio.
+        row["s_per_image"] = s_inc or s_full
+        if errors:
+            row["error"] = "; ".join(errors) + (" (logs/pda.log)" if any("n/a" in x for x in errors) else "")
         r["pda"].append(row)
 json.dump(r, open(os.path.join(out, "results.json"), "w"), indent=1)
 
@@ -227,10 +253,12 @@ for x in r["forward"]:
     t, ips = x["torch_images_per_s"], x["images_per_s"]
     print(f"forward {x['net']:10} {x['precision']:5} {x['batch']:>6} {f(ips, '%.0f'):>10} {f(t, '%.0f'):>11} "
           f"{f(ips / t if t and ips else 0, '%.2f'):>6}")
-print(f"\npda     {'network':10} {'prec':5} {'pda s/img':>10} {'torch s/img':>11} {'ratio':>6}  goal (issue 4)")
+print(f"\npda     {'network':10} {'prec':5} {'full s/img':>10} {'incr s/img':>10} {'full/incr':>9} "
+      f"{'torch s/img':>11} {'ratio':>6}  goal (issue 4)")
 fp32 = {x["net"]: x.get("s_per_image") for x in r["pda"] if x["precision"] == "fp32"}
 for x in r["pda"]:
     s, t = x.get("s_per_image"), x.get("torch_s_per_image")
+    sf, si = x.get("s_per_image_full"), x.get("s_per_image_incremental")
     goal = GOAL.get(x["net"])
     note = ""
     if goal and s:
@@ -242,10 +270,12 @@ for x in r["pda"]:
     if x.get("device") and not str(x["device"]).startswith("cuda"):
         note += f" [device {x['device']}]"
     if "error" in x:
-        note = x["error"][:60]
-    print(f"pda     {x['net']:10} {x['precision']:5} {f(s, '%.2f'):>10} {f(t, '%.2f'):>11} "
-          f"{f(t / s if s and t else 0, '%.2f'):>6}  {note}")
-print("ratio: torch / pda (forward: pda img/s / torch img/s); >1 means pda is faster")
+        note = (note + "; " if note else "") + x["error"][:70]
+    print(f"pda     {x['net']:10} {x['precision']:5} {f(sf, '%.2f'):>10} {f(si, '%.2f'):>10} "
+          f"{f(sf / si if sf and si else 0, '%.2f'):>9} {f(t, '%.2f'):>11} {f(t / s if s and t else 0, '%.2f'):>6}  "
+          f"{note}")
+print("ratio: torch / pda (forward: pda img/s / torch img/s); >1 means pda is faster. pda's ratio and goal use")
+print("incremental execution (full where it did not run); full/incr: the incremental executor's speed-up")
 print("torch PDA sampler:", torch.get("sampler", "-"), "| torch", torch.get("torch", "-"))
 print("logs, results.json:", out)
 PYEOF

@@ -201,6 +201,20 @@ class ConcatOp : public CudaOp {
     std::vector<int64_t> lens_;
 };
 
+// Reshape, Flatten, Identity as a copy of input 0 (the elements in order, as make_cpu_op's CopyOp).
+class CopyOp : public CudaOp {
+  public:
+    explicit CopyOp(int64_t n) : n_(n) {}
+    void run(const std::vector<const float*>& in, float* out, CudaContext& ctx) override {
+        if (n_ > 0 && in[0] != out)
+            PDA_CUDA_CHECK(cudaMemcpyAsync(out, in[0], sizeof(float) * static_cast<size_t>(n_),
+                                           cudaMemcpyDeviceToDevice, ctx.stream()));
+    }
+
+  private:
+    int64_t n_;
+};
+
 std::unique_ptr<CudaOp> make_conv(const Graph& g, const Node& n, const std::vector<Shape>& in, const Shape& out,
                                   CudaContext& ctx, Precision precision) {
     cuda::ConvParams p;
@@ -325,7 +339,8 @@ std::unique_ptr<CudaOp> make_cuda_op(const Graph& g, const Node& n, const std::v
         case OpType::kFlatten:
         case OpType::kReshape:
         case OpType::kIdentity:
-            break;  // views: the executor never runs them
+            // Views: the full executor aliases them and never runs them; the incremental one copies.
+            return std::make_unique<CopyOp>(out.numel());
     }
     unsupported(n, "has no CUDA kernel");
 }

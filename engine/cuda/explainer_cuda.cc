@@ -1,7 +1,9 @@
 // The PDA loop on the device (engine/explainer_cuda.h), step for step engine/explainer.cc's: per block
 // of windows draw (conditional: philox normals + mean + L·z in the CPU sampler's order; occlusion: a
-// constant buffer; others: host draw, upload), paste, run, reduce, WE / AD, accumulate, restore. The
-// host only launches, waiting for batch i − 2 while batch i is queued (progress, device timings).
+// constant buffer; others: host draw, upload), paste, run (incremental: each image's window written
+// by a kernel from the block, engine/incremental_cuda.h; or full), reduce, WE / AD, accumulate,
+// restore. The host only launches, waiting for batch i − 2 while batch i is queued (progress, device
+// timings).
 #include "engine/explainer_cuda.h"
 
 #include <algorithm>
@@ -10,8 +12,10 @@
 #include <map>
 
 #include "engine/explain_common.h"
+#include "engine/incremental_cuda.h"
 #include "engine/sampler_conditional.h"
 #include "kernels/cuda/context.h"
+#include "kernels/cuda/crop.h"
 #include "kernels/cuda/pda_kernels.h"
 #include "kernels/pda_math.h"
 
@@ -130,6 +134,8 @@ Explanation explain_cuda(const Graph& g, const OutputSpec& out, ConstTensorView 
     Explanation e;
 
     // ---- validate everything before any heavy work (as explain_cpu) -----------------------------
+    if (p.exec != "incremental" && p.exec != "full")
+        fail_input("execution '" + p.exec + "' is neither 'incremental' nor 'full'");
     ExplainSetup s = prepare_explanation(g, out, x, sampler, p, e);
     const int64_t C = s.C, H = s.H, W = s.W, K = s.K, S = s.S, n_windows = s.n_windows;
     const int64_t plane = H * W, image_size = C * H * W;
@@ -163,21 +169,43 @@ Explanation explain_cuda(const Graph& g, const OutputSpec& out, ConstTensorView 
     GaussianOnDevice gauss;
     if (mode == DrawMode::kGaussian) gauss = upload_gaussian(*conditional, n_windows, patch, stream);
 
-    const int64_t images = p.batch > 0 ? p.batch : cuda_max_batch(net, x.shape, ctx);
+    // Incremental (exact): each node recomputed only on its changed crop; full: every image in full.
+    const bool incremental = p.exec == "incremental";
+    const int64_t images = p.batch > 0   ? p.batch
+                           : incremental ? cuda_incremental_max_batch(net, x.shape, p.k, ctx, copt.keep)
+                                         : cuda_max_batch(net, x.shape, ctx);
     if (images < 1) fail_input("graph '" + g.name + "' does not fit in free device memory even for one image");
     int64_t wpb = std::min(n_windows, std::max<int64_t>(1, images / S));  // whole windows per batch
-    FittedProgram fitted = compile_cuda_fitting(net, x.shape, wpb * S, ctx, copt);
-    if (fitted.batch < wpb * S) wpb = fitted.batch / S;  // lowered on out-of-memory
+    FittedProgram fitted;
+    FittedIncremental fitted_inc;
+    if (incremental)
+        fitted_inc = compile_cuda_incremental_fitting(net, x, p.k, wpb * S, ctx, copt);
+    else
+        fitted = compile_cuda_fitting(net, x.shape, wpb * S, ctx, copt);
+    const int64_t fitted_batch = incremental ? fitted_inc.batch : fitted.batch;
+    if (fitted_batch < wpb * S) wpb = fitted_batch / S;  // lowered on out-of-memory
     if (wpb < 1)
         fail_input("graph '" + g.name + "': " + std::to_string(S) +
                    " images of one window do not fit in device memory");
-    CudaProgram& prog = *fitted.program;
-    const int64_t B = wpb * S, prog_batch = prog.batch();
+    CudaProgram* prog = fitted.program.get();
+    CudaIncrementalProgram* inc = fitted_inc.program.get();
+    const int64_t B = wpb * S, prog_batch = incremental ? inc->batch() : prog->batch();
+    // Each image's window (top row, left column) for the incremental program, written on the device.
+    DeviceArray<int32_t> image_rows(incremental ? prog_batch : 0), image_cols(incremental ? prog_batch : 0);
+    auto run_network = [&] {
+        if (incremental)
+            inc->run_device(image_rows.get(), image_cols.get());
+        else
+            prog->run_device();
+    };
+    auto device_value = [&](const std::string& v) {
+        return incremental ? inc->device_value(v).data : prog->device_value(v).data;
+    };
     e.seconds_compile = seconds_since(t_compile);
 
     // ---- device buffers of the loop --------------------------------------------------------------
-    float* batch = prog.device_input(0).data;  // (prog_batch, C, H, W)
-    DeviceArray<float> samples(B * patch);     // (wpb, S, C, k, k)
+    float* batch = incremental ? inc->device_input().data : prog->device_input(0).data;  // (prog_batch, C, H, W)
+    DeviceArray<float> samples(B * patch);                                               // (wpb, S, C, k, k)
     DeviceArray<float> z(mode == DrawMode::kGaussian ? B * patch : 0);
     DeviceArray<float> softmax(out.logits ? B * K : 0);  // (B, K)
     DeviceArray<double> p_marginal(wpb * K);
@@ -195,17 +223,23 @@ Explanation explain_cuda(const Graph& g, const OutputSpec& out, ConstTensorView 
                                        cudaMemcpyDeviceToDevice, stream));
 
     // ---- the clean image, through the same program as the resampled ones -------------------------
+    // Incremental: every image names window (0, 0) and is clean there, so its crops are the clean values.
+    if (incremental) {
+        const size_t bytes = sizeof(int32_t) * static_cast<size_t>(prog_batch);
+        PDA_CUDA_CHECK(cudaMemsetAsync(image_rows.get(), 0, bytes, stream));
+        PDA_CUDA_CHECK(cudaMemsetAsync(image_cols.get(), 0, bytes, stream));
+    }
     cuda::Event clean0 = cuda::make_event(), clean1 = cuda::make_event();
     PDA_CUDA_CHECK(cudaEventRecord(clean0.get(), stream));
-    prog.run_device();
+    run_network();
     PDA_CUDA_CHECK(cudaEventRecord(clean1.get(), stream));
-    std::vector<float> p_clean = download(prog.device_value(out.value).data, K, stream);  // image 0
+    std::vector<float> p_clean = download(device_value(out.value), K, stream);  // image 0
     e.seconds_network += elapsed_s(clean0, clean1);
     if (out.logits) pda_softmax_row(p_clean.data(), p_clean.data(), K);
     std::vector<DeviceArray<double>> node_clean;
     for (const NodeTarget& t : nodes) {
         node_clean.emplace_back(t.units);
-        cuda::pda_unit_means(prog.device_value(t.value).data, 1, t.units, t.spatial, node_clean.back().get(), stream);
+        cuda::pda_unit_means(device_value(t.value), 1, t.units, t.spatial, node_clean.back().get(), stream);
     }
     const std::vector<int64_t> classes = resolve_classes(p.classes, p_clean, K);
     const int64_t M = static_cast<int64_t>(classes.size());
@@ -278,11 +312,13 @@ Explanation explain_cuda(const Graph& g, const OutputSpec& out, ConstTensorView 
         cuda::pda_paste(batch, samples.get(), blk, stream);
         PDA_CUDA_CHECK(cudaEventRecord(slot.ev[1].get(), stream));
 
-        // A last partial block runs the full batch: the images after nw·S are clean copies.
-        prog.run_device();
+        // A last partial block runs the full batch: the images after nw·S are clean copies (of the
+        // block's last window, for the incremental program's crops).
+        if (incremental) cuda::crop_window_positions(image_rows.get(), image_cols.get(), prog_batch, blk, stream);
+        run_network();
         PDA_CUDA_CHECK(cudaEventRecord(slot.ev[2].get(), stream));
 
-        const float* probs = prog.device_value(out.value).data;  // (prog_batch, K)
+        const float* probs = device_value(out.value);  // (prog_batch, K)
         if (out.logits) {
             cuda::pda_softmax_rows(probs, softmax.get(), nw * S, K, stream);
             probs = softmax.get();
@@ -293,8 +329,7 @@ Explanation explain_cuda(const Graph& g, const OutputSpec& out, ConstTensorView 
         cuda::pda_accumulate(sums.get(), M, we.get(), blk, stream);
         for (size_t i = 0; i < nodes.size(); ++i) {
             const NodeTarget& t = nodes[i];
-            cuda::pda_unit_means(prog.device_value(t.value).data, nw * S, t.units, t.spatial, image_means.get(),
-                                 stream);
+            cuda::pda_unit_means(device_value(t.value), nw * S, t.units, t.spatial, image_means.get(), stream);
             cuda::pda_activation_difference(image_means.get(), node_clean[i].get(), t.units, blk, node_ad.get(),
                                             stream);
             cuda::pda_accumulate(node_sums[i].get(), t.units, node_ad.get(), blk, stream);

@@ -15,8 +15,8 @@
 namespace pda {
 namespace {
 
-constexpr int64_t kAlignFloats = 64;  // 256 bytes, cudaMalloc's alignment
-constexpr int64_t kMaxElements = (int64_t{1} << 31) - 1;
+constexpr int64_t kAlignFloats = kCudaAlignFloats;
+constexpr int64_t kMaxElements = kCudaMaxElements;
 
 int64_t align(int64_t n) { return (n + kAlignFloats - 1) / kAlignFloats * kAlignFloats; }
 
@@ -224,21 +224,20 @@ int64_t cuda_max_batch(const Graph& g, Shape per_image, CudaContext& ctx) {
     const int64_t fixed_bytes = std::max<int64_t>(f1 - (f2 - f1), 0) * static_cast<int64_t>(sizeof(float));
     int64_t const_bytes = 0;
     for (auto& [name, t] : g.constants) const_bytes += align(t.numel()) * static_cast<int64_t>(sizeof(float));
+    // Headroom as batch_for_device_memory (engine/memory_plan.h) states it.
+    const int64_t batch = batch_for_device_memory(per_image_bytes, fixed_bytes, const_bytes, cuda_device_budget(ctx));
+    return std::max<int64_t>(std::min(batch, batch_cap_elements(g, s1, s2)), 0);
+}
+
+DeviceBudget cuda_device_budget(CudaContext& ctx) {
     size_t free_b = 0, total_b = 0;
     PDA_CUDA_CHECK(cudaSetDevice(ctx.device));
     PDA_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
-    // Headroom: 10 % of free memory; the weights and their 16-bit copies (FP16 / BF16); one
-    // convolution's workspace: cuDNN's limit plus the chunk's padded or 16-bit copies of x and y
-    // (at most conv_chunk_elements, 4 bytes each); 512 MiB for the libraries' own allocations.
-    const int64_t usable = static_cast<int64_t>(static_cast<double>(free_b) * 0.9) - const_bytes - const_bytes / 2 -
-                           fixed_bytes - static_cast<int64_t>(ctx.conv_workspace_limit) - ctx.conv_chunk_elements * 4 -
-                           (int64_t{512} << 20);
-    if (usable <= 0) return 0;
-    // 25 % more per image for what grows with the batch outside the arena (16-bit copies of GEMM
-    // inputs, the libraries' batch-proportional allocations).
-    int64_t batch = usable / (per_image_bytes + per_image_bytes / 4);
-    batch = std::min(batch, batch_cap_elements(g, s1, s2));
-    return std::max<int64_t>(batch, 0);
+    DeviceBudget b;
+    b.free_bytes = static_cast<int64_t>(free_b);
+    b.conv_workspace_limit = static_cast<int64_t>(ctx.conv_workspace_limit);
+    b.conv_chunk_elements = ctx.conv_chunk_elements;
+    return b;
 }
 
 FittedProgram compile_cuda_fitting(const Graph& g, Shape per_image, int64_t batch, CudaContext& ctx,
