@@ -1,9 +1,10 @@
 // The PDA loop on the device (engine/explainer_cuda.h), step for step engine/explainer.cc's: per block
 // of windows draw (conditional: philox normals + mean + L·z in the CPU sampler's order; occlusion: a
-// constant buffer; others: host draw, upload), paste, run (incremental: each image's window written
-// by a kernel from the block, engine/incremental_cuda.h; or full), reduce, WE / AD, accumulate,
-// restore. The host only launches, waiting for batch i − 2 while batch i is queued (progress, device
-// timings).
+// constant buffer; others: host draw, upload) on a sampling stream into one of two sample buffers, so
+// that block i + 1 is drawn while block i runs; then on the main stream paste, run (incremental: each
+// image's window written by a kernel from the block, engine/incremental_cuda.h; or full), reduce,
+// WE / AD, accumulate, restore. The host only launches, waiting for batch i − 2 while batch i is
+// queued (progress, device timings).
 #include "engine/explainer_cuda.h"
 
 #include <algorithm>
@@ -119,9 +120,11 @@ GaussianOnDevice upload_gaussian(ConditionalSampler& s, int64_t n_windows, int64
     return g;
 }
 
-// Per in-flight batch: events around its phases (draw+paste | network | reduce | restore).
+// Per in-flight batch: events around its phases on the main stream (paste | network | reduce |
+// restore) and around its draw on the sampling stream (draw[0], draw[1]); `pasted` marks the end of
+// the paste that read the batch's sample buffer, before which that buffer is not drawn into again.
 struct BatchSlot {
-    cuda::Event ev[5];
+    cuda::Event ev[5], draw[2], pasted;
     int64_t w1 = 0;
     bool pending = false;
 };
@@ -205,14 +208,19 @@ Explanation explain_cuda(const Graph& g, const OutputSpec& out, ConstTensorView 
 
     // ---- device buffers of the loop --------------------------------------------------------------
     float* batch = incremental ? inc->device_input().data : prog->device_input(0).data;  // (prog_batch, C, H, W)
-    DeviceArray<float> samples(B * patch);                                               // (wpb, S, C, k, k)
+    // Samples are drawn on their own stream into one of two buffers (block nb uses nb & 1), so that
+    // drawing block nb + 1 overlaps the network of block nb; occlusion fills one buffer once.
+    DeviceArray<float> samples[2] = {DeviceArray<float>(B * patch),  // (wpb, S, C, k, k)
+                                     DeviceArray<float>(mode == DrawMode::kConstant ? 0 : B * patch)};
+    cuda::Stream draw_stream = cuda::make_stream();
+    const cudaStream_t dstream = draw_stream.get();
     DeviceArray<float> z(mode == DrawMode::kGaussian ? B * patch : 0);
     DeviceArray<float> softmax(out.logits ? B * K : 0);  // (B, K)
     DeviceArray<double> p_marginal(wpb * K);
     int64_t max_units = 0;
     for (const NodeTarget& t : nodes) max_units = std::max(max_units, t.units);
     DeviceArray<double> image_means(B * max_units), node_ad(wpb * max_units);
-    if (mode == DrawMode::kConstant) cuda::pda_fill(samples.get(), fill, B * patch, stream);
+    if (mode == DrawMode::kConstant) cuda::pda_fill(samples[0].get(), fill, B * patch, stream);
 
     // The batch buffer holds clean copies of x: copy one, then double the copied range.
     const size_t image_bytes = sizeof(float) * static_cast<size_t>(image_size);
@@ -268,12 +276,17 @@ Explanation explain_cuda(const Graph& g, const OutputSpec& out, ConstTensorView 
     cuda::Event uploaded = cuda::make_event();
     bool upload_pending = false;
     BatchSlot slots[2];
-    for (BatchSlot& s : slots)
+    for (BatchSlot& s : slots) {
         for (cuda::Event& ev : s.ev) ev = cuda::make_event();
-    // Waits for a batch, adds its device times and reports progress.
+        for (cuda::Event& ev : s.draw) ev = cuda::make_event();
+        s.pasted = cuda::make_event();
+    }
+    // Waits for a batch, adds its device times and reports progress. Sampling: its draw on the
+    // sampling stream (overlapping another batch's network), paste and restore.
     auto finish = [&](BatchSlot& s) {
         if (!s.pending) return;
         PDA_CUDA_CHECK(cudaEventSynchronize(s.ev[4].get()));
+        if (mode != DrawMode::kConstant) e.seconds_sampling += elapsed_s(s.draw[0], s.draw[1]);
         e.seconds_sampling += elapsed_s(s.ev[0], s.ev[1]) + elapsed_s(s.ev[3], s.ev[4]);
         e.seconds_network += elapsed_s(s.ev[1], s.ev[2]);
         e.seconds_reduce += elapsed_s(s.ev[2], s.ev[3]);
@@ -296,20 +309,29 @@ Explanation explain_cuda(const Graph& g, const OutputSpec& out, ConstTensorView 
             sampler.draw(w0, w1, S, host_samples.data());
             e.seconds_sampling += seconds_since(t0);
         }
-        PDA_CUDA_CHECK(cudaEventRecord(slot.ev[0].get(), stream));
-        if (mode == DrawMode::kGaussian) {
-            cuda::pda_normals(z.get(), p.seed, gauss.di, blk, stream);
-            cuda::pda_gaussian_samples(samples.get(), z.get(), gauss.means.get(), gauss.factors.get(), gauss.slot.get(),
-                                       gauss.di, blk, stream);
-            if (gauss.clip) cuda::pda_clip(samples.get(), gauss.lo.get(), gauss.hi.get(), nw * S, C, p.k * p.k, stream);
-        } else if (mode == DrawMode::kHost) {
-            PDA_CUDA_CHECK(cudaMemcpyAsync(samples.get(), host_samples.data(),
-                                           sizeof(float) * static_cast<size_t>(nw * S * patch), cudaMemcpyHostToDevice,
-                                           stream));
-            PDA_CUDA_CHECK(cudaEventRecord(uploaded.get(), stream));
-            upload_pending = true;
+        float* drawn = samples[mode == DrawMode::kConstant ? 0 : nb & 1].get();
+        if (mode != DrawMode::kConstant) {
+            // On the sampling stream, once the paste of block nb − 2 has read this buffer.
+            PDA_CUDA_CHECK(cudaStreamWaitEvent(dstream, slot.pasted.get(), 0));
+            PDA_CUDA_CHECK(cudaEventRecord(slot.draw[0].get(), dstream));
+            if (mode == DrawMode::kGaussian) {
+                cuda::pda_normals(z.get(), p.seed, gauss.di, blk, dstream);
+                cuda::pda_gaussian_samples(drawn, z.get(), gauss.means.get(), gauss.factors.get(), gauss.slot.get(),
+                                           gauss.di, blk, dstream);
+                if (gauss.clip) cuda::pda_clip(drawn, gauss.lo.get(), gauss.hi.get(), nw * S, C, p.k * p.k, dstream);
+            } else {
+                PDA_CUDA_CHECK(cudaMemcpyAsync(drawn, host_samples.data(),
+                                               sizeof(float) * static_cast<size_t>(nw * S * patch),
+                                               cudaMemcpyHostToDevice, dstream));
+                PDA_CUDA_CHECK(cudaEventRecord(uploaded.get(), dstream));
+                upload_pending = true;
+            }
+            PDA_CUDA_CHECK(cudaEventRecord(slot.draw[1].get(), dstream));
+            PDA_CUDA_CHECK(cudaStreamWaitEvent(stream, slot.draw[1].get(), 0));  // the paste reads the draw
         }
-        cuda::pda_paste(batch, samples.get(), blk, stream);
+        PDA_CUDA_CHECK(cudaEventRecord(slot.ev[0].get(), stream));
+        cuda::pda_paste(batch, drawn, blk, stream);
+        PDA_CUDA_CHECK(cudaEventRecord(slot.pasted.get(), stream));
         PDA_CUDA_CHECK(cudaEventRecord(slot.ev[1].get(), stream));
 
         // A last partial block runs the full batch: the images after nw·S are clean copies (of the
