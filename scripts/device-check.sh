@@ -18,7 +18,7 @@
 #   --dry-run: here, without a GPU: unpacking, the skips, and the table from a tiny CPU `pda bench`;
 #   --quick: the tests, AlexNet forward and AlexNet PDA (fp32, fp16) with its PyTorch baseline.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 ROOT=$(pwd)
 CARRY=${CARRY:-$ROOT/.carry/device}
 DRY=0 QUICK=0
@@ -37,7 +37,8 @@ STEPS=()
 step() {
     local name=$1 log=$OUTDIR/logs/$2.log limit=$3
     shift 3
-    local t=$(date +%s)
+    local t
+    t=$(date +%s)
     local left=$((DEADLINE - t))
     ((left < limit)) && limit=$left
     if ((limit < 15)); then
@@ -96,6 +97,7 @@ missing=$(ldd "$BIN/pda_tests" "$BIN/pda_bench" "$BIN/pda" | grep "not found" | 
 ldd "$BIN/pda_tests" | grep -E "cudnn|cublas|curand|dnnl|stdc\+\+" | sed 's/^/  /'
 "$BIN/pda" --version
 "$BIN/pda_tests" --gtest_filter=CudaDevice.Info 2>&1 | grep '\[ cuda' -A4
+# shellcheck disable=SC2012  # a listing for the log
 ls "$SHARED"/models "$SHARED"/images 2>/dev/null | tr '\n' ' '
 echo
 
