@@ -1,17 +1,26 @@
 // The cases both incremental suites run (tests/test_incremental.cc on the CPU, test_cuda_incremental.cc
 // on the GPU): seeded random graphs with every op the paper's networks use and the border cases, the
 // built-in networks at width 1/8, two hidden values per graph, and the batches of resampled images
-// over window positions at every border and corner.
+// over window positions at every border and corner; the explain case for maps of every sampler.
 #pragma once
+
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "engine/explainer.h"
+#include "engine/gaussian.h"
+#include "engine/program.h"
+#include "engine/sampler_conditional.h"
+#include "engine/samplers.h"
 #include "networks/builtin.h"
 #include "networks/graph.h"
 
@@ -223,6 +232,39 @@ inline Graph random_graph(uint32_t seed, bool include_pad) {
     return std::move(m.g);
 }
 
+// Worst relative difference between an incremental program and a full CPU forward over `values` and
+// the graph outputs, for every window of the position grid (rows × cols) in batches of `batch` images
+// (the last one padded with clean images); each one beyond `tol` is a test failure. make(x, keep)
+// builds the program for clean image x (run(images, rows, cols), value(name) as IncrementalProgram).
+template <class Make>
+double worst_against_full(const Graph& g, const std::vector<std::string>& values, int64_t k, int64_t stride, bool all,
+                          int64_t batch, uint32_t seed, double tol, Make make) {
+    CpuContext ctx;
+    WindowBatches wb(g, k, stride, all, batch, seed);
+    const std::set<std::string> keep(values.begin(), values.end());
+    auto inc = make(wb.x().view(), keep);
+    CompileOptions opt;
+    opt.keep = keep;
+    std::unique_ptr<Program> full = compile_cpu(g, {wb.images().shape()}, ctx, opt);
+    std::vector<std::string> compared = values;
+    for (const std::string& o : g.outputs) compared.push_back(o);
+    double worst = 0;
+    while (wb.next()) {
+        inc->run(wb.images().data(), wb.rows(), wb.cols());
+        full->run({wb.images().view()});
+        for (const std::string& v : compared) {
+            const ConstTensorView a = inc->value(v), f = full->value(v);
+            EXPECT_EQ(a.shape, f.shape) << v;
+            const double rel = relative_difference(a, f);
+            if (!(rel <= tol))
+                ADD_FAILURE() << g.name << " k=" << k << " stride=" << stride << " value '" << v << "' windows from ("
+                              << wb.rows()[0] << "," << wb.cols()[0] << "): relative difference " << rel;
+            worst = std::max(worst, rel);
+        }
+    }
+    return worst;
+}
+
 // A built-in network at width 1/8 with seeded random weights, BN/ReLU folded when `fused`.
 inline Graph builtin(const std::string& name, bool fused) {
     BuildOptions o;
@@ -233,5 +275,43 @@ inline Graph builtin(const std::string& name, bool fused) {
     if (fused) fuse(g);
     return g;
 }
+
+// Explain maps of every sampler: AlexNet at width 1/8 (seed 9), a random image and four random sample
+// images (the marginal set, the conditional fit), k 10, stride 31 (8 × 8 windows, flush with every
+// border: (227 − 10) / 31 = 7 steps), 3 samples per window, conv3's activation difference, batch 12.
+struct ExplainCase {
+    Graph g;
+    Tensor x;
+    std::vector<Tensor> set;
+    ExplainParams p;
+
+    ExplainCase() {
+        BuildOptions o;
+        o.width = 0.125f;
+        o.seed = 9;
+        g = build_network("alexnet", o);
+        std::mt19937 rng(4);
+        Shape in = g.inputs[0].shape;
+        in[0] = 1;
+        x = random_tensor(in, rng, -1.f, 1.f);
+        for (int i = 0; i < 4; ++i) set.push_back(random_tensor(in, rng, -1.f, 1.f));
+        p.k = 10;
+        p.stride = 31;
+        p.samples = 3;
+        p.nodes = {"conv3"};
+        p.batch = 12;  // 4 windows per batch: 16 batches
+    }
+
+    // kind: occlusion (fill 0.5) | marginal | conditional (fitted on the set, pad 2).
+    std::unique_ptr<Sampler> sampler(const std::string& kind) const {
+        if (kind == "occlusion") return make_occlusion_sampler(0.5f);
+        if (kind == "marginal") {
+            std::vector<Tensor> copy;
+            for (const Tensor& t : set) copy.push_back(t.clone());
+            return make_marginal_sampler(std::move(copy));
+        }
+        return std::make_unique<ConditionalSampler>(fit_gaussian(set, p.k, 2, 3000, 1), ConditionalOptions{});
+    }
+};
 
 }  // namespace pda::incremental_test

@@ -36,6 +36,7 @@ namespace pda {
 namespace {
 
 using incremental_test::builtin;
+using incremental_test::ExplainCase;
 using incremental_test::hidden_values;
 using incremental_test::random_graph;
 using incremental_test::random_tensor;
@@ -338,29 +339,10 @@ class EmulatedProgram {
 double emulated_difference(const Graph& g, const std::vector<std::string>& values, int64_t k, int64_t stride, bool all,
                            int64_t batch, uint32_t seed) {
     CpuContext ctx;
-    WindowBatches wb(g, k, stride, all, batch, seed);
-    const std::set<std::string> keep(values.begin(), values.end());
-    EmulatedProgram emu(g, wb.x().view(), k, batch, ctx, keep);
-    CompileOptions opt;
-    opt.keep = keep;
-    std::unique_ptr<Program> full = compile_cpu(g, {wb.images().shape()}, ctx, opt);
-    std::vector<std::string> compared = values;
-    for (const std::string& o : g.outputs) compared.push_back(o);
-    double worst = 0;
-    while (wb.next()) {
-        emu.run(wb.images().data(), wb.rows(), wb.cols());
-        full->run({wb.images().view()});
-        for (const std::string& v : compared) {
-            const ConstTensorView a = emu.value(v), f = full->value(v);
-            EXPECT_EQ(a.shape, f.shape) << v;
-            const double rel = relative_difference(a, f);
-            if (!(rel <= 1e-5))
-                ADD_FAILURE() << g.name << " k=" << k << " stride=" << stride << " value '" << v << "' windows from ("
-                              << wb.rows()[0] << "," << wb.cols()[0] << "): relative difference " << rel;
-            worst = std::max(worst, rel);
-        }
-    }
-    return worst;
+    return incremental_test::worst_against_full(g, values, k, stride, all, batch, seed, 1e-5,
+                                                [&](ConstTensorView x, const std::set<std::string>& keep) {
+                                                    return std::make_unique<EmulatedProgram>(g, x, k, batch, ctx, keep);
+                                                });
 }
 
 void check_emulated(const Graph& g, const std::vector<int64_t>& ks, const std::vector<int64_t>& strides, bool all,
@@ -529,33 +511,13 @@ TEST_F(CudaIncremental, FittingSizesTheBatch) {
 // ---- on the GPU: explain maps ----------------------------------------------------------------------
 
 TEST_F(CudaIncremental, ExplainMapsEqualCpuAndFullForEverySampler) {
-    BuildOptions o;
-    o.width = 0.125f;
-    o.seed = 9;
-    const Graph g = build_network("alexnet", o);
-    std::mt19937 rng(4);
-    Shape in = g.inputs[0].shape;
-    in[0] = 1;
-    const Tensor x = random_tensor(in, rng, -1.f, 1.f);
-    std::vector<Tensor> set;
-    for (int i = 0; i < 4; ++i) set.push_back(random_tensor(in, rng, -1.f, 1.f));
-    ExplainParams p;
-    p.k = 10;
-    p.stride = 31;  // 8 × 8 windows, flush with every border: (227 − 10) / 31 = 7 steps
-    p.samples = 3;
-    p.nodes = {"conv3"};
-    p.batch = 12;  // 4 windows per batch: 16 batches
+    const ExplainCase t;
+    const Graph& g = t.g;
+    const Tensor& x = t.x;
+    ExplainParams p = t.p;
     p.seed = 2;
     CpuContext cpu;
-    auto sampler = [&](const std::string& kind) -> std::unique_ptr<Sampler> {
-        if (kind == "occlusion") return make_occlusion_sampler(0.5f);
-        if (kind == "marginal") {
-            std::vector<Tensor> copy;
-            for (const Tensor& t : set) copy.push_back(t.clone());
-            return make_marginal_sampler(std::move(copy));
-        }
-        return std::make_unique<ConditionalSampler>(fit_gaussian(set, p.k, 2, 3000, 1), ConditionalOptions{});
-    };
+    auto sampler = [&](const std::string& kind) { return t.sampler(kind); };
     for (const std::string kind : {"occlusion", "marginal", "conditional"}) {
         ExplainParams pi = p, pf = p;
         pi.exec = "incremental";

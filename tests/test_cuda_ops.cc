@@ -11,6 +11,9 @@
 #include "api/loader.h"
 #include "engine/cuda_program.h"
 #include "engine/device.h"
+#if PDA_HAVE_CUDA
+#include "kernels/cuda/check.h"
+#endif
 #include "networks/builtin.h"
 #include "ops_harness.h"
 #include "test_util.h"
@@ -641,6 +644,36 @@ TEST(CudaErrors, WithoutDeviceOrBackendThrowsClearly) {
     if (cuda_device_count() > 0) GTEST_SKIP() << "a CUDA device is present: the no-device path is not reachable";
     EXPECT_THROW(make_cuda_context(0), Error);
 }
+
+#if PDA_HAVE_CUDA
+// The batch-lowering rule both CUDA compile paths use (no device needed).
+TEST(CudaFitting, HalvesTheBatchOnOutOfMemoryOnly) {
+    int64_t used = 0;
+    std::string note = "stale";
+    std::vector<int64_t> tried;
+    auto fits_up_to_5 = [&](int64_t b) {
+        tried.push_back(b);
+        if (b > 5) throw cuda::CudaOutOfMemory("out of device memory: " + std::to_string(b) + " images");
+        return b * 10;
+    };
+    EXPECT_EQ(cuda::halve_on_out_of_memory(24, fits_up_to_5, &used, &note), 30);
+    EXPECT_EQ(used, 3);
+    EXPECT_EQ(tried, (std::vector<int64_t>{24, 12, 6, 3}));
+    EXPECT_EQ(note, "batch lowered from 24 to 3: out of device memory: 24 images");
+    EXPECT_EQ(cuda::halve_on_out_of_memory(4, fits_up_to_5, &used, &note), 40);
+    EXPECT_EQ(used, 4);
+    EXPECT_TRUE(note.empty());
+    auto never = [](int64_t) -> int { throw cuda::CudaOutOfMemory("out of device memory"); };
+    EXPECT_THROW(cuda::halve_on_out_of_memory(8, never, &used, &note), cuda::CudaOutOfMemory);
+    int calls = 0;
+    auto other = [&](int64_t) -> int {
+        ++calls;
+        fail_input("not a memory error");
+    };
+    EXPECT_THROW(cuda::halve_on_out_of_memory(8, other, &used, &note), Error);
+    EXPECT_EQ(calls, 1);
+}
+#endif
 
 }  // namespace
 }  // namespace pda

@@ -27,6 +27,7 @@ namespace {
 constexpr double kTolerance = 1e-5;
 
 using incremental_test::builtin;
+using incremental_test::ExplainCase;
 using incremental_test::geo;
 using incremental_test::hidden_values;
 using incremental_test::Maker;
@@ -34,34 +35,13 @@ using incremental_test::random_graph;
 using incremental_test::random_tensor;
 using incremental_test::WindowBatches;
 
-// Worst relative difference between incremental and full over `values`, for every window of the position grid
-// (rows × cols), in batches of `batch` images (the last one padded with clean images).
+// Worst relative difference between incremental and full over `values` (worst_against_full).
 double worst_difference(const Graph& g, const std::vector<std::string>& values, int64_t k, int64_t stride, bool all,
                         int64_t batch, uint32_t seed, CpuContext& ctx) {
-    WindowBatches wb(g, k, stride, all, batch, seed);
-    std::set<std::string> keep(values.begin(), values.end());
-    IncrementalProgram inc(g, wb.x().view(), k, batch, ctx, keep);
-    CompileOptions opt;
-    opt.keep = keep;
-    std::unique_ptr<Program> full = compile_cpu(g, {wb.images().shape()}, ctx, opt);
-    std::vector<std::string> compared = values;
-    for (const std::string& o : g.outputs) compared.push_back(o);
-
-    double worst = 0;
-    while (wb.next()) {
-        inc.run(wb.images().data(), wb.rows(), wb.cols());
-        full->run({wb.images().view()});
-        for (const std::string& v : compared) {
-            ConstTensorView a = inc.value(v), f = full->value(v);
-            EXPECT_EQ(a.shape, f.shape) << v;
-            const double rel = incremental_test::relative_difference(a, f);
-            if (rel > kTolerance)
-                ADD_FAILURE() << g.name << " k=" << k << " stride=" << stride << " value '" << v << "' windows from ("
-                              << wb.rows()[0] << "," << wb.cols()[0] << "): relative difference " << rel;
-            worst = std::max(worst, rel);
-        }
-    }
-    return worst;
+    return incremental_test::worst_against_full(
+        g, values, k, stride, all, batch, seed, kTolerance, [&](ConstTensorView x, const std::set<std::string>& keep) {
+            return std::make_unique<IncrementalProgram>(g, x, k, batch, ctx, keep);
+        });
 }
 
 void check_network(const Graph& g, const std::vector<int64_t>& ks, const std::vector<int64_t>& strides, bool all,
@@ -202,38 +182,15 @@ double relative_difference(const Tensor& a, const Tensor& b) {
 }
 
 TEST(Incremental, ExplainMapsEqualFullForEverySampler) {
-    BuildOptions o;
-    o.width = 0.125f;
-    o.seed = 9;
-    const Graph g = build_network("alexnet", o);
-    std::mt19937 rng(4);
-    Shape in = g.inputs[0].shape;
-    in[0] = 1;
-    const Tensor x = random_tensor(in, rng, -1.f, 1.f);
-    std::vector<Tensor> set;
-    for (int i = 0; i < 4; ++i) set.push_back(random_tensor(in, rng, -1.f, 1.f));
-    ExplainParams p;
-    p.k = 10;
-    p.stride = 31;  // 8 × 8 windows, flush with every border: (227 − 10) / 31 = 7 steps
-    p.samples = 3;
-    p.nodes = {"conv3"};
-    p.batch = 12;
+    const ExplainCase t;
+    ExplainParams p = t.p;
     CpuContext ctx;
     for (const std::string kind : {"occlusion", "marginal", "conditional"}) {
         Explanation e[2];
         for (int i = 0; i < 2; ++i) {
             p.exec = i == 0 ? "full" : "incremental";
-            std::unique_ptr<Sampler> sampler;
-            if (kind == "occlusion") sampler = make_occlusion_sampler(0.5f);
-            if (kind == "marginal") {
-                std::vector<Tensor> copy;
-                for (const Tensor& t : set) copy.push_back(t.clone());
-                sampler = make_marginal_sampler(std::move(copy));
-            }
-            if (kind == "conditional")
-                sampler =
-                    std::make_unique<ConditionalSampler>(fit_gaussian(set, p.k, 2, 3000, 1), ConditionalOptions{});
-            e[i] = explain_cpu(g, {"prob", false}, x.view(), *sampler, p, ctx);
+            std::unique_ptr<Sampler> sampler = t.sampler(kind);
+            e[i] = explain_cpu(t.g, {"prob", false}, t.x.view(), *sampler, p, ctx);
         }
         EXPECT_EQ(e[0].classes, e[1].classes) << kind;
         EXPECT_GT(e[0].windows, 50) << kind;

@@ -246,21 +246,8 @@ FittedProgram compile_cuda_fitting(const Graph& g, Shape per_image, int64_t batc
     FittedProgram r;
     if (batch == 0) batch = cuda_max_batch(g, per_image, ctx);
     if (batch < 1) fail_input("graph '" + g.name + "' does not fit in free device memory even for one image");
-    const int64_t start = batch;
-    std::string first_error;
-    for (;;) {
-        try {
-            r.program = compile_cuda(g, {with_batch(per_image, batch)}, ctx, opt);
-            r.batch = batch;
-            break;
-        } catch (const cuda::CudaOutOfMemory& e) {
-            if (first_error.empty()) first_error = e.what();
-            if (batch == 1) throw;
-            batch /= 2;
-        }
-    }
-    if (!first_error.empty())
-        r.note = "batch lowered from " + std::to_string(start) + " to " + std::to_string(r.batch) + ": " + first_error;
+    r.program = cuda::halve_on_out_of_memory(
+        batch, [&](int64_t b) { return compile_cuda(g, {with_batch(per_image, b)}, ctx, opt); }, &r.batch, &r.note);
     return r;
 }
 

@@ -9,6 +9,7 @@
 #include <cudnn.h>
 #include <curand.h>
 
+#include <cstdint>
 #include <string>
 
 #include "pda/error.h"
@@ -19,6 +20,28 @@ class CudaOutOfMemory : public Error {
   public:
     explicit CudaOutOfMemory(const std::string& what) : Error(ErrorKind::kInternal, what) {}
 };
+
+// make(batch) from `batch` down, halving the batch while it runs out of device memory (rethrown at
+// batch 1). *used: the batch that fitted; *note: why it was lowered, empty when it was not.
+template <class Make>
+auto halve_on_out_of_memory(int64_t batch, Make make, int64_t* used, std::string* note) {
+    const int64_t start = batch;
+    std::string first;
+    for (;;) {
+        try {
+            auto made = make(batch);
+            *used = batch;
+            note->clear();
+            if (!first.empty())
+                *note = "batch lowered from " + std::to_string(start) + " to " + std::to_string(batch) + ": " + first;
+            return made;
+        } catch (const CudaOutOfMemory& e) {
+            if (first.empty()) first = e.what();
+            if (batch <= 1) throw;
+            batch /= 2;
+        }
+    }
+}
 
 inline bool status_ok(cudaError_t s) { return s == cudaSuccess; }
 inline bool status_ok(cudnnStatus_t s) { return s == CUDNN_STATUS_SUCCESS; }

@@ -6,19 +6,10 @@
 #include "kernels/crop_math.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/crop.h"
+#include "kernels/cuda/launch.h"
 
 namespace pda::cuda {
 namespace {
-
-constexpr int kThreads = 256;
-
-unsigned blocks_for(int64_t n) {
-    int64_t b = (n + kThreads - 1) / kThreads;
-    return static_cast<unsigned>(std::min<int64_t>(std::max<int64_t>(b, 1), 65535 * 8));
-}
-
-#define PDA_GRID_LOOP(i, n) \
-    for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < (n); i += int64_t{gridDim.x} * blockDim.x)
 
 __global__ void gather_kernel(float* dst, CropTile t, CropSource s, const int32_t* rows, const int32_t* cols) {
     const int64_t n = t.batch * t.channels * t.th * t.tw;

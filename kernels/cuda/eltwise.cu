@@ -7,19 +7,13 @@
 
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/eltwise.h"
+#include "kernels/cuda/launch.h"
 
 namespace pda::cuda {
 namespace {
 
-constexpr int kThreads = 256;
-
-unsigned blocks_for(int64_t n) {
-    int64_t b = (n + kThreads - 1) / kThreads;
-    return static_cast<unsigned>(std::min<int64_t>(std::max<int64_t>(b, 1), 65535 * 8));
-}
-
 __global__ void unary_kernel(UnaryParams p, const float* __restrict__ x, float* y, int64_t n) {
-    for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
+    PDA_GRID_LOOP(i, n) {
         float v = x[i];
         switch (p.kind) {
             case UnaryKind::kRelu:
@@ -47,7 +41,7 @@ __global__ void unary_kernel(UnaryParams p, const float* __restrict__ x, float* 
 
 __global__ void binary_kernel(bool add, BroadcastIndex idx, const float* __restrict__ a, const float* __restrict__ b,
                               float* __restrict__ y, int64_t n) {
-    for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
+    PDA_GRID_LOOP(i, n) {
         int64_t rem = i, ao = 0, bo = 0;
         for (int d = idx.rank - 1; d >= 0; --d) {
             int64_t k = rem % idx.dims[d];
@@ -61,7 +55,7 @@ __global__ void binary_kernel(bool add, BroadcastIndex idx, const float* __restr
 
 __global__ void affine_kernel(const float* x, const float* __restrict__ mul, const float* __restrict__ add, float* y,
                               int64_t total, int64_t c, int64_t inner, bool relu) {
-    for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total; i += int64_t{gridDim.x} * blockDim.x) {
+    PDA_GRID_LOOP(i, total) {
         int64_t ch = (i / inner) % c;
         float v = mul ? x[i] * mul[ch] + add[ch] : x[i] + add[ch];
         y[i] = relu ? fmaxf(v, 0.f) : v;
@@ -81,7 +75,7 @@ __device__ __forceinline__ float load(const __nv_bfloat16* x, int64_t i) { retur
 
 template <class T>
 __global__ void pad_kernel(const float* __restrict__ x, T* __restrict__ y, PadDims d, int64_t total) {
-    for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total; i += int64_t{gridDim.x} * blockDim.x) {
+    PDA_GRID_LOOP(i, total) {
         int64_t rem = i, src = 0, mul = 1;
         bool inside = true;
         for (int a = 4; a >= 0; --a) {
@@ -98,14 +92,14 @@ __global__ void pad_kernel(const float* __restrict__ x, T* __restrict__ y, PadDi
 
 template <class T>
 __global__ void convert_kernel(const float* __restrict__ x, T* __restrict__ y, int64_t n) {
-    for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x)
-        store(y, i, x[i]);
+    PDA_GRID_LOOP(i, n)
+    store(y, i, x[i]);
 }
 
 template <class T>
 __global__ void convert_back_kernel(const T* __restrict__ x, const float* __restrict__ add, float* __restrict__ y,
                                     int64_t total, int64_t c, int64_t inner, bool relu) {
-    for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total; i += int64_t{gridDim.x} * blockDim.x) {
+    PDA_GRID_LOOP(i, total) {
         float v = load(x, i);
         if (add) v += add[(i / inner) % c];
         y[i] = relu ? fmaxf(v, 0.f) : v;
@@ -115,7 +109,7 @@ __global__ void convert_back_kernel(const T* __restrict__ x, const float* __rest
 __global__ void fill_kernel(const float* __restrict__ c, int64_t c_rows, int64_t c_cols, float beta, float* y,
                             int64_t m, int64_t n) {
     const int64_t total = m * n;
-    for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total; i += int64_t{gridDim.x} * blockDim.x) {
+    PDA_GRID_LOOP(i, total) {
         int64_t r = i / n, col = i % n;
         y[i] = beta * c[(c_rows > 1 ? r : 0) * c_cols + (c_cols > 1 ? col : 0)];
     }

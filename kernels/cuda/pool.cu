@@ -4,17 +4,16 @@
 #include <cfloat>
 
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/launch.h"
 #include "kernels/cuda/pool.h"
 
 namespace pda::cuda {
 namespace {
 
-constexpr int kThreads = 256;
-
 __global__ void pool_kernel(bool is_max, PoolGeometry g, const float* __restrict__ x, float* __restrict__ y,
                             int64_t total) {
     const int64_t out_size = g.out[0] * g.out[1] * g.out[2], in_size = g.in[0] * g.in[1] * g.in[2];
-    for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total; i += int64_t{gridDim.x} * blockDim.x) {
+    PDA_GRID_LOOP(i, total) {
         const int64_t plane = i / out_size;
         int64_t r = i % out_size;
         int64_t o[3];
@@ -77,8 +76,7 @@ __global__ void global_pool_kernel(bool is_max, const float* __restrict__ x, flo
 void pool_forward(PoolKind kind, const PoolGeometry& g, const float* x, float* y, cudaStream_t stream) {
     const int64_t total = g.planes * g.out[0] * g.out[1] * g.out[2];
     if (total <= 0) return;
-    const unsigned blocks = static_cast<unsigned>(std::min<int64_t>((total + kThreads - 1) / kThreads, 1 << 20));
-    pool_kernel<<<blocks, kThreads, 0, stream>>>(kind == PoolKind::kMax, g, x, y, total);
+    pool_kernel<<<blocks_for(total), kThreads, 0, stream>>>(kind == PoolKind::kMax, g, x, y, total);
     PDA_CUDA_CHECK_LAUNCH();
 }
 
