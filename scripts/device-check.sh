@@ -4,7 +4,7 @@
 # three photos under shared/), points the loader at it and at the NVIDIA wheels (cuDNN 9.19 before
 # the system's 9.14), prints the card and library versions, then, each step under a timeout and all
 # under one deadline (DEADLINE_S, default 440 s: the call's 8 minutes less unpacking and a margin):
-#   1. the GPU tests (Cuda*, including the CudaExplain* suites);
+#   1. the GPU tests (Cuda*, including the CudaExplain* suites), the CudaIncremental* suite apart;
 #   2. forward images/s per network and batch in fp32, tf32, fp16 and bf16 (pda_bench);
 #   3. seconds per image for the full PDA (k 10, S 10, stride 1, conditional sampler; `pda bench`
 #      extrapolates its first --windows windows) for AlexNet, GoogLeNet, VGG16 (built in, random
@@ -12,8 +12,8 @@
 #      incremental` (the ratio is the incremental executor's speed-up), in fp32, then the
 #      PyTorch-on-GPU baseline (bench/peers/pda_torch_gpu.py: the same networks, forward and PDA),
 #      then fp16 and bf16 (full and incremental);
-# and prints one table last. Under $OUT: results.json, tests.json, steps.txt, logs/{tests,bench,pda,
-# torch}.log (7 files). A step that does not fit before the deadline is skipped and says so.
+# and prints one table last. Under $OUT: results.json, tests.json, tests-incremental.json, steps.txt,
+# logs/{tests,bench,pda,torch}.log (8 files). A step that does not fit before the deadline is skipped and says so.
 #   scripts/device-check.sh [--dry-run|--quick]
 #   --dry-run: here, without a GPU: unpacking, the skips, and the table from a tiny CPU `pda bench`;
 #   --quick: the tests, AlexNet forward and AlexNet PDA (fp32, fp16) with its PyTorch baseline.
@@ -102,7 +102,11 @@ ls "$SHARED"/models "$SHARED"/images 2>/dev/null | tr '\n' ' '
 echo
 
 # ---- 1. tests -------------------------------------------------------------------------------------
-TAIL=6 step tests tests 150 "$BIN/pda_tests" --gtest_filter='Cuda*' --gtest_output="json:$OUTDIR/tests.json"
+TAIL=6 step tests tests 130 "$BIN/pda_tests" --gtest_filter='Cuda*:-CudaIncremental*' \
+    --gtest_output="json:$OUTDIR/tests.json"
+# The incremental executor's suite apart, so that a timeout there keeps the results above.
+TAIL=6 step tests_incremental tests 100 "$BIN/pda_tests" --gtest_filter='CudaIncremental*' \
+    --gtest_output="json:$OUTDIR/tests-incremental.json"
 grep -E '^\[ (precision|batch|fitting)|^\[  FAILED' "$OUTDIR/logs/tests.log" | sort -u | head -30
 
 # ---- 2. forward images/s --------------------------------------------------------------------------
@@ -179,9 +183,9 @@ def load(path):
     except Exception:
         return None
 r = {"steps": open(os.path.join(out, "steps.txt")).read().split("\n")[:-1], "tests": {}, "forward": [], "pda": []}
-t = load(os.path.join(out, "tests.json"))
+t = [x for x in (load(os.path.join(out, n)) for n in ("tests.json", "tests-incremental.json")) if x]
 if t:
-    cases = [c for s in t["testsuites"] for c in s["testsuite"]]
+    cases = [c for x in t for s in x["testsuites"] for c in s["testsuite"]]
     r["tests"] = {"run": len(cases),
                   "failed": [c["classname"] + "." + c["name"] for c in cases if c.get("failures")],
                   "skipped": [c["classname"] + "." + c["name"] for c in cases if c.get("result") == "SKIPPED"]}
