@@ -1,9 +1,14 @@
 // layout_incremental (incremental_layout.h): the forms of IncrementalProgram::gather decided once per
-// step input, buffers laid out in one arena in plan order, and one scratch region shared by all steps
-// (a step's gathered inputs are read only by its own op, and the steps run in order on one stream).
+// step input; in one arena, first what lives for the whole program (the batch, replicated unchanged
+// values, kept values and their assembled copies), then the other values' buffers, each reusing the
+// space of buffers whose last reader has run (first fit by step lifetime), then one scratch region
+// shared by all steps (a step's gathered inputs are read only by its own op, and the steps run in
+// order on one stream).
 #include "engine/incremental_layout.h"
 
 #include <algorithm>
+#include <map>
+#include <vector>
 
 namespace pda {
 
@@ -26,8 +31,10 @@ IncrementalLayout layout_incremental(const Graph& g, const IncrementalPlan& plan
         l.kept.insert(o);
     }
 
-    // Which values crop steps and full steps read, and each step input's form.
+    // Which values crop steps and full steps read, each step input's form, and each value's last
+    // reader (step index).
     std::set<std::string> read_by_crop, read_in_full;
+    std::map<std::string, size_t> last_read;
     for (const PlannedStep& st : plan.steps) {
         const Node& n = g.nodes.at(st.node);
         const PlannedValue& out = plan.value(n.output);
@@ -42,6 +49,7 @@ IncrementalLayout layout_incremental(const Graph& g, const IncrementalPlan& plan
                 continue;
             }
             const PlannedValue& src = plan.value(in);
+            last_read[in] = l.steps.size();
             if (st.held == Held::kCrop) {
                 read_by_crop.insert(in);
                 const bool tiled = st.window && j == 0;
@@ -69,17 +77,31 @@ IncrementalLayout layout_incremental(const Graph& g, const IncrementalPlan& plan
         l.buffer_elements.push_back(n);
         return take(l.arena_floats, n);
     };
+    // What lives for the whole program, in order.
     l.input = arena(shapes_b.at(plan.input).numel());
+    struct Transient {
+        std::string value;
+        size_t first = 0, last = 0;  // steps writing and last reading it
+        int64_t n = 0;
+    };
+    std::vector<Transient> transient;
+    std::map<std::string, size_t> written;
+    for (size_t i = 0; i < plan.steps.size(); ++i) written[g.nodes[plan.steps[i].node].output] = i;
     for (const auto& [name, pv] : plan.values) {
         LayoutValue lv;
         const Shape& full = shapes_b.at(name);
         const bool kept = l.kept.count(name) != 0;
-        if (pv.held == Held::kCrop) {
-            lv.clean = take(l.clean_floats, pv.shape.numel());
-            lv.buf = arena(batch * pv.channels() * pv.ch * pv.cw);
-            if (kept) lv.shown = arena(full.numel());
-        } else if (pv.held == Held::kFull) {
-            lv.buf = arena(full.numel());
+        if (pv.held == Held::kCrop || pv.held == Held::kFull) {
+            if (pv.held == Held::kCrop) lv.clean = take(l.clean_floats, pv.shape.numel());
+            const int64_t n = pv.held == Held::kCrop ? batch * pv.channels() * pv.ch * pv.cw : full.numel();
+            if (kept) {
+                lv.buf = arena(n);  // read after the run (directly, or assembled into `shown`)
+                if (pv.held == Held::kCrop) lv.shown = arena(full.numel());
+            } else {
+                const size_t first = written.at(name);
+                auto r = last_read.find(name);
+                transient.push_back({name, first, r == last_read.end() ? first : std::max(first, r->second), n});
+            }
         } else if (pv.held == Held::kUnchanged) {
             const bool replicated = read_in_full.count(name) || kept;
             if (replicated && full.numel() != batch * pv.shape.numel())
@@ -90,6 +112,36 @@ IncrementalLayout layout_incremental(const Graph& g, const IncrementalPlan& plan
         }
         l.values[name] = lv;
     }
+
+    // The other values' buffers, in step order: the lowest offset free for the buffer's whole
+    // lifetime [first, last] (a step's output never shares space with its inputs: they are read at
+    // that step).
+    std::sort(transient.begin(), transient.end(),
+              [](const Transient& a, const Transient& b) { return a.first < b.first; });
+    const int64_t base = l.arena_floats;
+    struct Placed {
+        int64_t at = 0, end = 0;
+        size_t last = 0;
+    };
+    std::vector<Placed> placed;
+    int64_t top = 0;
+    for (const Transient& t : transient) {
+        l.buffer_elements.push_back(t.n);
+        const int64_t size = aligned(std::max<int64_t>(t.n, 1), align_floats);
+        std::vector<Placed> alive;
+        for (const Placed& p : placed)
+            if (p.last >= t.first) alive.push_back(p);
+        std::sort(alive.begin(), alive.end(), [](const Placed& a, const Placed& b) { return a.at < b.at; });
+        int64_t at = 0;
+        for (const Placed& p : alive) {
+            if (p.at - at >= size) break;
+            at = std::max(at, p.end);
+        }
+        placed.push_back({at, at + size, t.last});
+        top = std::max(top, at + size);
+        l.values.at(t.value).buf = base + at;
+    }
+    l.arena_floats += top;
 
     // The scratch region: each step's gathered inputs from its start; as large as the largest step's.
     const int64_t scratch_at = l.arena_floats;
