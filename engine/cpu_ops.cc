@@ -191,17 +191,8 @@ std::unique_ptr<CpuOp> make_gemm(const Graph& g, const Node& n, const std::vecto
 }
 
 std::unique_ptr<CpuOp> make_softmax(const Node& n, const Shape& x) {
-    const int64_t axis = normalise_axis(n, n.axis, x.rank);
-    int64_t outer = 1, len = 1, inner = 1;
-    for (int i = 0; i < x.rank; ++i) {
-        if (i < axis)
-            outer *= x[i];
-        else if (i == axis || n.allow_zero)
-            len *= x[i];  // allow_zero: opset < 13, flatten [axis, rank)
-        else
-            inner *= x[i];
-    }
-    return std::make_unique<SoftmaxOp>(outer, len, inner);
+    const SoftmaxDims d = softmax_dims(n, x);
+    return std::make_unique<SoftmaxOp>(d.outer, d.len, d.inner);
 }
 
 std::unique_ptr<CpuOp> make_op(const Graph& g, const Node& n, const std::vector<Shape>& in_shapes,

@@ -56,6 +56,8 @@ void validate_params(const ExplainParams& p) {
     if (p.batch < 0) fail_input("batch must be ≥ 0 (0 = from available memory), got " + std::to_string(p.batch));
     if (p.max_windows == 0 || p.max_windows < -1)
         fail_input("max_windows must be ≥ 1 or −1 (all), got " + std::to_string(p.max_windows));
+    if (p.exec != "incremental" && p.exec != "full")
+        fail_input("execution '" + p.exec + "' is neither 'incremental' nor 'full'");
 }
 
 }  // namespace

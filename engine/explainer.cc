@@ -45,8 +45,6 @@ Explanation explain_cpu(const Graph& g, const OutputSpec& out, ConstTensorView x
     Explanation e;
 
     // ---- validate everything before any heavy work ----------------------------------------------
-    if (p.exec != "incremental" && p.exec != "full")
-        fail_input("execution '" + p.exec + "' is neither 'incremental' nor 'full'");
     ExplainSetup s = prepare_explanation(g, out, x, sampler, p, e);
     const int64_t C = s.C, H = s.H, W = s.W, K = s.K, S = s.S, n_windows = s.n_windows;
     const WindowGrid& grid = s.grid;

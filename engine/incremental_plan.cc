@@ -176,8 +176,10 @@ IncrementalPlan plan_incremental(const Graph& g, const Shape& image, int64_t k, 
             PlannedValue& v = p.values.at(name);
             const RegionInfo& ri = regions.at(name);
             if (!ri.changed) continue;  // any crop recomputes clean values
-            if (rows) v.oy[static_cast<size_t>(r)] = static_cast<int32_t>(crop_origin(ri.box.begin[0], v.ch, v.map_h()));
-            if (cols) v.ox[static_cast<size_t>(c)] = static_cast<int32_t>(crop_origin(ri.box.begin[1], v.cw, v.map_w()));
+            if (rows)
+                v.oy[static_cast<size_t>(r)] = static_cast<int32_t>(crop_origin(ri.box.begin[0], v.ch, v.map_h()));
+            if (cols)
+                v.ox[static_cast<size_t>(c)] = static_cast<int32_t>(crop_origin(ri.box.begin[1], v.cw, v.map_w()));
             const int64_t oy = v.oy[static_cast<size_t>(r)], ox = v.ox[static_cast<size_t>(c)];
             if (ri.box.end[0] > oy + v.ch || ri.box.end[1] > ox + v.cw)
                 fail_internal("incremental plan: changed box " + ri.box.str() + " of '" + name + "' for window (" +

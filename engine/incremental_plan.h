@@ -36,9 +36,9 @@ struct PlannedValue {
 };
 
 struct PlannedStep {
-    size_t node = 0;         // index in the graph's nodes
+    size_t node = 0;          // index in the graph's nodes
     Held held = Held::kFull;  // kCrop or kFull, as its output
-    Node op;                 // the node as the op runs: crop window ops without padding or ceil mode
+    Node op;                  // the node as the op runs: crop window ops without padding or ceil mode
     // kCrop window op (Conv, MaxPool, AveragePool): input 0 is gathered as a (th, tw) tile whose top
     // left lies at (oy·stride_h − pad_h, ox·stride_w − pad_w) of the input map, (oy, ox) the output
     // crop's origin; map positions outside the input read pad_value (0 for Conv and AveragePool,
@@ -54,9 +54,9 @@ struct PlannedStep {
 struct IncrementalPlan {
     std::string input;
     int64_t k = 0, C = 0, H = 0, W = 0;
-    CropPlan crops;                             // the sizes (regions.h), for reports
+    CropPlan crops;                              // the sizes (regions.h), for reports
     std::map<std::string, PlannedValue> values;  // the input and every node output
-    std::vector<PlannedStep> steps;             // nodes that are computed, in graph order
+    std::vector<PlannedStep> steps;              // nodes that are computed, in graph order
 
     const PlannedValue& value(const std::string& name) const;
     // The shapes step st's op is built for, given the full forward's shapes at the batch (shapes_b =

@@ -1,6 +1,6 @@
 // Checks both backends make when they turn a graph node into kernels, with one set of messages that
-// name the node and its op: unsupported combinations, axis normalisation, window geometry, and the
-// convolution parameters read from a node.
+// name the node and its op: unsupported combinations, axis normalisation, window geometry, the
+// convolution parameters read from a node, and the view a softmax runs on.
 #pragma once
 
 #include <string>
@@ -20,6 +20,25 @@ inline int64_t normalise_axis(const Node& n, int64_t axis, int rank) {
     if (a < 0 || a >= rank)
         unsupported(n, "axis " + std::to_string(axis) + " out of range for rank " + std::to_string(rank));
     return a;
+}
+
+// A Softmax input seen as (outer, len, inner): the softmax runs over len, the axis (opset < 13,
+// allow_zero: the axes [axis, rank) flattened); outer and inner are the axes before and after it.
+struct SoftmaxDims {
+    int64_t outer = 1, len = 1, inner = 1;
+};
+inline SoftmaxDims softmax_dims(const Node& n, const Shape& x) {
+    const int64_t axis = normalise_axis(n, n.axis, x.rank);
+    SoftmaxDims d;
+    for (int i = 0; i < x.rank; ++i) {
+        if (i < axis)
+            d.outer *= x[i];
+        else if (i == axis || n.allow_zero)
+            d.len *= x[i];
+        else
+            d.inner *= x[i];
+    }
+    return d;
 }
 
 // Window ops (Conv, pools) take 1-D, 2-D or 3-D inputs with positive kernel, stride and dilation.
