@@ -23,11 +23,6 @@
 namespace pda {
 namespace {
 
-#define PDA_SKIP_WITHOUT_CUDA()                                                                       \
-    do {                                                                                              \
-        if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: " << cuda_info().runtime_note; \
-    } while (0)
-
 // The fp32 goal for |GPU − CPU| / max |CPU| per map. Deep nets assert kDeepTol: their FP32 layers
 // already differ by up to 1e-3 relative between cuDNN and oneDNN (tests/test_cuda_ops.cc).
 constexpr double kGoal = 1e-4, kDeepTol = 1e-3;

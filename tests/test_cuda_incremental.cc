@@ -43,11 +43,6 @@ using incremental_test::random_tensor;
 using incremental_test::relative_difference;
 using incremental_test::WindowBatches;
 
-#define PDA_SKIP_WITHOUT_CUDA()                                                                       \
-    do {                                                                                              \
-        if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: " << cuda_info().runtime_note; \
-    } while (0)
-
 constexpr int64_t kAlign = 64;  // as the CUDA executors (engine/cuda/cuda_ops.h)
 
 // ---- everywhere: each image's window ---------------------------------------------------------------

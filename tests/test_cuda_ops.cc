@@ -33,11 +33,6 @@ namespace {
 using ops_test::OneNode;
 using ops_test::random_tensor;
 
-#define PDA_SKIP_WITHOUT_CUDA()                                                                       \
-    do {                                                                                              \
-        if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: " << cuda_info().runtime_note; \
-    } while (0)
-
 // Worst |gpu − cpu| must stay within tol · max(1, max |cpu|); the worst mismatch is always printed.
 void expect_match(ConstTensorView gpu, ConstTensorView cpu, double tol, const std::string& what) {
     ASSERT_EQ(gpu.shape, cpu.shape) << what;

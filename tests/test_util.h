@@ -10,6 +10,9 @@
 #include <filesystem>
 #include <string>
 
+#include "engine/cuda_program.h"
+#include "engine/device.h"
+
 namespace pda::test {
 
 // ../shared as configured, or the folder named by the environment variable PDA_SHARED_DIR when set
@@ -47,4 +50,10 @@ inline CmdResult run_pda(const std::string& args) {
     do {                                                                                                             \
         if (!::pda::test::have_shared())                                                                             \
             GTEST_SKIP() << "skipped: " << ::pda::test::shared_dir() << " (real models) is absent (PDA_SHARED_DIR)"; \
+    } while (0)
+
+// GPU tests skip visibly where no CUDA device is usable (and in builds without the backend).
+#define PDA_SKIP_WITHOUT_CUDA()                                                                                     \
+    do {                                                                                                            \
+        if (::pda::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: " << ::pda::cuda_info().runtime_note; \
     } while (0)
