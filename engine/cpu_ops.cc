@@ -173,20 +173,7 @@ std::unique_ptr<CpuOp> make_pool(const Node& n, const std::vector<Shape>& in, co
 std::unique_ptr<CpuOp> make_gemm(const Graph& g, const Node& n, const std::vector<Shape>& in, const Shape& out,
                                  CpuContext& ctx) {
     GemmParams p;
-    p.m = out[0];
-    p.n = out[1];
-    p.k = n.trans_a ? in[0][0] : in[0][1];
-    p.trans_a = n.trans_a;
-    p.trans_b = n.trans_b;
-    p.alpha = n.alpha;
-    p.beta = n.beta;
-    if (in.size() > 2) {
-        p.c = in[2];
-        // A rank-0 C is a scalar: the same as (1).
-        if (p.c.rank == 0) p.c = Shape{1};
-        if (p.c.rank > 2) unsupported(n, "C of rank " + std::to_string(p.c.rank));
-    }
-    p.relu = n.fused_relu;
+    fill_gemm_params(n, in, out, p);
     return std::make_unique<GemmOp>(p, constant_or_null(g, n, 1), constant_or_null(g, n, 2), ctx);
 }
 

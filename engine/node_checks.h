@@ -1,9 +1,10 @@
 // Checks both backends make when they turn a graph node into kernels, with one set of messages that
 // name the node and its op: unsupported combinations, axis normalisation, window geometry, the
-// convolution parameters read from a node, and the view a softmax runs on.
+// convolution and GEMM parameters read from a node, and the view a softmax runs on.
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "kernels/conv_params.h"
 #include "networks/graph.h"
@@ -71,6 +72,27 @@ inline ConvParams conv_params(const Graph& g, const Node& n, const Shape& x, con
     p.has_bias = n.inputs.size() > 2;
     p.relu = n.fused_relu;
     return p;
+}
+
+// A Gemm node's parameters shared by both backends' GemmParams (kernels/cpu/gemm.h,
+// kernels/cuda/gemm.h): sizes, transposes, alpha, beta, C's shape (a rank-0 C is the scalar (1)),
+// the fused ReLU. in: A, B and C when present; out: (M, N).
+template <class GemmParams>
+void fill_gemm_params(const Node& n, const std::vector<Shape>& in, const Shape& out, GemmParams& p) {
+    if (in[0].rank != 2 || in[1].rank != 2) unsupported(n, "A and B must be matrices");
+    p.m = out[0];
+    p.n = out[1];
+    p.k = n.trans_a ? in[0][0] : in[0][1];
+    p.trans_a = n.trans_a;
+    p.trans_b = n.trans_b;
+    p.alpha = n.alpha;
+    p.beta = n.beta;
+    if (in.size() > 2) {
+        p.c = in[2];
+        if (p.c.rank == 0) p.c = Shape{1};
+        if (p.c.rank > 2) unsupported(n, "C of rank " + std::to_string(p.c.rank));
+    }
+    p.relu = n.fused_relu;
 }
 
 }  // namespace pda

@@ -52,14 +52,7 @@ std::vector<Tensor> image_set(const Shape& s, int n, uint32_t seed, float amp) {
     return v;
 }
 
-Node make_node(const std::string& name, OpType op, std::vector<std::string> in, const std::string& out) {
-    Node n;
-    n.name = name;
-    n.op = op;
-    n.inputs = std::move(in);
-    n.output = out;
-    return n;
-}
+using test::make_node;
 
 Tensor uniform(const Shape& s, uint32_t seed, float lo, float hi) {
     Tensor t(s);

@@ -13,6 +13,7 @@
 #include "engine/explainer.h"
 #include "engine/samplers.h"
 #include "kernels/cpu/context.h"
+#include "test_util.h"
 
 namespace pda {
 namespace {
@@ -25,14 +26,7 @@ Tensor random_tensor(const Shape& s, uint32_t seed, float lo = -1.f, float hi = 
     return t;
 }
 
-Node make_node(const std::string& name, OpType op, std::vector<std::string> in, const std::string& out) {
-    Node n;
-    n.name = name;
-    n.op = op;
-    n.inputs = std::move(in);
-    n.output = out;
-    return n;
-}
+using test::make_node;
 
 Node gemm_node(const std::string& name, const std::string& in, const std::string& out) {
     Node n = make_node(name, OpType::kGemm, {in, name + ".w", name + ".b"}, out);

@@ -9,11 +9,23 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "engine/cuda_program.h"
 #include "engine/device.h"
+#include "networks/graph.h"
 
 namespace pda::test {
+
+// A graph node of op `op` reading `in`, writing `out`; attributes at their defaults.
+inline Node make_node(const std::string& name, OpType op, std::vector<std::string> in, const std::string& out) {
+    Node n;
+    n.name = name;
+    n.op = op;
+    n.inputs = std::move(in);
+    n.output = out;
+    return n;
+}
 
 // ../shared as configured, or the folder named by the environment variable PDA_SHARED_DIR when set
 // (the lent GPU machine has no ../shared; its files are carried elsewhere).

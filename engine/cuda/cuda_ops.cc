@@ -247,21 +247,8 @@ std::unique_ptr<CudaOp> make_pool(const Node& n, const std::vector<Shape>& in, c
 
 std::unique_ptr<CudaOp> make_gemm(const Graph& g, const Node& n, const std::vector<Shape>& in, const Shape& out,
                                   CudaContext& ctx, Precision precision) {
-    if (in[0].rank != 2 || in[1].rank != 2) unsupported(n, "A and B must be matrices");
     cuda::GemmParams p;
-    p.m = out[0];
-    p.n = out[1];
-    p.k = n.trans_a ? in[0][0] : in[0][1];
-    p.trans_a = n.trans_a;
-    p.trans_b = n.trans_b;
-    p.alpha = n.alpha;
-    p.beta = n.beta;
-    if (in.size() > 2) {
-        p.c = in[2];
-        if (p.c.rank == 0) p.c = Shape{1};  // a scalar C
-        if (p.c.rank > 2) unsupported(n, "C of rank " + std::to_string(p.c.rank));
-    }
-    p.relu = n.fused_relu;
+    fill_gemm_params(n, in, out, p);
     p.tf32 = precision == Precision::kTf32;
     p.storage = storage_of(precision);
     return std::make_unique<GemmOp>(p, g.is_constant(n.inputs[1]) ? &g.constant(n.inputs[1]) : nullptr, ctx);
