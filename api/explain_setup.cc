@@ -13,7 +13,7 @@
 #include <set>
 
 #include "engine/device.h"
-#include "engine/explainer_cuda.h"
+#include "engine/explainer.h"
 #include "engine/gaussian.h"
 #include "engine/sampler_conditional.h"
 #include "engine/samplers.h"
@@ -137,7 +137,6 @@ std::string check_config(const ExplainConfig& c) {
         fail_input("--sampler conditional needs --sampler-file F (pda fit-sampler) or --sample-images DIR to fit on");
     if (c.sampler == "conditional" && !c.sampler_file.empty() && !c.sample_images.empty())
         fail_input("give either --sampler-file or --sample-images for the conditional sampler, not both");
-    if (p.exec != "incremental" && p.exec != "full") fail_input("--exec " + p.exec + ": expected incremental or full");
     if (p.k < 1) fail_input("--k must be ≥ 1, got " + std::to_string(p.k));
     if (c.pad < 0) fail_input("--pad must be ≥ 0, got " + std::to_string(c.pad));
     if (p.stride < 1) fail_input("--stride must be ≥ 1, got " + std::to_string(p.stride));

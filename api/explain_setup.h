@@ -84,7 +84,7 @@ class ExplainSession {
     const std::string& device() const { return device_; }  // "cpu" or "cuda:N"
     Precision precision() const { return precision_; }
     // "incremental" or "full": what the network execution is (both backends run either).
-    std::string execution() const { return config_.params.exec; }
+    std::string execution() const { return execution_name(config_.params.exec); }
     const OutputSpec& output() const { return output_; }
     int64_t samples_per_window() const;
     int64_t windows() const;  // per image at the configured stride (before max_windows)

@@ -60,8 +60,9 @@ void add_explain_options(CLI::App& cmd, ExplainConfig& c) {
                    "incremental (recompute only what each window changes; exact, CPU and CUDA) | full (every "
                    "resampled image in full)")
         ->group(e)
-        ->check(CLI::IsMember({"incremental", "full"}))
-        ->capture_default_str();
+        ->transform(CLI::CheckedTransformer(
+            std::map<std::string, Execution>{{"incremental", Execution::kIncremental}, {"full", Execution::kFull}}))
+        ->default_str("incremental");
     cmd.add_option("--precision", c.precision,
                    "network arithmetic on the GPU: fp32 | tf32 | fp16 | bf16 (FP32 accumulation; recorded in "
                    "summary.json; the CPU computes fp32 only)")

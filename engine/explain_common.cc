@@ -56,11 +56,17 @@ void validate_params(const ExplainParams& p) {
     if (p.batch < 0) fail_input("batch must be ≥ 0 (0 = from available memory), got " + std::to_string(p.batch));
     if (p.max_windows == 0 || p.max_windows < -1)
         fail_input("max_windows must be ≥ 1 or −1 (all), got " + std::to_string(p.max_windows));
-    if (p.exec != "incremental" && p.exec != "full")
-        fail_input("execution '" + p.exec + "' is neither 'incremental' nor 'full'");
 }
 
 }  // namespace
+
+Execution parse_execution(const std::string& s) {
+    if (s == "incremental") return Execution::kIncremental;
+    if (s == "full") return Execution::kFull;
+    fail_input("execution '" + s + "' is neither 'incremental' nor 'full'");
+}
+
+const char* execution_name(Execution e) { return e == Execution::kFull ? "full" : "incremental"; }
 
 // "top3" (or topN), "all", or a comma-separated list of ids. Top-N needs the clean probabilities.
 std::vector<int64_t> resolve_classes(const std::string& spec, const std::vector<float>& probs, int64_t K) {

@@ -1,6 +1,6 @@
-// What the CPU and CUDA PDA loops share before and after their batches: argument checks with one set
-// of messages, the requested node values, class selection, the fused private copy of the network,
-// and the final division of per-pixel sums by counts. Internal to engine/.
+// The PDA loop's setup and finish (engine/explainer.cc): argument checks with one set of messages,
+// the requested node values, class selection, the fused private copy of the network, and the final
+// division of per-pixel sums by counts. Internal to engine/.
 #pragma once
 
 #include <chrono>
@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/explainer.h"
+#include "engine/explanation.h"
+#include "engine/sampler.h"
+#include "networks/graph.h"
 
 namespace pda {
 
@@ -53,7 +55,7 @@ Graph fused_copy(const Graph& g, const OutputSpec& out, const std::vector<NodeTa
 Tensor divide_by_counts(const std::vector<double>& sums, const std::vector<double>& counts, int64_t maps, int64_t h,
                         int64_t w);
 
-// The end of both loops: relevance (M maps) and node maps from their per-pixel sums, the count
+// The end of the loop: relevance (M maps) and node maps from their per-pixel sums, the count
 // map, uncovered pixels, sizes and the total time.
 void finish_explanation(Explanation& e, const ExplainSetup& s, const std::vector<double>& sums,
                         const std::vector<std::vector<double>>& node_sums, const std::vector<double>& counts, int64_t M,

@@ -1,187 +1,174 @@
-// The PDA loop (METHOD.md §1–2) in one place: validate, compile the network for whole-window
-// batches, forward the clean image, then for every block of windows draw samples, paste them into
-// the reused batch buffer, run the network, reduce the S outputs of each window to p(c|x\w) (and node
-// means), turn them into weight of evidence / activation difference, add them to the per-pixel sums
-// in window order, and restore the buffer. The per-element work is in kernels/cpu/pda_batch.cc; the
-// network runs in full or, by default, incrementally (engine/incremental_cpu.h, exact).
+// The PDA loop (METHOD.md §1–2), once for every backend, in named phases:
+//   setup  — validate everything, begin the image in the sampler (explain_common.h);
+//   plan   — a fused private copy of the network, the batch size in whole windows, the program;
+//   clean  — the clean image through the same program: p(c|x), node values, the explained classes;
+//   per batch of whole windows: sample (draw, paste) → run → reduce (S outputs of each window to
+//            p(c|x\w) and node means, weight of evidence / activation difference) → accumulate
+//            (per-pixel sums in window order) → restore the batch;
+//   finish — sums / counts, maps back to the host.
+// Batches alternate between two slots so that an asynchronous device (CUDA) draws and queues batch
+// i + 1 while batch i runs; the host waits only for batch i − 1 (progress, timings).
 #include "engine/explainer.h"
 
 #include <algorithm>
-#include <chrono>
-#include <cmath>
-#include <cstring>
-#include <fstream>
+#include <set>
 
 #include "engine/explain_common.h"
-#include "engine/incremental_cpu.h"
-#include "engine/program.h"
-#include "kernels/cpu/pda_batch.h"
 #include "kernels/pda_math.h"
 
 namespace pda {
-namespace {
 
-using Clock = ExplainClock;
-
-// Resampled images per batch when the caller leaves it to us: a quarter of MemAvailable over the
-// memory one image needs, at most this many: on the CPU, batches of a few dozen images run
-// 1.5–1.7× faster than 250 (SqueezeNet, AlexNet; larger batches only leave the caches).
-constexpr int64_t kMaxAutoBatch = 64;
-
-int64_t available_memory_bytes() {
-    std::ifstream f("/proc/meminfo");
-    std::string key, unit;
-    int64_t kb = 0;
-    while (f >> key >> kb >> unit)
-        if (key == "MemAvailable:") return kb * 1024;
-    return int64_t{1} << 32;  // unknown: assume 4 GiB
-}
-
-}  // namespace
-
-Explanation explain_cpu(const Graph& g, const OutputSpec& out, ConstTensorView x, Sampler& sampler,
-                        const ExplainParams& p, CpuContext& ctx, const ProgressFn& progress) {
-    const Clock::time_point t_start = Clock::now();
+Explanation explain(const Graph& g, const OutputSpec& out, ConstTensorView x, Sampler& sampler,
+                    const ExplainParams& p, PdaDevice& dev, const ProgressFn& progress) {
+    const ExplainClock::time_point t_start = ExplainClock::now();
     Explanation e;
 
-    // ---- validate everything before any heavy work ----------------------------------------------
+    // ---- setup: everything checked before any heavy work --------------------------------------------
     ExplainSetup s = prepare_explanation(g, out, x, sampler, p, e);
     const int64_t C = s.C, H = s.H, W = s.W, K = s.K, S = s.S, n_windows = s.n_windows;
-    const WindowGrid& grid = s.grid;
+    const int64_t plane = H * W, image_size = C * H * W, patch = C * p.k * p.k;
     std::vector<NodeTarget>& nodes = s.nodes;
-    const int64_t patch = C * p.k * p.k;
-    std::vector<float> samples = std::move(s.first_samples);
 
-    // ---- the network: a fused private copy where requested values stay readable ------------------
-    const Clock::time_point t_compile = Clock::now();
+    // ---- plan: the network (a fused private copy where requested values stay readable), the batch ---
+    const ExplainClock::time_point t_compile = ExplainClock::now();
     Graph fused;
     if (p.fuse) fused = fused_copy(g, out, nodes);
     const Graph& net = p.fuse ? fused : g;
-    CompileOptions keep;
-    keep.keep.insert(out.value);
-    for (const NodeTarget& t : nodes) keep.keep.insert(t.value);
-
-    int64_t images = p.batch;
-    if (images == 0) {
-        std::unique_ptr<Program> one = compile_cpu(net, {x.shape}, ctx, keep);
-        const int64_t per_image = one->activation_bytes() + 2 * C * H * W * static_cast<int64_t>(sizeof(float));
-        images = std::clamp<int64_t>(available_memory_bytes() / 4 / std::max<int64_t>(per_image, 1), 1, kMaxAutoBatch);
-    }
-    const int64_t wpb = std::min(n_windows, std::max<int64_t>(1, images / S));  // whole windows per batch
-    const int64_t B = wpb * S;
-    const Shape batch_shape{B, C, H, W};
-    // Incremental: the same batches, each node recomputed only on its changed crop (exact).
-    const bool incremental = p.exec == "incremental";
-    std::unique_ptr<Program> prog;
-    std::unique_ptr<IncrementalProgram> inc;
-    if (incremental)
-        inc = std::make_unique<IncrementalProgram>(net, x, p.k, B, ctx, keep.keep);
-    else
-        prog = compile_cpu(net, {batch_shape}, ctx, keep);
-    std::vector<int64_t> image_rows(static_cast<size_t>(B), 0), image_cols(static_cast<size_t>(B), 0);
-    auto run_batch = [&](const float* images) {
-        if (incremental)
-            inc->run(images, image_rows, image_cols);
-        else
-            prog->run({ConstTensorView(images, batch_shape)});
-    };
-    auto value = [&](const std::string& v) { return incremental ? inc->value(v) : prog->value(v); };
+    std::set<std::string> keep{out.value};
+    for (const NodeTarget& t : nodes) keep.insert(t.value);
+    const DeviceArray<float> x_dev = device_upload(dev, x.data, image_size);  // before sizing the batch
+    const int64_t images = p.batch > 0 ? p.batch : dev.max_batch(net, x.shape, p.k, p.exec, keep);
+    if (images < 1) fail_input("graph '" + g.name + "' does not fit in " + dev.name() + " memory even for one image");
+    int64_t wpb = std::min(n_windows, std::max<int64_t>(1, images / S));  // whole windows per batch
+    std::unique_ptr<BatchProgram> prog = dev.compile(net, x, p.k, wpb * S, p.exec, keep);
+    wpb = std::min(wpb, prog->batch() / S);  // lowered on out-of-memory
+    if (wpb < 1)
+        fail_input("graph '" + g.name + "': " + std::to_string(S) + " images of one window do not fit in " +
+                   dev.name() + " memory");
+    const int64_t B = wpb * S, prog_batch = prog->batch();
+    dev.begin_sampling(sampler, n_windows, B, patch, p.seed);
     e.seconds_compile = seconds_since(t_compile);
 
-    // The batch buffer holds B clean copies; each block pastes its samples and restores them after.
-    Tensor batch(batch_shape);
-    const int64_t image_size = C * H * W;
-    for (int64_t i = 0; i < B; ++i) std::memcpy(batch.data() + i * image_size, x.data, sizeof(float) * image_size);
+    // The batch holds clean copies of x; each batch pastes its samples and restores them after.
+    float* batch = prog->input();  // (prog_batch, C, H, W)
+    for (int64_t i = 0; i < prog_batch; ++i)
+        dev.copy(batch + i * image_size, x_dev.get(), static_cast<int64_t>(sizeof(float)) * image_size);
 
-    // ---- the clean image, through the same program as the resampled ones -------------------------
-    Clock::time_point t0 = Clock::now();
-    run_batch(batch.data());
-    e.seconds_network += seconds_since(t0);
+    // ---- clean: the clean image through the same program as the resampled ones ---------------------
+    // Every image names window 0 and is clean there, so an incremental program's crops are clean too.
+    ExplainClock::time_point t0 = ExplainClock::now();
+    prog->run(s.grid.block(C, S, 0, 1));
     std::vector<float> p_clean(static_cast<size_t>(K));
-    const float* clean_out = value(out.value).data;
-    if (out.logits)
-        pda_softmax_row(clean_out, p_clean.data(), K);
-    else
-        std::copy(clean_out, clean_out + K, p_clean.begin());
-    PdaBlock one_image;
-    one_image.rows = {0};
-    one_image.cols = {0};
-    for (NodeTarget& t : nodes) {
-        t.clean.resize(static_cast<size_t>(t.units));
-        pda_reduce_units(value(t.value).data, t.units, t.spatial, one_image, t.clean.data());
+    dev.download(p_clean.data(), prog->value(out.value), static_cast<int64_t>(sizeof(float)) * K);  // image 0
+    e.seconds_network += seconds_since(t0);
+    if (out.logits) pda_softmax_row(p_clean.data(), p_clean.data(), K);
+    std::vector<DeviceArray<double>> node_clean;
+    for (const NodeTarget& t : nodes) {
+        node_clean.push_back(device_array<double>(dev, t.units));
+        dev.unit_means(prog->value(t.value), 1, t.units, t.spatial, node_clean.back().get());
     }
     const std::vector<int64_t> classes = resolve_classes(p.classes, p_clean, K);
     const int64_t M = static_cast<int64_t>(classes.size());
 
-    // ---- the loop over blocks of whole windows ---------------------------------------------------
-    const int64_t plane = H * W;
-    std::vector<double> sums(static_cast<size_t>(M * plane)), counts(static_cast<size_t>(plane));
-    std::vector<std::vector<double>> node_sums(nodes.size());
-    for (size_t i = 0; i < nodes.size(); ++i) node_sums[i].assign(static_cast<size_t>(nodes[i].units * plane), 0.0);
-    samples.resize(static_cast<size_t>(B * patch));
-    std::vector<double> p_marginal(static_cast<size_t>(wpb * K)), we(static_cast<size_t>(wpb * M)), ones(wpb, 1.0);
-    std::vector<double> node_mean, node_ad;
-    PdaBlock block;
-    block.channels = C;
-    block.height = H;
-    block.width = W;
-    block.k = p.k;
-    block.samples = S;
-
-    for (int64_t w0 = 0; w0 < n_windows; w0 += wpb) {
-        const int64_t w1 = std::min(n_windows, w0 + wpb), nw = w1 - w0;
-        block.rows.resize(nw);
-        block.cols.resize(nw);
-        for (int64_t j = 0; j < nw; ++j) {
-            block.rows[j] = grid.row(w0 + j);
-            block.cols[j] = grid.col(w0 + j);
-        }
-        t0 = Clock::now();
-        sampler.draw(w0, w1, S, samples.data());
-        pda_fill_batch(batch.data(), samples.data(), block);
-        e.seconds_sampling += seconds_since(t0);
-
-        // A last partial block runs the full batch: the images after nw·S are clean copies (of the
-        // last window, for the incremental executor's crops).
-        for (int64_t i = 0; i < B; ++i) {
-            const int64_t j = std::min(i / S, nw - 1);
-            image_rows[i] = block.rows[j];
-            image_cols[i] = block.cols[j];
-        }
-        t0 = Clock::now();
-        run_batch(batch.data());
-        e.seconds_network += seconds_since(t0);
-
-        t0 = Clock::now();
-        pda_reduce_probabilities(value(out.value).data, K, out.logits, block, p_marginal.data());
-        pda_weight_of_evidence_block(p_clean.data(), p_marginal.data(), K, classes, p.laplace_n, block, we.data());
-        pda_accumulate_block(sums.data(), M, we.data(), block);
-        pda_accumulate_block(counts.data(), 1, ones.data(), block);
-        for (size_t i = 0; i < nodes.size(); ++i) {
-            const NodeTarget& t = nodes[i];
-            node_mean.resize(static_cast<size_t>(nw * t.units));
-            node_ad.resize(node_mean.size());
-            pda_reduce_units(value(t.value).data, t.units, t.spatial, block, node_mean.data());
-            for (int64_t j = 0; j < nw; ++j)  // AD = z(x) − mean_s z(x̃_s); no Laplace, no log
-                for (int64_t u = 0; u < t.units; ++u)
-                    node_ad[j * t.units + u] = t.clean[u] - node_mean[j * t.units + u];
-            pda_accumulate_block(node_sums[i].data(), t.units, node_ad.data(), block);
-        }
-        e.seconds_reduce += seconds_since(t0);
-
-        t0 = Clock::now();
-        pda_restore_batch(batch.data(), x.data, block);
-        e.seconds_sampling += seconds_since(t0);
-        e.forward_passes += nw * S;
-        if (progress) progress(w1, n_windows);
+    // ---- the loop's buffers ------------------------------------------------------------------------
+    const DeviceArray<float> p_clean_dev = device_upload(dev, p_clean.data(), K);
+    const DeviceArray<int64_t> classes_dev = device_upload(dev, classes.data(), M);
+    const DeviceArray<float> softmax = device_array<float>(dev, out.logits ? B * K : 0);  // (B, K)
+    const DeviceArray<double> p_marginal = device_array<double>(dev, wpb * K), we = device_array<double>(dev, wpb * M);
+    int64_t max_units = 0;
+    for (const NodeTarget& t : nodes) max_units = std::max(max_units, t.units);
+    const DeviceArray<double> image_means = device_array<double>(dev, B * max_units);
+    const DeviceArray<double> node_ad = device_array<double>(dev, wpb * max_units);
+    const DeviceArray<double> sums = device_array<double>(dev, M * plane);
+    dev.zero(sums.get(), static_cast<int64_t>(sizeof(double)) * M * plane);
+    std::vector<DeviceArray<double>> node_sums;
+    for (const NodeTarget& t : nodes) {
+        node_sums.push_back(device_array<double>(dev, t.units * plane));
+        dev.zero(node_sums.back().get(), static_cast<int64_t>(sizeof(double)) * t.units * plane);
     }
 
-    // ---- sums / counts ---------------------------------------------------------------------------
+    // ---- per batch of whole windows: sample → run → reduce → accumulate → restore ------------------
+    int64_t slot_w1[2] = {0, 0};
+    bool pending[2] = {false, false};
+    auto finish = [&](int slot) {  // waits for the batch in slot, adds its times, reports progress
+        if (!pending[slot]) return;
+        const BatchTimes t = dev.finish(slot);
+        e.seconds_sampling += t.sampling;
+        e.seconds_network += t.network;
+        e.seconds_reduce += t.reduce;
+        pending[slot] = false;
+        if (progress) progress(slot_w1[slot], n_windows);
+    };
+    int64_t nb = 0;
+    for (int64_t w0 = 0; w0 < n_windows; w0 += wpb, ++nb) {
+        const int slot = static_cast<int>(nb & 1);
+        finish(slot);  // batch nb − 2; batch nb − 1 may still run
+        const int64_t nw = std::min(wpb, n_windows - w0);
+        const PdaWindows blk = s.grid.block(C, S, w0, nw);
+
+        const float* drawn = dev.draw(blk, slot);
+        dev.mark(slot, BatchPhase::kPaste);
+        dev.paste(batch, drawn, blk);
+        dev.mark(slot, BatchPhase::kNetwork);
+        // A last partial block runs the full batch: the images after nw·S are clean copies (of the
+        // block's last window, for an incremental program's crops).
+        prog->run(blk);
+        dev.mark(slot, BatchPhase::kReduce);
+
+        const float* probs = prog->value(out.value);  // (prog_batch, K)
+        if (out.logits) {
+            dev.softmax_rows(probs, softmax.get(), nw * S, K);
+            probs = softmax.get();
+        }
+        dev.mean_probabilities(probs, K, blk, p_marginal.get());
+        dev.weight_of_evidence(p_clean_dev.get(), p_marginal.get(), K, classes_dev.get(), M, p.laplace_n, nw,
+                               we.get());
+        dev.accumulate(sums.get(), M, we.get(), blk);
+        for (size_t i = 0; i < nodes.size(); ++i) {
+            const NodeTarget& t = nodes[i];
+            dev.unit_means(prog->value(t.value), nw * S, t.units, t.spatial, image_means.get());
+            dev.activation_difference(image_means.get(), node_clean[i].get(), t.units, blk, node_ad.get());
+            dev.accumulate(node_sums[i].get(), t.units, node_ad.get(), blk);
+        }
+        dev.mark(slot, BatchPhase::kRestore);
+        dev.restore(batch, x_dev.get(), blk);
+        dev.mark(slot, BatchPhase::kDone);
+        slot_w1[slot] = w0 + nw;
+        pending[slot] = true;
+        e.forward_passes += nw * S;
+    }
+    finish(static_cast<int>(nb & 1));  // the older of the two in flight first
+    finish(static_cast<int>((nb + 1) & 1));
+
+    // ---- finish: sums / counts (counts in closed form on the host) ---------------------------------
+    std::vector<double> counts(static_cast<size_t>(plane), 0.0);
+    for (int64_t w = 0; w < n_windows; ++w)
+        pda_accumulate_window(counts.data(), W, p.k, s.grid.row(w), s.grid.col(w), 1.0);
+    std::vector<double> host_sums(static_cast<size_t>(M * plane));
+    dev.download(host_sums.data(), sums.get(), static_cast<int64_t>(sizeof(double)) * M * plane);
+    std::vector<std::vector<double>> host_node_sums;
+    for (size_t i = 0; i < nodes.size(); ++i) {
+        host_node_sums.emplace_back(static_cast<size_t>(nodes[i].units * plane));
+        dev.download(host_node_sums.back().data(), node_sums[i].get(),
+                     static_cast<int64_t>(sizeof(double)) * nodes[i].units * plane);
+    }
     e.classes = classes;
     e.probabilities = p_clean;
     e.num_classes = K;
-    finish_explanation(e, s, sums, node_sums, counts, M, B, t_start);
+    finish_explanation(e, s, host_sums, host_node_sums, counts, M, B, t_start);
     return e;
+}
+
+Explanation explain_cpu(const Graph& g, const OutputSpec& out, ConstTensorView x, Sampler& sampler,
+                        const ExplainParams& p, CpuContext& ctx, const ProgressFn& progress) {
+    const std::unique_ptr<PdaDevice> dev = make_cpu_device(ctx);
+    return explain(g, out, x, sampler, p, *dev, progress);
+}
+
+Explanation explain_cuda(const Graph& g, const OutputSpec& out, ConstTensorView x, Sampler& sampler,
+                         const ExplainParams& p, CudaContext& ctx, Precision precision, const ProgressFn& progress) {
+    const std::unique_ptr<PdaDevice> dev = make_cuda_device(ctx, precision);
+    return explain(g, out, x, sampler, p, *dev, progress);
 }
 
 }  // namespace pda

@@ -1,72 +1,39 @@
 // The PDA explainer (METHOD.md §1–2): for every window, S resampled images through the network,
 // p(c|x\w) as the mean of their probability vectors, weight of evidence per class (Laplace-corrected
 // log-odds difference) and activation difference per unit of any named node, accumulated per pixel.
-// Backend-neutral: it asks a Program for batches and never loops over pixels itself.
+// One loop (engine/explainer.cc) for every backend: it runs a BatchProgram on a PdaDevice
+// (engine/pda_device.h) and never loops over pixels itself.
 #pragma once
 
-#include <cstdint>
-#include <functional>
-#include <map>
-#include <string>
-#include <vector>
-
+#include "engine/explanation.h"
+#include "engine/pda_device.h"
 #include "engine/sampler.h"
 #include "networks/graph.h"
 
 namespace pda {
 
 struct CpuContext;
+struct CudaContext;
 
-struct ExplainParams {
-    int64_t k = 10;
-    int64_t stride = 1;
-    int64_t samples = 10;       // S (the sampler may use fewer, e.g. occlusion uses 1)
-    double laplace_n = 100000;  // N of the Laplace correction (training-set size)
-    uint64_t seed = 0;
-    int64_t batch = 0;               // resampled images per forward batch; 0 = from available memory
-    std::string classes = "top3";    // "top3" (or "topN") | "all" | "ID,ID,..."
-    std::vector<std::string> nodes;  // values explained by activation difference (hidden layers, logits)
-    int64_t max_windows = -1;        // explain only the first N windows (benchmarks); −1 = all
-    bool fuse = true;                // fold BN/ReLU into Conv/Gemm in a private copy of the graph; values
-                                     // named in `nodes` and the output are kept readable (never folded away)
-    // "incremental": recompute only what each window changes (exact; engine/incremental_cpu.h,
-    // engine/incremental_cuda.h); "full": every resampled image in full. Both backends.
-    std::string exec = "incremental";
-};
+// Explains image x (1, C, H, W), already preprocessed, with the given graph on `device`. Pass the
+// unfused graph so that any value can be named in p.nodes (a node name means its output value);
+// fusion happens on a private copy (p.fuse). Throws an input error for bad parameters (k larger than
+// the image, unknown node, unknown class id, ...) before any heavy work. The maps depend only on the
+// inputs and p.seed, never on the batch size or thread count: bit for bit on the CPU
+// (tests/test_explainer.cc); on a CUDA device they equal the CPU's within float tolerance (the same
+// philox streams, kernels/philox.h; the same batch-kernel arithmetic). Sums are kept in double,
+// (M + node units) × H × W of them, until the final division. The batch is p.batch or the device's
+// max_batch, rounded down to whole windows (lowered on out-of-memory at compile).
+Explanation explain(const Graph& g, const OutputSpec& out, ConstTensorView x, Sampler& sampler,
+                    const ExplainParams& p, PdaDevice& device, const ProgressFn& progress = {});
 
-// What the explained network outputs: the value holding class scores, and whether those are
-// probabilities (weight of evidence applies) or logits (softmax first for WE; AD on the raw value).
-struct OutputSpec {
-    std::string value;
-    bool logits = false;
-};
-
-struct Explanation {
-    std::vector<int64_t> classes;             // explained classes, in map order
-    std::vector<float> probabilities;         // p(c|x) of the clean image, all K classes
-    Tensor relevance;                         // (M, H, W) mean weight of evidence per pixel, float32
-    Tensor counts;                            // (H, W) windows covering each pixel
-    int64_t uncovered = 0;                    // pixels no window covers (their maps are 0)
-    std::map<std::string, Tensor> node_maps;  // name as requested → (units, H, W) mean activation difference;
-                                              // conv-like (N, C, ...) values: one unit per channel
-    int64_t num_classes = 0;                  // K
-    int64_t windows = 0, samples_per_window = 0;
-    int64_t forward_passes = 0;  // resampled images run (padding of a last partial batch not counted)
-    int64_t batch = 0;           // images per forward batch (whole windows: ⌊batch / S⌋·S, at least S)
-    double seconds_compile = 0, seconds_sampling = 0, seconds_network = 0, seconds_reduce = 0, seconds_total = 0;
-};
-
-// Progress callback: (windows done, windows total).
-using ProgressFn = std::function<void(int64_t, int64_t)>;
-
-// Explains image x (1, C, H, W), already preprocessed, with the given graph on the CPU backend.
-// Pass the unfused graph so that any value can be named in p.nodes (a node name means its output
-// value); fusion happens on a private copy (p.fuse). Throws an input error for bad parameters (k
-// larger than the image, unknown node, unknown class id, ...) before any heavy work. The maps depend
-// only on the inputs and p.seed, never on the batch size or thread count: bit for bit on the CPU
-// backend (tests/test_explainer.cc; SqueezeNet batch 1 vs 64 and 1 vs 2 threads measured equal).
-// Sums are kept in double, (M + node units) × H × W of them, until the final division.
+// explain() on the CPU device of ctx, or on the CUDA device of ctx with the network's precision
+// (fp16/bf16 may be refused by the CUDA program; that error passes through; sampling and reductions
+// are always FP32/FP64). Builds without the CUDA backend throw an input error for the latter.
 Explanation explain_cpu(const Graph& g, const OutputSpec& out, ConstTensorView x, Sampler& sampler,
                         const ExplainParams& p, CpuContext& ctx, const ProgressFn& progress = {});
+Explanation explain_cuda(const Graph& g, const OutputSpec& out, ConstTensorView x, Sampler& sampler,
+                         const ExplainParams& p, CudaContext& ctx, Precision precision,
+                         const ProgressFn& progress = {});
 
 }  // namespace pda

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "kernels/hd.h"
+#include "kernels/window_math.h"
 
 namespace pda {
 
@@ -126,15 +127,11 @@ PDA_HD int64_t crop_batch_factor_offset(int64_t i, int64_t channels, int64_t ch,
     return (oy[rows[b]] + r) * map_w + ox[cols[b]] + q;
 }
 
-// Window (top row, left column) of image b of a PDA batch (engine/explainer*.cc): a block of `count`
-// windows from w0 of a grid with `grid_cols` windows per row stepped by `stride` (engine/windows.h),
-// S = `samples` images per window, window-major. Images past count·S (the clean copies of a last
-// partial block) take the block's last window, whose crops they then hold unchanged.
-PDA_HD void crop_image_window(int64_t b, int64_t samples, int64_t w0, int64_t count, int64_t grid_cols, int64_t stride,
-                              int64_t* row, int64_t* col) {
-    const int64_t j = b / samples, w = w0 + (j < count ? j : count - 1);
-    *row = (w / grid_cols) * stride;  // WindowGrid::row
-    *col = (w % grid_cols) * stride;  // WindowGrid::col
+// Window (top row, left column) of image b of a PDA batch of block w (kernels/window_math.h).
+PDA_HD void crop_image_window(int64_t b, const PdaWindows& w, int64_t* row, int64_t* col) {
+    const int64_t win = w.image_window(b);
+    *row = w.row(win);
+    *col = w.col(win);
 }
 
 }  // namespace pda

@@ -12,7 +12,7 @@
 #include "api/explain_setup.h"
 #include "api/loader.h"
 #include "engine/device.h"
-#include "engine/explainer_cuda.h"
+#include "engine/explainer.h"
 #include "engine/gaussian.h"
 #include "engine/sampler_conditional.h"
 #include "engine/samplers.h"

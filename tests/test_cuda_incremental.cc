@@ -17,7 +17,7 @@
 #include "engine/cpu_ops.h"
 #include "engine/cuda_program.h"
 #include "engine/device.h"
-#include "engine/explainer_cuda.h"
+#include "engine/explainer.h"
 #include "engine/gaussian.h"
 #include "engine/incremental_cpu.h"
 #include "engine/incremental_cuda.h"
@@ -59,7 +59,7 @@ TEST(IncrementalWindows, ImageWindowsFollowTheWindowGrid) {
                     for (int64_t b = 0; b < images; ++b) {
                         const int64_t w = std::min(w0 + b / S, w0 + count - 1);  // engine/explainer.cc's rule
                         int64_t row = -1, col = -1;
-                        crop_image_window(b, S, w0, count, grid.cols(), grid.stride, &row, &col);
+                        crop_image_window(b, grid.block(3, S, w0, count), &row, &col);
                         ASSERT_EQ(row, grid.row(w)) << "window " << w << " image " << b;
                         ASSERT_EQ(col, grid.col(w)) << "window " << w << " image " << b;
                         ASSERT_LE(row + grid.k, grid.height);
@@ -536,8 +536,8 @@ TEST_F(CudaIncremental, ExplainMapsEqualCpuAndFullForEverySampler) {
     auto sampler = [&](const std::string& kind) { return t.sampler(kind); };
     for (const std::string kind : {"occlusion", "marginal", "conditional"}) {
         ExplainParams pi = p, pf = p;
-        pi.exec = "incremental";
-        pf.exec = "full";
+        pi.exec = Execution::kIncremental;
+        pf.exec = Execution::kFull;
         auto s0 = sampler(kind), s1 = sampler(kind), s2 = sampler(kind);
         const Explanation c = explain_cpu(g, {"prob", false}, x.view(), *s0, pi, cpu);
         const Explanation inc = explain_cuda(g, {"prob", false}, x.view(), *s1, pi, *ctx_, Precision::kFp32);

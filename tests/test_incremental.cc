@@ -188,7 +188,7 @@ TEST(Incremental, ExplainMapsEqualFullForEverySampler) {
     for (const std::string kind : {"occlusion", "marginal", "conditional"}) {
         Explanation e[2];
         for (int i = 0; i < 2; ++i) {
-            p.exec = i == 0 ? "full" : "incremental";
+            p.exec = i == 0 ? Execution::kFull : Execution::kIncremental;
             std::unique_ptr<Sampler> sampler = t.sampler(kind);
             e[i] = explain_cpu(t.g, {"prob", false}, t.x.view(), *sampler, p, ctx);
         }
@@ -203,18 +203,11 @@ TEST(Incremental, ExplainMapsEqualFullForEverySampler) {
     }
 }
 
+// Execution is typed below the entry; the entry's parser refuses anything else.
 TEST(Incremental, UnknownExecutionIsAnInputError) {
-    BuildOptions o;
-    o.width = 0.125f;
-    const Graph g = build_network("alexnet", o);
-    Shape in = g.inputs[0].shape;
-    in[0] = 1;
-    Tensor x(in);
-    ExplainParams p;
-    p.exec = "fast";
-    CpuContext ctx;
-    auto sampler = make_occlusion_sampler();
-    EXPECT_THROW(explain_cpu(g, {"prob", false}, x.view(), *sampler, p, ctx), Error);
+    EXPECT_THROW(parse_execution("fast"), Error);
+    EXPECT_EQ(parse_execution("full"), Execution::kFull);
+    EXPECT_STREQ(execution_name(parse_execution("incremental")), "incremental");
 }
 
 }  // namespace

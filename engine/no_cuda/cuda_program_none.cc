@@ -1,6 +1,7 @@
 // engine/cuda_program.h for builds without the CUDA backend: no devices, and every entry point
 // that needs one throws "built without the CUDA backend".
 #include "engine/cuda_program.h"
+#include "engine/pda_device.h"
 
 namespace pda {
 namespace {
@@ -19,5 +20,6 @@ int64_t cuda_max_batch(const Graph&, Shape, CudaContext&) { no_backend(); }
 FittedProgram compile_cuda_fitting(const Graph&, Shape, int64_t, CudaContext&, const CudaCompileOptions&) {
     no_backend();
 }
+std::unique_ptr<PdaDevice> make_cuda_device(CudaContext&, Precision) { no_backend(); }
 
 }  // namespace pda

@@ -1,91 +1,90 @@
-// CPU loops of the PDA batch over kernels/pda_math.h. Parallel loops split independent outputs
-// (images, windows, maps); every reduction runs sequentially in a fixed order inside one iteration.
+// CPU loops of the PDA batch over kernels/pda_math.h (see pda_batch.h). Parallel loops split
+// independent outputs (images, windows, maps); every reduction runs sequentially in a fixed order
+// inside one iteration.
 #include "kernels/cpu/pda_batch.h"
 
 #include "kernels/pda_math.h"
 
-namespace pda {
+namespace pda::cpu {
 
-void pda_fill_batch(float* batch, const float* samples, const PdaBlock& b) {
-    const int64_t n = b.windows() * b.samples, patch = b.channels * b.k * b.k, image = b.channels * b.height * b.width;
+void pda_fill(float* y, float v, int64_t n) {
+#pragma omp parallel for
+    for (int64_t i = 0; i < n; ++i) y[i] = v;
+}
+
+void pda_paste(float* batch, const float* samples, const PdaWindows& b) {
+    const int64_t n = b.count * b.samples, patch = b.patch(), image = b.channels * b.height * b.width;
 #pragma omp parallel for
     for (int64_t i = 0; i < n; ++i) {
-        const int64_t j = i / b.samples;
+        const int64_t w = b.w0 + i / b.samples, row = b.row(w), col = b.col(w);
         float* img = batch + i * image;          // (C, H, W)
         const float* smp = samples + i * patch;  // (C, k, k)
-        for (int64_t e = 0; e < patch; ++e)
-            pda_paste_element(img, smp, e, b.height, b.width, b.k, b.rows[j], b.cols[j]);
+        for (int64_t e = 0; e < patch; ++e) pda_paste_element(img, smp, e, b.height, b.width, b.k, row, col);
     }
 }
 
-void pda_restore_batch(float* batch, const float* clean, const PdaBlock& b) {
-    const int64_t n = b.windows() * b.samples, patch = b.channels * b.k * b.k, image = b.channels * b.height * b.width;
+void pda_restore(float* batch, const float* clean, const PdaWindows& b) {
+    const int64_t n = b.count * b.samples, patch = b.patch(), image = b.channels * b.height * b.width;
 #pragma omp parallel for
     for (int64_t i = 0; i < n; ++i) {
-        const int64_t j = i / b.samples;
+        const int64_t w = b.w0 + i / b.samples, row = b.row(w), col = b.col(w);
         float* img = batch + i * image;
-        for (int64_t e = 0; e < patch; ++e)
-            pda_restore_element(img, clean, e, b.height, b.width, b.k, b.rows[j], b.cols[j]);
+        for (int64_t e = 0; e < patch; ++e) pda_restore_element(img, clean, e, b.height, b.width, b.k, row, col);
     }
 }
 
-void pda_reduce_probabilities(const float* out, int64_t k_classes, bool logits, const PdaBlock& b, double* mean) {
-    const int64_t nw = b.windows(), S = b.samples;
-#pragma omp parallel
-    {
-        std::vector<float> row(logits ? k_classes : 0);
-#pragma omp for
-        for (int64_t j = 0; j < nw; ++j) {
-            double* m = mean + j * k_classes;
-            for (int64_t c = 0; c < k_classes; ++c) m[c] = 0;
-            for (int64_t s = 0; s < S; ++s) {
-                const float* p = out + (j * S + s) * k_classes;
-                if (logits) {
-                    pda_softmax_row(p, row.data(), k_classes);
-                    p = row.data();
-                }
-                for (int64_t c = 0; c < k_classes; ++c) m[c] += p[c];
-            }
-            for (int64_t c = 0; c < k_classes; ++c) m[c] /= static_cast<double>(S);
-        }
-    }
-}
-
-void pda_reduce_units(const float* value, int64_t units, int64_t spatial, const PdaBlock& b, double* mean) {
-    const int64_t nw = b.windows(), S = b.samples;
+void pda_softmax_rows(const float* in, float* out, int64_t rows, int64_t k) {
 #pragma omp parallel for
-    for (int64_t j = 0; j < nw; ++j) {
-        double* m = mean + j * units;
-        for (int64_t u = 0; u < units; ++u) m[u] = 0;
-        for (int64_t s = 0; s < S; ++s) {
-            const float* v = value + (j * S + s) * units * spatial;
-            for (int64_t u = 0; u < units; ++u) {
-                double a = 0;
-                for (int64_t q = 0; q < spatial; ++q) a += v[u * spatial + q];
-                m[u] += a / static_cast<double>(spatial);
-            }
+    for (int64_t r = 0; r < rows; ++r) pda_softmax_row(in + r * k, out + r * k, k);
+}
+
+void pda_mean_probabilities(const float* p, int64_t k_classes, const PdaWindows& b, double* mean) {
+#pragma omp parallel for
+    for (int64_t j = 0; j < b.count; ++j)
+        for (int64_t c = 0; c < k_classes; ++c) {
+            double m = 0;
+            for (int64_t s = 0; s < b.samples; ++s) m += p[(j * b.samples + s) * k_classes + c];
+            mean[j * k_classes + c] = m / static_cast<double>(b.samples);
         }
-        for (int64_t u = 0; u < units; ++u) m[u] /= static_cast<double>(S);
+}
+
+void pda_weight_of_evidence(const float* p_clean, const double* mean, int64_t k_classes, const int64_t* classes,
+                            int64_t maps, double n_train, int64_t count, double* we) {
+#pragma omp parallel for
+    for (int64_t i = 0; i < count * maps; ++i) {
+        const int64_t j = i / maps, c = classes[i % maps];
+        we[i] = ::pda::pda_weight_of_evidence(p_clean[c], mean[j * k_classes + c], n_train, k_classes);
     }
 }
 
-void pda_weight_of_evidence_block(const float* p_clean, const double* p_marginal, int64_t k_classes,
-                                  const std::vector<int64_t>& classes, double n_train, const PdaBlock& b, double* we) {
-    const int64_t nw = b.windows(), M = static_cast<int64_t>(classes.size());
+void pda_unit_means(const float* value, int64_t images, int64_t units, int64_t spatial, double* out) {
 #pragma omp parallel for
-    for (int64_t j = 0; j < nw; ++j)
-        for (int64_t m = 0; m < M; ++m) {
-            const int64_t c = classes[m];
-            we[j * M + m] = pda_weight_of_evidence(p_clean[c], p_marginal[j * k_classes + c], n_train, k_classes);
-        }
+    for (int64_t i = 0; i < images * units; ++i) {
+        const float* v = value + i * spatial;
+        double a = 0;
+        for (int64_t q = 0; q < spatial; ++q) a += v[q];
+        out[i] = a / static_cast<double>(spatial);
+    }
 }
 
-void pda_accumulate_block(double* sums, int64_t maps, const double* value, const PdaBlock& b) {
-    const int64_t nw = b.windows(), plane = b.height * b.width;
+void pda_activation_difference(const double* image_means, const double* clean, int64_t units, const PdaWindows& b,
+                               double* ad) {
+#pragma omp parallel for
+    for (int64_t i = 0; i < b.count * units; ++i) {
+        const int64_t j = i / units, u = i % units;
+        double m = 0;
+        for (int64_t s = 0; s < b.samples; ++s) m += image_means[(j * b.samples + s) * units + u];
+        ad[i] = clean[u] - m / static_cast<double>(b.samples);  // AD = z(x) − mean_s z(x̃_s)
+    }
+}
+
+void pda_accumulate(double* sums, int64_t maps, const double* value, const PdaWindows& b) {
+    const int64_t plane = b.height * b.width;
 #pragma omp parallel for
     for (int64_t m = 0; m < maps; ++m)
-        for (int64_t j = 0; j < nw; ++j)
-            pda_accumulate_window(sums + m * plane, b.width, b.k, b.rows[j], b.cols[j], value[j * maps + m]);
+        for (int64_t j = 0; j < b.count; ++j)
+            pda_accumulate_window(sums + m * plane, b.width, b.k, b.row(b.w0 + j), b.col(b.w0 + j),
+                                  value[j * maps + m]);
 }
 
-}  // namespace pda
+}  // namespace pda::cpu

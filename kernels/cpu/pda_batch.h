@@ -1,47 +1,45 @@
-// CPU loops of the PDA batch (METHOD.md §1–2) over the PDA_HD functions of kernels/pda_math.h: paste
-// a block of windows' samples into the reused batch buffer and restore it, reduce each window's S
-// outputs, turn them into weight of evidence / activation difference, and add windows to the
-// per-pixel sums in window order. Every loop is parallel over independent outputs, so results never
-// depend on the thread count.
+// The PDA loop's batch kernels on the CPU (METHOD.md §1–2), with the names, arguments and order of
+// their CUDA twins (kernels/cuda/pda_kernels.h) and over the same PDA_HD math (kernels/pda_math.h,
+// kernels/window_math.h): paste a block's samples into the batch and restore it, softmax rows, reduce
+// each window's S outputs, weight of evidence and activation difference per window, and per-pixel
+// accumulation in window order. Loops are parallel over independent outputs only, so results never
+// depend on the thread count; every sum runs in the order the CUDA kernels use.
 #pragma once
 
 #include <cstdint>
-#include <vector>
 
-#include "kernels/tensor.h"
+#include "kernels/window_math.h"
 
-namespace pda {
+namespace pda::cpu {
 
-// Where a block of windows lies: window i (w0 ≤ i < w0 + nw) has its top-left corner at
-// (rows[i − w0], cols[i − w0]); images are (C, H, W), windows k × k over all channels.
-struct PdaBlock {
-    int64_t channels = 0, height = 0, width = 0, k = 0;
-    int64_t samples = 1;              // S: images per window, window-major in the batch
-    std::vector<int64_t> rows, cols;  // one per window of the block
-    int64_t windows() const { return static_cast<int64_t>(rows.size()); }
-};
+// y[i] = v, i < n.
+void pda_fill(float* y, float v, int64_t n);
 
-// batch (≥ nw·S, C, H, W): image j·S + s gets sample s of window j pasted from samples (nw, S, C, k, k).
-void pda_fill_batch(float* batch, const float* samples, const PdaBlock& b);
+// batch (≥ count·S, C, H, W): image j·S + s gets sample (j, s) of samples (count·S, C, k, k) pasted.
+void pda_paste(float* batch, const float* samples, const PdaWindows& b);
 
-// Undoes pda_fill_batch: copies the clean image's (C, H, W) values back into every pasted window.
-void pda_restore_batch(float* batch, const float* clean, const PdaBlock& b);
+// Undoes pda_paste: clean (C, H, W) values back into every pasted window.
+void pda_restore(float* batch, const float* clean, const PdaWindows& b);
 
-// out (nw·S, K) network outputs → mean (nw, K) of the S probability vectors per window (softmax of
-// each row first when `logits`), summed in double in sample order.
-void pda_reduce_probabilities(const float* out, int64_t k_classes, bool logits, const PdaBlock& b, double* mean);
+// out (rows, k) = softmax of each row of in (rows, k), by pda_softmax_row.
+void pda_softmax_rows(const float* in, float* out, int64_t rows, int64_t k);
 
-// Per-unit summary of one image's node value: (units, spatial) → mean over spatial per unit.
-// value (nw·S, units, spatial) → mean (nw, units) over the S samples of each window.
-void pda_reduce_units(const float* value, int64_t units, int64_t spatial, const PdaBlock& b, double* mean);
+// p (count·S, K) probability rows → mean (count, K) per window, summed in double in sample order.
+void pda_mean_probabilities(const float* p, int64_t k_classes, const PdaWindows& b, double* mean);
 
-// we (nw, M) = weight of evidence of classes[m] per window from the clean probabilities (K) and the
-// windows' marginal probabilities (nw, K).
-void pda_weight_of_evidence_block(const float* p_clean, const double* p_marginal, int64_t k_classes,
-                                  const std::vector<int64_t>& classes, double n_train, const PdaBlock& b, double* we);
+// we (count, M) = pda_weight_of_evidence(p_clean[classes[m]], mean[j, classes[m]], n_train, K).
+void pda_weight_of_evidence(const float* p_clean, const double* mean, int64_t k_classes, const int64_t* classes,
+                            int64_t maps, double n_train, int64_t count, double* we);
 
-// sums (M, H, W) += value (nw, M) of each window over its k × k pixels, windows in block order
-// (parallel over the M maps only, so each pixel sees the same additions in the same order).
-void pda_accumulate_block(double* sums, int64_t maps, const double* value, const PdaBlock& b);
+// value (images, units, spatial) → out (images, units): mean over spatial in double, in order.
+void pda_unit_means(const float* value, int64_t images, int64_t units, int64_t spatial, double* out);
 
-}  // namespace pda
+// ad (count, units) = clean[u] − (Σ_s image_means[j·S + s, u]) / S, sums in sample order.
+void pda_activation_difference(const double* image_means, const double* clean, int64_t units, const PdaWindows& b,
+                               double* ad);
+
+// sums (maps, H, W) += value (count, maps) of each window of the block over its k × k pixels, windows
+// in index order (parallel over the maps only, so each pixel sees the same additions in the same order).
+void pda_accumulate(double* sums, int64_t maps, const double* value, const PdaWindows& b);
+
+}  // namespace pda::cpu

@@ -30,7 +30,7 @@ __global__ void scale_kernel(float* y, const float* factor, int64_t batch, int64
 __global__ void window_positions_kernel(int32_t* rows, int32_t* cols, int64_t images, PdaWindows w) {
     PDA_GRID_LOOP(b, images) {
         int64_t row = 0, col = 0;
-        crop_image_window(b, w.samples, w.w0, w.count, w.cols, w.stride, &row, &col);
+        crop_image_window(b, w, &row, &col);
         rows[b] = static_cast<int32_t>(row);
         cols[b] = static_cast<int32_t>(col);
     }

@@ -9,23 +9,11 @@
 
 #include <cstdint>
 
-#include "kernels/hd.h"
+#include "kernels/window_math.h"
 
 namespace pda::cuda {
 
-// A block of consecutive windows [w0, w0 + count) of a WindowGrid (engine/windows.h), images
-// (C, H, W), windows k × k over all channels, S images per window (window-major in the batch).
-struct PdaWindows {
-    int64_t channels = 0, height = 0, width = 0, k = 0, stride = 1;
-    int64_t rows = 0, cols = 0;  // windows per grid column / row: (H − k) / stride + 1, (W − k) / stride + 1
-    int64_t w0 = 0, count = 0;
-    int64_t samples = 1;
-    PDA_HD int64_t patch() const { return channels * k * k; }
-};
-
-// WindowGrid::row / col of window w, for the device.
-PDA_HD int64_t pda_window_row(const PdaWindows& b, int64_t w) { return (w / b.cols) * b.stride; }
-PDA_HD int64_t pda_window_col(const PdaWindows& b, int64_t w) { return (w % b.cols) * b.stride; }
+using ::pda::PdaWindows;  // kernels/window_math.h
 
 // y[i] = v, i < n.
 void pda_fill(float* y, float v, int64_t n, cudaStream_t stream);

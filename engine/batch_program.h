@@ -1,0 +1,36 @@
+// BatchProgram: the network as the PDA loop (engine/explain.cc) runs it: a batch of images, each
+// equal to the explained image except inside one window of the current block, computed in full or
+// incrementally (exact; METHOD.md §5). Four implementations, CPU / CUDA × full / incremental
+// (engine/cpu/programs.cc, engine/cuda/programs.cc). Pointers are in the backend's memory: host
+// memory on the CPU, device memory on CUDA.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "kernels/window_math.h"
+
+namespace pda {
+
+enum class Execution {
+    kIncremental,  // recompute only what each window changes (exact; the default)
+    kFull,         // every resampled image in full
+};
+
+class BatchProgram {
+  public:
+    virtual ~BatchProgram() = default;
+    // Images per run.
+    virtual int64_t batch() const = 0;
+    // The (batch, C, H, W) input, filled by the loop (clean copies, samples pasted) before run().
+    virtual float* input() = 0;
+    // Runs the batch. Image b holds window block.image_window(b) (an incremental program reads only
+    // that window of it; a clean image may name any window). Asynchronous backends do not wait.
+    virtual void run(const PdaWindows& block) = 0;
+    // A graph output or kept value of the last run, (batch, ...), as a full forward gives it.
+    virtual const float* value(const std::string& name) const = 0;
+    // Empty, or why the batch is smaller than asked (out of device memory).
+    virtual std::string note() const { return {}; }
+};
+
+}  // namespace pda

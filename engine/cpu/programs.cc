@@ -1,0 +1,65 @@
+// CPU BatchPrograms (programs.h): adapters from the loop's batch of windows to the CPU executors.
+#include "engine/cpu/programs.h"
+
+#include "engine/incremental_cpu.h"
+#include "engine/program.h"
+#include "kernels/crop_math.h"
+
+namespace pda {
+namespace {
+
+class CpuFullProgram : public BatchProgram {
+  public:
+    CpuFullProgram(const Graph& g, const Shape& image, int64_t batch, CpuContext& ctx,
+                   const std::set<std::string>& keep)
+        : input_(Shape{batch, image[1], image[2], image[3]}) {
+        CompileOptions opt;
+        opt.keep = keep;
+        prog_ = compile_cpu(g, {input_.shape()}, ctx, opt);
+    }
+    int64_t batch() const override { return input_.shape()[0]; }
+    float* input() override { return input_.data(); }
+    void run(const PdaWindows&) override { prog_->run({ConstTensorView(input_.data(), input_.shape())}); }
+    const float* value(const std::string& name) const override { return prog_->value(name).data; }
+
+  private:
+    Tensor input_;
+    std::unique_ptr<Program> prog_;
+};
+
+class CpuIncrementalBatch : public BatchProgram {
+  public:
+    CpuIncrementalBatch(const Graph& g, ConstTensorView clean_x, int64_t k, int64_t batch, CpuContext& ctx,
+                        const std::set<std::string>& keep)
+        : input_(Shape{batch, clean_x.shape[1], clean_x.shape[2], clean_x.shape[3]}),
+          prog_(g, clean_x, k, batch, ctx, keep),
+          rows_(static_cast<size_t>(batch)),
+          cols_(static_cast<size_t>(batch)) {}
+    int64_t batch() const override { return prog_.batch(); }
+    float* input() override { return input_.data(); }
+    void run(const PdaWindows& block) override {
+        for (int64_t b = 0; b < prog_.batch(); ++b) crop_image_window(b, block, &rows_[b], &cols_[b]);
+        prog_.run(input_.data(), rows_, cols_);
+    }
+    const float* value(const std::string& name) const override { return prog_.value(name).data; }
+
+  private:
+    Tensor input_;
+    IncrementalProgram prog_;
+    std::vector<int64_t> rows_, cols_;
+};
+
+}  // namespace
+
+std::unique_ptr<BatchProgram> make_cpu_full_program(const Graph& g, const Shape& image, int64_t batch, CpuContext& ctx,
+                                                    const std::set<std::string>& keep) {
+    return std::make_unique<CpuFullProgram>(g, image, batch, ctx, keep);
+}
+
+std::unique_ptr<BatchProgram> make_cpu_incremental_program(const Graph& g, ConstTensorView clean_x, int64_t k,
+                                                           int64_t batch, CpuContext& ctx,
+                                                           const std::set<std::string>& keep) {
+    return std::make_unique<CpuIncrementalBatch>(g, clean_x, k, batch, ctx, keep);
+}
+
+}  // namespace pda
