@@ -1,9 +1,11 @@
-// The exact incremental executor on the CPU (METHOD.md §5, issue 5 item 2): the clean image's
-// activations are cached once; a batch of resampled images, each differing from the clean image only
-// inside its own k × k window, is run by recomputing every node on a crop of one size per batch
-// (the shared plan: engine/incremental_plan.h) read from the cache with the changed crops pasted in, and nodes
-// whose crop covers (nearly) the whole map on full maps. Results equal a full forward up to float
-// reordering (tests/test_incremental.cc).
+// The exact incremental executor on the CPU (METHOD.md §5): the shared plan (engine/incremental_plan.h)
+// and buffer layout (engine/incremental_layout.h) that drive the CUDA executor, bound to host memory
+// and run with the CPU's ops (engine/cpu_ops.h) at the layout's shapes and the CPU gathers of
+// kernels/cpu/crop.h in place of cuDNN and the CUDA kernels — so every CPU test runs the plan, the
+// gather decisions and the buffer reuse the GPU runs. The clean image's activations are cached once;
+// a batch of resampled images, each differing from the clean image only inside its own k × k window,
+// is run by recomputing every node on a crop of one size per batch. Results equal a full forward up
+// to float reordering (tests/test_incremental.cc).
 #pragma once
 
 #include <cstdint>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "engine/cpu_ops.h"
+#include "engine/incremental_layout.h"
 #include "engine/incremental_plan.h"
 
 namespace pda {
@@ -29,37 +32,33 @@ class IncrementalProgram {
     IncrementalProgram(const IncrementalProgram&) = delete;
     IncrementalProgram& operator=(const IncrementalProgram&) = delete;
 
-    // batch: (B, C, H, W) images equal to clean_x except inside window (rows[b], cols[b]) of side k
-    // (rows, cols: B entries each; a clean image may name any window). Only the windows are read.
+    // The (B, C, H, W) input batch in the program's memory: B images equal to clean_x except inside
+    // each image's window, filled before run_windows().
+    float* input() { return bind_.input; }
+    // Runs the batch in input(); rows, cols: B window top rows and left columns (every window must fit
+    // the image: not checked).
+    void run_windows(const int32_t* rows, const int32_t* cols);
+    // Copies batch (B, C, H, W) into input(), checks the windows and runs (tests).
     void run(const float* batch, const std::vector<int64_t>& rows, const std::vector<int64_t>& cols);
 
-    // A graph output or kept value of the last run(), (B, ...) as a full forward gives it. Valid until
-    // the next run().
+    // A graph output or kept value of the last run, (B, ...) as a full forward gives it. Valid until
+    // the next run.
     ConstTensorView value(const std::string& name) const;
-    // The clean image's value (1, ...), computed once at construction.
-    ConstTensorView clean_value(const std::string& name) const;
     const CropPlan& plan() const { return plan_.crops; }
     const IncrementalPlan& incremental_plan() const { return plan_; }
-    int64_t batch() const { return B_; }
+    const IncrementalLayout& layout() const { return layout_; }
+    int64_t batch() const { return layout_.batch; }
+    // Bytes of the arena (batch, values, scratch) and the clean cache.
+    int64_t memory_bytes() const;
 
   private:
-    struct Value;  // per value: kind, shapes, buffers, per-image crop origins
-    struct Step;   // per node: the op built for crop or full shapes and how its inputs are gathered
-
-    Value& val(const std::string& name);
-    const Value& val(const std::string& name) const;
-    void place_crops(const std::vector<int64_t>& rows, const std::vector<int64_t>& cols);
-    const float* gather(Step& st, size_t input, Value& out);
-    void materialise(const std::string& name);
-    void assemble(const Value& v, float* out) const;
-
-    const Graph& g_;
-    int64_t B_ = 0;
     IncrementalPlan plan_;
-    std::map<std::string, std::unique_ptr<Value>> values_;
-    std::vector<std::unique_ptr<Step>> steps_;
-    std::set<std::string> kept_;
-    const float* batch_ = nullptr;
+    IncrementalLayout layout_;
+    std::map<std::string, Shape> shapes_;  // the full forward's, at the batch
+    Tensor arena_, clean_;
+    LayoutBinding bind_;
+    std::vector<std::unique_ptr<CpuOp>> ops_;
+    bool ran_ = false;
 };
 
 }  // namespace pda

@@ -1,5 +1,5 @@
-// layout_incremental (incremental_layout.h): the forms of IncrementalProgram::gather decided once per
-// step input; in one arena, first what lives for the whole program (the batch, replicated unchanged
+// layout_incremental (incremental_layout.h): how every step input is read, decided once per
+// step input for both executors; in one arena, first what lives for the whole program (the batch, replicated unchanged
 // values, kept values and their assembled copies), then the other values' buffers, each reusing the
 // space of buffers whose last reader has run (first fit by step lifetime), then one scratch region
 // shared by all steps (a step's gathered inputs are read only by its own op, and the steps run in

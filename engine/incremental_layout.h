@@ -1,10 +1,9 @@
-// The device memory of the CUDA incremental executor (engine/incremental_cuda.h) at a batch size,
-// computed from the shared plan (engine/incremental_plan.h) without a device: which buffer every
-// value and every op input uses, and the floats it all takes. The CUDA program allocates exactly this
-// layout, and its batch size is sized from it (cuda_incremental_max_batch), so the arithmetic runs
-// and is tested on any machine; bound to memory (bind_layout), it says what every run gathers and
-// computes, which the CUDA program launches and the tests emulate on the CPU
-// (tests/test_cuda_incremental.cc).
+// The memory of both incremental executors (engine/incremental_cpu.h, engine/incremental_cuda.h) at a
+// batch size, computed from the shared plan (engine/incremental_plan.h) without a device: which buffer
+// every value and every op input uses (buffers reused once their last reader has run), and the floats
+// it all takes. Each executor allocates exactly this layout, and the CUDA batch is sized from it
+// (cuda_incremental_max_batch); bound to memory (bind_layout), it says what every run gathers and
+// computes, which the CUDA program launches and the CPU program runs with its own ops and gathers.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +18,7 @@
 
 namespace pda {
 
-// How an op input of a step reaches the op, mirroring IncrementalProgram::gather (incremental_cpu.cc).
+// How an op input of a step reaches the op: decided once here for both executors.
 enum class InputForm {
     kConstant,   // a graph constant
     kBatch,      // the input batch itself, (B, C, H, W): a full step reading the graph input
@@ -68,8 +67,7 @@ int64_t layout_batch_cap(const IncrementalLayout& at1, const IncrementalLayout& 
 
 // ---- a layout bound to memory ----------------------------------------------------------------------
 
-// Where a layout lives: device memory for the CUDA program, host memory for its emulation on the CPU
-// (tests/test_cuda_incremental.cc). The plan's constants, crop origin tables (int32) and average-pool
+// Where a layout lives: device memory for the CUDA program, host memory for the CPU program. The plan's constants, crop origin tables (int32) and average-pool
 // factors are looked up by name or step index.
 struct LayoutMemory {
     float* arena = nullptr;  // arena_floats

@@ -5,9 +5,9 @@
 // cases); explain maps equal the CPU's and CUDA full execution's for the three samplers. Everywhere:
 // the host-side parts it runs on, the device memory layout (engine/incremental_layout.h), the batch
 // arithmetic and each image's window (kernels/crop_math.h) against WindowGrid. Worst differences are
-// printed with a "[ cuda incr ]" prefix. The CUDA program's run is also emulated on the CPU over the same
-// binding and element functions (IncrementalEmulation*), so that all but its launches and cuDNN calls
-// are checked on any machine.
+// printed with a "[ cuda incr ]" prefix. The CUDA program's run over the same layout and binding is the
+// CPU executor's (IncrementalEmulation*), so that all but its launches and cuDNN calls are checked on
+// any machine.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -83,7 +83,7 @@ IncrementalPlan plan_for(const Graph& g, int64_t k) {
 // writes it to its last reader, kept values, the batch and replicated values for the whole run; a
 // buffer reused by a later value is the point of the layout); each step's scratch disjoint from them
 // and from each other, at the arena's end; every kept value readable; the forms as
-// IncrementalProgram::gather chooses them.
+// kernels of a run read them (the gathers of kernels/cpu/crop.h and kernels/cuda/crop.h).
 void check_layout(const Graph& g, const IncrementalPlan& plan, const IncrementalLayout& l) {
     const int64_t B = l.batch;
     const std::map<std::string, Shape> shapes_b = infer_shapes(g, {Shape{B, plan.C, plan.H, plan.W}});
@@ -270,94 +270,19 @@ TEST(IncrementalLayout, UnknownKeptValueIsAnInputError) {
     EXPECT_THROW(layout_incremental(g, plan, 0, {}, kAlign), Error);
 }
 
-// ---- everywhere: the CUDA program's run, emulated on the CPU ---------------------------------------
+// ---- everywhere: the CUDA program's run on the CPU ------------------------------------------------
+// The CPU executor (engine/incremental_cpu.h) is the CUDA program's run over the same layout and
+// binding, with the CPU's ops and gathers in place of cuDNN and the kernels, its arena NaN-filled so
+// that an element no gather writes shows. What this leaves to a GPU run: the launches, the device
+// copies and the CUDA ops themselves.
 
-// The layout bound to host memory and run as CudaIncrementalProgram::run_device runs it
-// (engine/cuda/incremental_cuda.cc): the same binding (bind_layout), the kernels' element functions
-// (kernels/crop_math.h: crop_batch_gather, crop_batch_factor_offset) in host loops, the CPU's ops built
-// at the layout's shapes in place of cuDNN's. Buffers start as NaN, so an element no gather writes
-// shows. What this leaves to a GPU run: the launches, the device copies and the CUDA ops themselves.
-class EmulatedProgram {
-  public:
-    EmulatedProgram(const Graph& g, ConstTensorView clean_x, int64_t k, int64_t batch, CpuContext& ctx,
-                    const std::set<std::string>& keep)
-        : plan_(plan_incremental(g, clean_x.shape, k, ctx)),
-          layout_(layout_incremental(g, plan_, batch, keep, kAlign)) {
-        shapes_ = infer_shapes(g, {Shape{batch, plan_.C, plan_.H, plan_.W}});
-        arena_.assign(static_cast<size_t>(layout_.arena_floats), NAN);
-        clean_.assign(static_cast<size_t>(std::max<int64_t>(layout_.clean_floats, 1)), NAN);
-        CompileOptions all;  // the clean cache, as the CUDA program takes it from a batch-1 program
-        for (const Node& n : g.nodes) all.keep.insert(n.output);
-        std::unique_ptr<Program> once = compile_cpu(g, {clean_x.shape}, ctx, all);
-        once->run({clean_x});
-        for (const auto& [name, lv] : layout_.values) {
-            if (lv.clean < 0) continue;
-            const ConstTensorView v = once->value(name);
-            std::copy(v.data, v.data + v.numel(), clean_.begin() + lv.clean);
-        }
-        LayoutMemory mem;
-        mem.arena = arena_.data();
-        mem.clean = clean_.data();
-        mem.constant = [&g](const std::string& v) { return g.constant(v).data(); };
-        mem.table = [this](const std::string& v, bool rows) {
-            const PlannedValue& pv = plan_.value(v);
-            return (rows ? pv.oy : pv.ox).data();
-        };
-        mem.avg_factor = [this](size_t i) { return plan_.steps.at(i).avg_factor.data(); };
-        bind_ = bind_layout(g, plan_, layout_, mem);
-        for (size_t i = 0; i < plan_.steps.size(); ++i)
-            ops_.push_back(
-                make_cpu_op(g, plan_.steps[i].op, layout_.steps[i].in_shapes, layout_.steps[i].out_shape, ctx));
-        for (const LayoutBinding::Broadcast& b : bind_.broadcasts)
-            for (int64_t i = 0; i < b.n * batch; ++i) b.out[i] = b.clean[i % b.n];
-    }
-
-    void run(const float* batch, const std::vector<int64_t>& rows, const std::vector<int64_t>& cols) {
-        const std::vector<int32_t> r(rows.begin(), rows.end()), c(cols.begin(), cols.end());
-        std::copy(batch, batch + shapes_.at(plan_.input).numel(), bind_.input);
-        std::vector<ConstTensorView> in;
-        for (size_t i = 0; i < ops_.size(); ++i) {
-            const BoundStep& st = bind_.steps[i];
-            const LayoutStep& ls = layout_.steps[i];
-            in.clear();
-            for (size_t j = 0; j < st.inputs.size(); ++j) {
-                const BoundInput& x = st.inputs[j];
-                if (x.scratch) gather(x.scratch, x.tile, x.source, r, c);
-                in.push_back({x.ptr, ls.in_shapes[j]});
-            }
-            ops_[i]->run(in, {st.out, ls.out_shape});
-            if (st.factor)
-                for (int64_t e = 0; e < ls.out_shape.numel(); ++e)
-                    st.out[e] *= st.factor[crop_batch_factor_offset(e, st.channels, st.ch, st.cw, st.map_w, st.oy,
-                                                                    st.ox, r.data(), c.data())];
-        }
-        for (const LayoutBinding::Assembly& a : bind_.shown) gather(a.out, a.tile, a.source, r, c);
-    }
-
-    ConstTensorView value(const std::string& name) const { return {bind_.kept_values.at(name), shapes_.at(name)}; }
-
-  private:
-    static void gather(float* dst, const CropTile& t, const CropSource& s, const std::vector<int32_t>& r,
-                       const std::vector<int32_t>& c) {
-        const int64_t n = t.batch * t.channels * t.th * t.tw;
-        for (int64_t i = 0; i < n; ++i) dst[i] = crop_batch_gather(i, t, s, r.data(), c.data());
-    }
-
-    IncrementalPlan plan_;
-    IncrementalLayout layout_;
-    std::map<std::string, Shape> shapes_;
-    std::vector<float> arena_, clean_;
-    LayoutBinding bind_;
-    std::vector<std::unique_ptr<CpuOp>> ops_;
-};
-
-// Worst relative difference of the emulation against a full CPU forward over `values` and the outputs.
+// Worst relative difference of the CPU run of the layout against a full CPU forward over `values` and the outputs.
 double emulated_difference(const Graph& g, const std::vector<std::string>& values, int64_t k, int64_t stride, bool all,
                            int64_t batch, uint32_t seed) {
     CpuContext ctx;
     return incremental_test::worst_against_full(g, values, k, stride, all, batch, seed, 1e-5,
                                                 [&](ConstTensorView x, const std::set<std::string>& keep) {
-                                                    return std::make_unique<EmulatedProgram>(g, x, k, batch, ctx, keep);
+                                                    return std::make_unique<IncrementalProgram>(g, x, k, batch, ctx, keep);
                                                 });
 }
 

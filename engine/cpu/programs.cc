@@ -31,22 +31,23 @@ class CpuIncrementalBatch : public BatchProgram {
   public:
     CpuIncrementalBatch(const Graph& g, ConstTensorView clean_x, int64_t k, int64_t batch, CpuContext& ctx,
                         const std::set<std::string>& keep)
-        : input_(Shape{batch, clean_x.shape[1], clean_x.shape[2], clean_x.shape[3]}),
-          prog_(g, clean_x, k, batch, ctx, keep),
-          rows_(static_cast<size_t>(batch)),
-          cols_(static_cast<size_t>(batch)) {}
+        : prog_(g, clean_x, k, batch, ctx, keep), rows_(static_cast<size_t>(batch)), cols_(static_cast<size_t>(batch)) {}
     int64_t batch() const override { return prog_.batch(); }
-    float* input() override { return input_.data(); }
+    float* input() override { return prog_.input(); }
     void run(const PdaWindows& block) override {
-        for (int64_t b = 0; b < prog_.batch(); ++b) crop_image_window(b, block, &rows_[b], &cols_[b]);
-        prog_.run(input_.data(), rows_, cols_);
+        for (int64_t b = 0; b < prog_.batch(); ++b) {
+            int64_t row = 0, col = 0;
+            crop_image_window(b, block, &row, &col);
+            rows_[b] = static_cast<int32_t>(row);
+            cols_[b] = static_cast<int32_t>(col);
+        }
+        prog_.run_windows(rows_.data(), cols_.data());
     }
     const float* value(const std::string& name) const override { return prog_.value(name).data; }
 
   private:
-    Tensor input_;
     IncrementalProgram prog_;
-    std::vector<int64_t> rows_, cols_;
+    std::vector<int32_t> rows_, cols_;  // each image's window
 };
 
 }  // namespace

@@ -1,10 +1,10 @@
-// CudaIncrementalProgram (engine/incremental_cuda.h): IncrementalProgram's run (incremental_cpu.cc) on
-// the device. The clean activations come from a batch-1 compile_cuda program run once; the buffers are
+// CudaIncrementalProgram (engine/incremental_cuda.h): the run of IncrementalProgram (incremental_cpu.cc)
+// on the device. The clean activations come from a batch-1 compile_cuda program run once; the buffers are
 // engine/incremental_layout.h's (one arena: the batch, the values, kept values assembled, a scratch all
 // steps reuse; a second, small one: the clean cache); ops are make_cuda_op's at the plan's shapes; the
 // gathers, assembly and average-pool divisors are kernels/cuda/crop.h's. Everything a run needs is
 // resolved at construction (bind_layout: device pointers and kernel parameters, the same binding the
-// tests emulate on the CPU): run_device only launches.
+// CPU program runs): run_device only launches.
 #include "engine/incremental_cuda.h"
 
 #include <algorithm>
