@@ -20,7 +20,7 @@ IncrementalProgram::~IncrementalProgram() = default;
 
 IncrementalProgram::IncrementalProgram(const Graph& g, ConstTensorView clean_x, int64_t k, int64_t batch,
                                        CpuContext& ctx, const std::set<std::string>& keep)
-    : plan_(plan_incremental(g, clean_x.shape, k, ctx)) {
+    : plan_(plan_incremental(g, clean_x.shape, k)) {
     if (batch < 1) fail_input("incremental execution needs a batch of at least one image");
     layout_ = layout_incremental(g, plan_, batch, keep, kAlignFloats);
     shapes_ = infer_shapes(g, {Shape{batch, plan_.C, plan_.H, plan_.W}});

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <limits>
 
-#include "engine/cpu_ops.h"
 #include "kernels/crop_math.h"
 
 namespace pda {
@@ -32,24 +31,22 @@ Shape with_batch(Shape s, int64_t b) {
     return s;
 }
 
-// The full op's divisor over the unpadded op's (kernel volume), per output position, from the full
-// op run on ones; empty when all are 1.
-std::vector<float> average_pool_factors(const Graph& g, const Node& n, const Shape& in1, const Shape& out1,
-                                        CpuContext& ctx) {
-    const Shape one_in{1, 1, in1[2], in1[3]}, one_out{1, 1, out1[2], out1[3]};
-    Tensor ones(one_in), r(one_out);
-    std::fill(ones.data(), ones.data() + ones.numel(), 1.f);
-    make_cpu_op(g, n, {one_in}, one_out, ctx)->run({ones.view()}, r.view());
+int64_t axis_divisor(const Node& n, int a, int64_t o, int64_t in) {
+    return crop_pool_divisor(o, in, n.geo.kernel[a], n.geo.stride[a], n.geo.pad_begin[a], n.geo.pad_end[a],
+                             std::max<int64_t>(1, n.geo.dilation[a]), n.count_include_pad);
+}
+
+// The full op's divisor over the unpadded op's (the kernel volume, every tap of a crop tile being
+// inside it), per output position; empty when all are 1. The divisor follows the AveragePool ops of
+// both backends: taps inside the padded input with count_include_pad, inside the input without.
+std::vector<float> average_pool_factors(const Node& n, const Shape& in1, const Shape& out1) {
     const double kvol = static_cast<double>(n.geo.kernel[0] * n.geo.kernel[1]);
-    const int64_t dil[2] = {std::max<int64_t>(1, n.geo.dilation[0]), std::max<int64_t>(1, n.geo.dilation[1])};
-    std::vector<float> f(static_cast<size_t>(r.numel()));
+    std::vector<float> f(static_cast<size_t>(out1[2] * out1[3]));
     bool trivial = true;
     for (int64_t y = 0; y < out1[2]; ++y)
         for (int64_t x = 0; x < out1[3]; ++x) {
-            const int64_t taps =
-                crop_taps_inside(y, in1[2], n.geo.kernel[0], n.geo.stride[0], n.geo.pad_begin[0], dil[0]) *
-                crop_taps_inside(x, in1[3], n.geo.kernel[1], n.geo.stride[1], n.geo.pad_begin[1], dil[1]);
-            const float v = static_cast<float>(r.data()[y * out1[3] + x] * kvol / static_cast<double>(taps));
+            const int64_t divisor = axis_divisor(n, 0, y, in1[2]) * axis_divisor(n, 1, x, in1[3]);
+            const float v = static_cast<float>(kvol / static_cast<double>(divisor));
             f[static_cast<size_t>(y * out1[3] + x)] = v;
             trivial &= v == 1.f;
         }
@@ -94,7 +91,7 @@ Shape IncrementalPlan::output_shape(const Graph& g, const PlannedStep& st,
     return Shape{full[0], full[1], out.ch, out.cw};
 }
 
-IncrementalPlan plan_incremental(const Graph& g, const Shape& image, int64_t k, CpuContext& ctx) {
+IncrementalPlan plan_incremental(const Graph& g, const Shape& image, int64_t k) {
     validate(g);
     if (g.inputs.size() != 1) fail_input("incremental execution needs a graph with one input");
     if (image.rank != 4 || image[0] != 1)
@@ -157,7 +154,7 @@ IncrementalPlan plan_incremental(const Graph& g, const Shape& image, int64_t k, 
                 for (int a = 0; a < 2; ++a) st.op.geo.pad_begin[a] = st.op.geo.pad_end[a] = 0;
                 st.op.geo.ceil_mode = false;
                 if (n.op == OpType::kAveragePool)
-                    st.avg_factor = average_pool_factors(g, n, shapes1.at(n.inputs[0]), v.shape, ctx);
+                    st.avg_factor = average_pool_factors(n, shapes1.at(n.inputs[0]), v.shape);
             }
             v.oy.assign(static_cast<size_t>(p.H - k + 1), 0);
             v.ox.assign(static_cast<size_t>(p.W - k + 1), 0);

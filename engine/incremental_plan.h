@@ -12,7 +12,6 @@
 #include <string>
 #include <vector>
 
-#include "kernels/cpu/context.h"
 #include "networks/regions.h"
 
 namespace pda {
@@ -68,10 +67,9 @@ struct IncrementalPlan {
     Shape output_shape(const Graph& g, const PlannedStep& st, const std::map<std::string, Shape>& shapes_b) const;
 };
 
-// The plan for windows of side k on graph g's only input, an image (1, C, H, W). ctx runs the
-// average pools' divisors once (the full op on ones, so that every convention of the op is kept).
+// The plan for windows of side k on graph g's only input, an image (1, C, H, W); backend-free.
 // Throws an input error for a graph with several inputs, an input that is not one 2-D image, or a k
 // that does not fit.
-IncrementalPlan plan_incremental(const Graph& g, const Shape& image, int64_t k, CpuContext& ctx);
+IncrementalPlan plan_incremental(const Graph& g, const Shape& image, int64_t k);
 
 }  // namespace pda

@@ -68,13 +68,16 @@ PDA_HD int64_t crop_paste_offset(int64_t e, int64_t ch, int64_t cw, int64_t h, i
     return (c * h + cy + r) * w + cx + q;
 }
 
-// Number of taps of a window (kernel K, stride s, pad p, dilation d) at output position o that fall
-// inside an input axis of length n: what an average pool without count_include_pad divides by.
-PDA_HD int64_t crop_taps_inside(int64_t o, int64_t n, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation) {
+// An average pool's divisor along one axis at output position o, as the AveragePool ops of both
+// backends take it: taps inside the padded input [−pad_begin, n + pad_end) with count_include_pad,
+// inside the input [0, n) without.
+PDA_HD int64_t crop_pool_divisor(int64_t o, int64_t n, int64_t kernel, int64_t stride, int64_t pad_begin,
+                                 int64_t pad_end, int64_t dilation, bool include_pad) {
+    const int64_t lo = include_pad ? -pad_begin : 0, hi = include_pad ? n + pad_end : n;
     int64_t taps = 0;
     for (int64_t j = 0; j < kernel; ++j) {
-        const int64_t i = o * stride - pad + j * dilation;
-        taps += (i >= 0 && i < n) ? 1 : 0;
+        const int64_t i = o * stride - pad_begin + j * dilation;
+        taps += (i >= lo && i < hi) ? 1 : 0;
     }
     return taps;
 }

@@ -73,10 +73,9 @@ TEST(IncrementalWindows, ImageWindowsFollowTheWindowGrid) {
 // ---- everywhere: the device memory layout ----------------------------------------------------------
 
 IncrementalPlan plan_for(const Graph& g, int64_t k) {
-    CpuContext ctx;
     Shape in = g.inputs[0].shape;
     in[0] = 1;
-    return plan_incremental(g, in, k, ctx);
+    return plan_incremental(g, in, k);
 }
 
 // Every buffer in bounds; buffers whose lifetimes meet disjoint (a value lives from the step that

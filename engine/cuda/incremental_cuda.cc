@@ -12,7 +12,6 @@
 
 #include "engine/cuda/cuda_ops.h"
 #include "engine/incremental_layout.h"
-#include "kernels/cpu/context.h"
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/crop.h"
 
@@ -37,8 +36,7 @@ class CudaIncrementalImpl : public CudaIncrementalProgram {
     CudaIncrementalImpl(const Graph& g, ConstTensorView clean_x, int64_t k, int64_t batch, CudaContext& ctx,
                         const CudaCompileOptions& opt)
         : g_(g), ctx_(ctx), precision_(opt.precision), B_(batch) {
-        CpuContext cpu;  // the plan runs average pools on ones once (their divisors)
-        plan_ = plan_incremental(g, clean_x.shape, k, cpu);
+        plan_ = plan_incremental(g, clean_x.shape, k);
         layout_ = layout_incremental(g, plan_, batch, opt.keep, kCudaAlignFloats);
         for (int64_t n : layout_.buffer_elements)
             if (n > kCudaMaxElements)
@@ -243,8 +241,7 @@ std::unique_ptr<CudaIncrementalProgram> compile_cuda_incremental(const Graph& g,
 
 int64_t cuda_incremental_max_batch(const Graph& g, const Shape& image, int64_t k, CudaContext& ctx,
                                    const std::set<std::string>& keep) {
-    CpuContext cpu;
-    const IncrementalPlan plan = plan_incremental(g, image, k, cpu);
+    const IncrementalPlan plan = plan_incremental(g, image, k);
     const IncrementalLayout l1 = layout_incremental(g, plan, 1, keep, kCudaAlignFloats);
     const IncrementalLayout l2 = layout_incremental(g, plan, 2, keep, kCudaAlignFloats);
     const int64_t per_image = std::max<int64_t>(l2.arena_floats - l1.arena_floats, 1);
