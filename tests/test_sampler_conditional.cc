@@ -1,27 +1,25 @@
 // The conditional sampler (METHOD.md §3): its algebra against a direct computation with an explicit
 // inverse, the statistics of its samples (interior, edge and corner configurations, joint and
-// per-channel) against μ_{i|o} and Σ_{i|o} within stated confidence bounds, the fit on a Gaussian
-// field of known covariance, determinism, clipping, and the sampler file with its refusals.
+// per-channel) against μ_{i|o} and Σ_{i|o} within stated confidence bounds, determinism, clipping
+// and its refusals. The fit and the sampler file are in test_gaussian_fit.cc.
 #include <gtest/gtest.h>
 #include <omp.h>
-#include <unistd.h>
 
 #include <cmath>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <functional>
-#include <random>
 
 #include "engine/gaussian.h"
 #include "engine/sampler_conditional.h"
-#include "io/sampler_file.h"
 #include "kernels/philox.h"
+#include "sampler_harness.h"
 
 namespace pda {
 namespace {
 
-using Mat = std::vector<double>;  // row-major
+using sampler_test::expect_input_error;
+using sampler_test::make_model;
+using sampler_test::Mat;
+using sampler_test::max_abs_diff;
+using sampler_test::random_image;
 
 // Gauss–Jordan inverse with partial pivoting: the "obviously right" reference the sampler must match.
 Mat inverse(Mat a, int64_t n) {
@@ -50,38 +48,6 @@ Mat inverse(Mat a, int64_t n) {
         }
     }
     return inv;
-}
-
-// A random SPD covariance (d, d) with unit-order variances and strong correlations.
-Mat random_spd(int64_t d, uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<double> nd;
-    Mat b(static_cast<size_t>(d * d)), s(static_cast<size_t>(d * d));
-    for (double& v : b) v = nd(rng);
-    for (int64_t i = 0; i < d; ++i)
-        for (int64_t j = 0; j < d; ++j) {
-            double acc = i == j ? 0.3 * d : 0.0;
-            for (int64_t t = 0; t < d; ++t) acc += b[i * d + t] * b[j * d + t];
-            s[i * d + j] = acc / d;
-        }
-    return s;
-}
-
-GaussianPatchModel make_model(int64_t C, int64_t k, int64_t pad, uint32_t seed) {
-    GaussianPatchModel m;
-    m.k = k;
-    m.pad = pad;
-    m.l = k + 2 * pad;
-    m.channels = C;
-    const int64_t d = m.dim();
-    m.cov = random_spd(d, seed);
-    std::mt19937 rng(seed + 1);
-    std::uniform_real_distribution<double> u(-1, 1);
-    for (int64_t i = 0; i < d; ++i) m.mean.push_back(u(rng));
-    m.min.assign(C, -100.0f);
-    m.max.assign(C, 100.0f);
-    m.patches = 1000;
-    return m;
 }
 
 // A and Σ_{i|o} computed directly: explicit inverse of Σ_oo, per channel block when per_channel.
@@ -128,13 +94,6 @@ RefCond reference(const GaussianPatchModel& m, int64_t oy, int64_t ox, bool per_
             }
     }
     return r;
-}
-
-double max_abs_diff(const Mat& a, const Mat& b) {
-    EXPECT_EQ(a.size(), b.size());
-    double m = 0;
-    for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
-    return m;
 }
 
 TEST(ConditionalAlgebra, MatchesExplicitInverseJointAndPerChannel) {
@@ -196,14 +155,6 @@ TEST(ConditionalAlgebra, SingularCovarianceGetsARecordedRidge) {
 }
 
 // ---- the sampler ---------------------------------------------------------------------------------
-
-Tensor random_image(int64_t C, int64_t H, int64_t W, uint32_t seed) {
-    Tensor t(Shape({1, C, H, W}));
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> nd(0.0f, 1.5f);
-    for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = nd(rng);
-    return t;
-}
 
 // μ_{i|o} of window w computed by hand from the image: context shifted inside, explicit inverse.
 std::vector<double> reference_mean(const GaussianPatchModel& m, const Tensor& x, const WindowGrid& g, int64_t w,
@@ -380,18 +331,6 @@ TEST(ConditionalSampler, ClipsToTheFittedRange) {
     }
 }
 
-template <typename F>
-void expect_input_error(F f, const std::vector<std::string>& parts) {
-    try {
-        f();
-        ADD_FAILURE() << "no error thrown";
-    } catch (const Error& e) {
-        EXPECT_EQ(e.kind(), ErrorKind::kInput) << e.what();
-        for (const std::string& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
-        EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << "one line: " << e.what();
-    }
-}
-
 TEST(ConditionalSampler, RefusesImagesItCannotServe) {
     const GaussianPatchModel m = make_model(2, 2, 3, 41);  // l = 8
     ConditionalOptions o;
@@ -404,252 +343,6 @@ TEST(ConditionalSampler, RefusesImagesItCannotServe) {
     expect_input_error([&] { s.begin_image(y.view(), WindowGrid(9, 9, 3, 1), 1, 0); }, {"fitted.pdas", "k = 2"});
     const Tensor z = random_image(3, 9, 9, 1);
     expect_input_error([&] { s.begin_image(z.view(), WindowGrid(9, 9, 2, 1), 1, 0); }, {"fitted.pdas", "2 channels"});
-}
-
-// ---- fitting ------------------------------------------------------------------------------------
-
-// Images of a known stationary Gaussian field: x_c = μ_c + Σ_c' M[c][c'] (h ∗ n_c'), n white noise,
-// h a 2×2 kernel, so Cov(x_c1(p), x_c2(p + δ)) = (M Mᵀ)[c1][c2] · Σ_ab h[a][b] h[a + δy][b + δx].
-TEST(FitGaussian, RecoversTheMeanAndCovarianceOfAKnownField) {
-    const double h[2][2] = {{1.0, 0.5}, {0.25, 0.5}}, M[2][2] = {{1.0, 0.0}, {0.6, 0.8}}, mu[2] = {0.3, -1.2};
-    const int64_t H = 40, W = 40, N = 30;
-    std::mt19937 rng(123);
-    std::normal_distribution<double> nd;
-    std::vector<Tensor> images;
-    for (int64_t n = 0; n < N; ++n) {
-        std::vector<double> noise(2 * (H + 1) * (W + 1));
-        for (double& v : noise) v = nd(rng);
-        Tensor t(Shape({1, 2, H, W}));
-        for (int64_t y = 0; y < H; ++y)
-            for (int64_t x = 0; x < W; ++x) {
-                double f[2];
-                for (int c = 0; c < 2; ++c) {
-                    f[c] = 0;
-                    for (int a = 0; a < 2; ++a)
-                        for (int b = 0; b < 2; ++b) f[c] += h[a][b] * noise[(c * (H + 1) + y + a) * (W + 1) + x + b];
-                }
-                for (int c = 0; c < 2; ++c) t.data()[(c * H + y) * W + x] = mu[c] + M[c][0] * f[0] + M[c][1] * f[1];
-            }
-        images.push_back(std::move(t));
-    }
-    auto corr = [&](int64_t dy, int64_t dx) {
-        double s = 0;
-        for (int a = 0; a < 2; ++a)
-            for (int b = 0; b < 2; ++b)
-                if (a + dy >= 0 && a + dy < 2 && b + dx >= 0 && b + dx < 2) s += h[a][b] * h[a + dy][b + dx];
-        return s;
-    };
-    const GaussianPatchModel g = fit_gaussian(images, 2, 1, 0, 0);
-    ASSERT_EQ(g.l, 4);
-    ASSERT_EQ(g.dim(), 32);
-    EXPECT_EQ(g.patches, N * 37 * 37);
-    double worst_mean = 0, worst_cov = 0;
-    for (int64_t i = 0; i < 32; ++i) {
-        worst_mean = std::max(worst_mean, std::fabs(g.mean[i] - mu[i / 16]));
-        for (int64_t j = 0; j < 32; ++j) {
-            const int64_t c1 = i / 16, c2 = j / 16;
-            const double mm = M[c1][0] * M[c2][0] + M[c1][1] * M[c2][1];
-            const double want = mm * corr(j / 4 % 4 - i / 4 % 4, j % 4 - i % 4);
-            worst_cov = std::max(worst_cov, std::fabs(g.cov[i * 32 + j] - want));
-        }
-    }
-    std::printf("  fit on %lld patches: worst |mean error| %.4f, worst |cov error| %.4f (variance 1.56)\n",
-                static_cast<long long>(g.patches), worst_mean, worst_cov);
-    EXPECT_LT(worst_mean, 0.05);
-    EXPECT_LT(worst_cov, 0.06);
-    for (int c = 0; c < 2; ++c) {
-        float lo = INFINITY, hi = -INFINITY;
-        for (const Tensor& t : images)
-            for (int64_t i = c * H * W; i < (c + 1) * H * W; ++i) {
-                lo = std::min(lo, t.data()[i]);
-                hi = std::max(hi, t.data()[i]);
-            }
-        EXPECT_EQ(g.min[c], lo);
-        EXPECT_EQ(g.max[c], hi);
-    }
-
-    // A seeded subset: exactly max_patches, reproducible, seed-dependent, close to the full fit.
-    const GaussianPatchModel a = fit_gaussian(images, 2, 1, 5000, 9), b = fit_gaussian(images, 2, 1, 5000, 9),
-                             c = fit_gaussian(images, 2, 1, 5000, 10);
-    EXPECT_EQ(a.patches, 5000);
-    EXPECT_EQ(a.cov, b.cov);
-    EXPECT_EQ(a.mean, b.mean);
-    EXPECT_NE(a.cov, c.cov);
-    EXPECT_LT(max_abs_diff(a.cov, g.cov), 0.15);
-}
-
-// Every position, against a direct float64 computation: exact indexing and centring (values near
-// 120, as in Caffe's 0–255 space, must not lose precision in the float32 GEMM).
-TEST(FitGaussian, AllPositionsEqualADirectFloat64Computation) {
-    std::vector<Tensor> images;
-    for (uint32_t i = 0; i < 3; ++i) {
-        images.push_back(random_image(3, 9 + i, 11, 70 + i));
-        for (int64_t j = 0; j < images.back().numel(); ++j)
-            images.back().data()[j] = 120 + 20 * images.back().data()[j];
-    }
-    const GaussianPatchModel g = fit_gaussian(images, 3, 1, 0, 0);
-    const int64_t l = 5, d = 75;
-    std::vector<std::vector<double>> patches;
-    for (const Tensor& t : images)
-        for (int64_t py = 0; py + l <= t.shape()[2]; ++py)
-            for (int64_t px = 0; px + l <= 11; ++px) {
-                std::vector<double> v;
-                for (int64_t c = 0; c < 3; ++c)
-                    for (int64_t y = 0; y < l; ++y)
-                        for (int64_t x = 0; x < l; ++x)
-                            v.push_back(t.data()[(c * t.shape()[2] + py + y) * 11 + px + x]);
-                patches.push_back(v);
-            }
-    const double n = static_cast<double>(patches.size());
-    ASSERT_EQ(g.patches, static_cast<int64_t>(patches.size()));
-    std::vector<double> mean(d, 0.0), cov(d * d, 0.0);
-    for (const auto& v : patches)
-        for (int64_t i = 0; i < d; ++i) mean[i] += v[i] / n;
-    for (const auto& v : patches)
-        for (int64_t i = 0; i < d; ++i)
-            for (int64_t j = 0; j < d; ++j) cov[i * d + j] += (v[i] - mean[i]) * (v[j] - mean[j]) / (n - 1);
-    const double em = max_abs_diff(g.mean, mean), ec = max_abs_diff(g.cov, cov);
-    std::printf("  all %lld positions: max |mean error| %.2g, max |cov error| %.2g (variances ≈ 900)\n",
-                static_cast<long long>(g.patches), em, ec);
-    EXPECT_LT(em, 1e-9 * 120);
-    EXPECT_LT(ec, 1e-5 * 900);  // float32 products, float64 sums
-}
-
-TEST(FitGaussian, RefusesBadArguments) {
-    std::vector<Tensor> small;
-    small.push_back(random_image(3, 5, 5, 1));
-    expect_input_error([&] { fit_gaussian({}, 2, 1, 0, 0); }, {"no images"});
-    expect_input_error([&] { fit_gaussian(small, 0, 1, 0, 0); }, {"k"});
-    expect_input_error([&] { fit_gaussian(small, 2, -1, 0, 0); }, {"pad"});
-    expect_input_error([&] { fit_gaussian(small, 4, 1, 0, 0); }, {"smaller than the context"});
-    small.push_back(random_image(2, 5, 5, 1));
-    expect_input_error([&] { fit_gaussian(small, 2, 1, 0, 0); }, {"image 1"});
-}
-
-// ---- the sampler file ---------------------------------------------------------------------------
-
-struct TempDir {
-    std::filesystem::path path;
-    TempDir() {
-        path = std::filesystem::temp_directory_path() / ("pda-sampler-test-" + std::to_string(::getpid()));
-        std::filesystem::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-};
-
-SamplerFileMeta caffe_meta() {
-    SamplerFileMeta meta;
-    meta.pre.height = meta.pre.width = 227;
-    meta.pre.bgr = true;
-    meta.pre.scale = 255;
-    meta.pre.mean = {104, 117, 123};
-    meta.model = "squeezenet1.1-caffe.onnx";
-    meta.seed = 17;
-    meta.max_patches = 200000;
-    meta.images = {"a.png", "b.jpg"};
-    return meta;
-}
-
-TEST(SamplerFile, RoundTripsExactly) {
-    TempDir dir;
-    const std::string path = (dir.path / "s.pdas").string();
-    GaussianPatchModel m = make_model(3, 2, 1, 51);
-    m.min = {-1.5f, -2.0f, 0.25f};
-    m.max = {1.5f, 2.0f, 3.0f};
-    write_sampler_file(path, m, caffe_meta());
-    EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
-    const SamplerFile f = read_sampler_file(path);
-    EXPECT_EQ(f.model.k, 2);
-    EXPECT_EQ(f.model.pad, 1);
-    EXPECT_EQ(f.model.l, 4);
-    EXPECT_EQ(f.model.channels, 3);
-    EXPECT_EQ(f.model.patches, m.patches);
-    EXPECT_EQ(f.model.mean, m.mean);
-    EXPECT_EQ(f.model.cov, m.cov);
-    EXPECT_EQ(f.model.min, m.min);
-    EXPECT_EQ(f.model.max, m.max);
-    const SamplerFileMeta want = caffe_meta();
-    EXPECT_EQ(f.meta.k, 2);
-    EXPECT_EQ(f.meta.pad, 1);
-    EXPECT_EQ(f.meta.channels, 3);
-    EXPECT_EQ(f.meta.model, want.model);
-    EXPECT_EQ(f.meta.seed, want.seed);
-    EXPECT_EQ(f.meta.max_patches, want.max_patches);
-    EXPECT_EQ(f.meta.images, want.images);
-    EXPECT_TRUE(f.meta.pre.bgr);
-    EXPECT_EQ(f.meta.pre.height, 227);
-    EXPECT_EQ(f.meta.pre.mean, want.pre.mean);
-    EXPECT_FALSE(f.meta.created_by.empty());
-    check_sampler_matches(f.meta, want.pre, 3, 2, 1, path);  // its own run: accepted
-}
-
-TEST(SamplerFile, RefusesAnotherPreprocessingKPadOrChannelCount) {
-    SamplerFileMeta meta = caffe_meta();
-    meta.k = 10;
-    meta.pad = 2;
-    meta.l = 14;
-    meta.channels = 3;
-    const Preprocess ok = meta.pre;
-    const std::string file = "/x/fitted.pdas";
-    auto refuses = [&](const Preprocess& p, int64_t C, int64_t k, int64_t pad, const std::string& field) {
-        SCOPED_TRACE(field);
-        expect_input_error([&] { check_sampler_matches(meta, p, C, k, pad, file); }, {file, field});
-    };
-    refuses(ok, 1, 10, 2, "channels");
-    refuses(ok, 3, 9, 2, "k 10");
-    refuses(ok, 3, 10, 1, "pad 2");
-    Preprocess p = ok;
-    p.bgr = false;
-    refuses(p, 3, 10, 2, "channel_order");
-    p = ok;
-    p.mean = {0.485f, 0.456f, 0.406f};
-    refuses(p, 3, 10, 2, "mean");
-    p = ok;
-    p.std = {0.229f, 0.224f, 0.225f};
-    refuses(p, 3, 10, 2, "std");
-    p = ok;
-    p.scale = 1;
-    refuses(p, 3, 10, 2, "scale");
-    p = ok;
-    p.height = p.width = 224;
-    refuses(p, 3, 10, 2, "input_size");
-    p = ok;
-    p.resize_shorter = 0;
-    refuses(p, 3, 10, 2, "resize_shorter");
-    check_sampler_matches(meta, ok, 3, 10, 2, file);
-}
-
-TEST(SamplerFile, RefusesDamagedFiles) {
-    TempDir dir;
-    const std::string good = (dir.path / "good.pdas").string();
-    write_sampler_file(good, make_model(2, 2, 1, 61), caffe_meta());
-    const auto size = std::filesystem::file_size(good);
-    auto variant = [&](const std::string& name, const std::function<void(std::string&)>& damage) {
-        std::ifstream in(good, std::ios::binary);
-        std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        damage(bytes);
-        const std::string path = (dir.path / name).string();
-        std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-        return path;
-    };
-    const std::string cut = variant("cut.pdas", [&](std::string& b) { b.resize(size - 9); });
-    expect_input_error([&] { read_sampler_file(cut); }, {cut, "truncated"});
-    const std::string stub = variant("stub.pdas", [&](std::string& b) { b.resize(12); });
-    expect_input_error([&] { read_sampler_file(stub); }, {stub, "truncated"});
-    const std::string magic = variant("magic.pdas", [&](std::string& b) { b[7] = '2'; });
-    expect_input_error([&] { read_sampler_file(magic); }, {magic, "PDASAMP1"});
-    const std::string json = variant("json.pdas", [&](std::string& b) { b[16] = 'x'; });
-    expect_input_error([&] { read_sampler_file(json); }, {json, "corrupt"});
-    const std::string tail = variant("tail.pdas", [&](std::string& b) { b += "extra"; });
-    expect_input_error([&] { read_sampler_file(tail); }, {tail, "trailing"});
-    const std::string missing = (dir.path / "none.pdas").string();
-    expect_input_error([&] { read_sampler_file(missing); }, {missing});
-    const std::string nodir = (dir.path / "no" / "such" / "s.pdas").string();
-    expect_input_error([&] { write_sampler_file(nodir, make_model(2, 2, 1, 61), caffe_meta()); }, {nodir});
-    EXPECT_FALSE(std::filesystem::exists(nodir + ".tmp"));
 }
 
 }  // namespace

@@ -1,0 +1,79 @@
+// Helpers shared by the Gaussian sampler suites (test_sampler_conditional.cc, test_gaussian_fit.cc):
+// seeded random patch models with strongly correlated SPD covariances, random images, the largest
+// difference of two matrices, and a check that a call fails with a one-line input error.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/gaussian.h"
+
+namespace pda::sampler_test {
+
+using Mat = std::vector<double>;  // row-major
+
+// A random SPD covariance (d, d) with unit-order variances and strong correlations.
+inline Mat random_spd(int64_t d, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<double> nd;
+    Mat b(static_cast<size_t>(d * d)), s(static_cast<size_t>(d * d));
+    for (double& v : b) v = nd(rng);
+    for (int64_t i = 0; i < d; ++i)
+        for (int64_t j = 0; j < d; ++j) {
+            double acc = i == j ? 0.3 * d : 0.0;
+            for (int64_t t = 0; t < d; ++t) acc += b[i * d + t] * b[j * d + t];
+            s[i * d + j] = acc / d;
+        }
+    return s;
+}
+
+inline GaussianPatchModel make_model(int64_t C, int64_t k, int64_t pad, uint32_t seed) {
+    GaussianPatchModel m;
+    m.k = k;
+    m.pad = pad;
+    m.l = k + 2 * pad;
+    m.channels = C;
+    const int64_t d = m.dim();
+    m.cov = random_spd(d, seed);
+    std::mt19937 rng(seed + 1);
+    std::uniform_real_distribution<double> u(-1, 1);
+    for (int64_t i = 0; i < d; ++i) m.mean.push_back(u(rng));
+    m.min.assign(C, -100.0f);
+    m.max.assign(C, 100.0f);
+    m.patches = 1000;
+    return m;
+}
+
+inline double max_abs_diff(const Mat& a, const Mat& b) {
+    EXPECT_EQ(a.size(), b.size());
+    double m = 0;
+    for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+    return m;
+}
+
+inline Tensor random_image(int64_t C, int64_t H, int64_t W, uint32_t seed) {
+    Tensor t(Shape({1, C, H, W}));
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> nd(0.0f, 1.5f);
+    for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = nd(rng);
+    return t;
+}
+
+template <typename F>
+void expect_input_error(F f, const std::vector<std::string>& parts) {
+    try {
+        f();
+        ADD_FAILURE() << "no error thrown";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::kInput) << e.what();
+        for (const std::string& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
+        EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << "one line: " << e.what();
+    }
+}
+
+}  // namespace pda::sampler_test
