@@ -33,33 +33,6 @@ bool same_tensor(const Tensor& a, const Tensor& b) {
     return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), sizeof(float) * a.numel()) == 0;
 }
 
-// Class request: "all", "topN" (N ≥ 1) or a list of class ids in [0, K).
-void check_classes(const std::string& s, int64_t k) {
-    if (s == "all") return;
-    if (s.size() > 3 && s.compare(0, 3, "top") == 0 &&
-        std::all_of(s.begin() + 3, s.end(), [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); })) {
-        if (std::stoll(s.substr(3)) < 1) fail_input("--classes " + s + ": need at least one class");
-        return;
-    }
-    std::set<int64_t> seen;
-    size_t pos = 0;
-    while (pos <= s.size()) {
-        size_t end = s.find(',', pos);
-        if (end == std::string::npos) end = s.size();
-        std::string id = s.substr(pos, end - pos);
-        if (id.empty() ||
-            !std::all_of(id.begin(), id.end(), [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); }) ||
-            id.size() > 12)
-            fail_input("--classes '" + s + "': expected top3, all or class ids like 281,285");
-        int64_t c = std::stoll(id);
-        if (c >= k)
-            fail_input("--classes: unknown class id " + id + " (the model has " + std::to_string(k) + " classes, 0–" +
-                       std::to_string(k - 1) + ")");
-        if (!seen.insert(c).second) fail_input("--classes: class id " + id + " is listed twice");
-        pos = end + 1;
-    }
-}
-
 // A node is named by its node name or its output value name (engine/explainer.h).
 void check_nodes(const Graph& g, const std::vector<std::string>& nodes) {
     for (const std::string& n : nodes) {
@@ -90,52 +63,39 @@ const char* const kImageExtensions[] = {".png", ".jpg", ".jpeg", ".bmp", ".gif",
 
 }  // namespace
 
-std::string resolve_device(const std::string& device) {
-    if (device == "cpu") return "cpu";
-    if (device == "auto") return cuda_device_count() > 0 ? "cuda:0" : "cpu";
-    if (device != "cuda" && device.rfind("cuda:", 0) != 0)
-        fail_input("--device " + device + ": expected auto, cpu or cuda[:N]");
-    int index = 0;
-    if (device != "cuda") {
-        const std::string n = device.substr(5);
-        if (n.empty() || n.size() > 4 || n.find_first_not_of("0123456789") != std::string::npos)
-            fail_input("--device " + device + ": expected cuda or cuda:N with N a device number");
-        index = std::stoi(n);
-    }
+Device resolve_device(const Device& device) {
+    if (device.kind == Device::Kind::kCpu) return device;
     const int count = cuda_device_count();
+    if (device.kind == Device::Kind::kAuto) return count > 0 ? Device::cuda(0) : Device::cpu();
+    const std::string name = device.index == 0 ? "cuda" : device.str();
     if (count == 0) {
         const CudaInfo info = cuda_info();
-        fail_input("--device " + device + ": CUDA backend not available: no CUDA device" +
+        fail_input("--device " + name + ": CUDA backend not available: no CUDA device" +
                    (info.compiled ? std::string(info.runtime_note.empty() ? "" : " (" + info.runtime_note + ")")
                                   : std::string(" (built without the CUDA backend)")) +
                    "; use --device cpu or auto");
     }
-    if (index >= count)
-        fail_input("--device " + device + ": no such CUDA device (" + std::to_string(count) + " visible: cuda:0" +
+    if (device.index < 0 || device.index >= count)
+        fail_input("--device " + name + ": no such CUDA device (" + std::to_string(count) + " visible: cuda:0" +
                    (count > 1 ? "..cuda:" + std::to_string(count - 1) : std::string()) + ")");
-    return "cuda:" + std::to_string(index);
+    return device;
 }
 
-int device_index(const std::string& resolved) {
-    return resolved.rfind("cuda:", 0) == 0 ? std::stoi(resolved.substr(5)) : -1;
-}
-
-std::string check_config(const ExplainConfig& c) {
+CheckedConfig check_config(ExplainConfig c) {
     const ExplainParams& p = c.params;
-    const Precision precision = parse_precision(c.precision);
-    const std::string device = resolve_device(c.device);
-    if (device == "cpu" && precision != Precision::kFp32)
-        fail_input("--precision " + c.precision + " needs a CUDA device; the CPU backend computes in fp32 (--device " +
-                   c.device + " runs on the CPU here)");
-    if (c.sampler != "conditional" && c.sampler != "marginal" && c.sampler != "occlusion")
-        fail_input("--sampler " + c.sampler + ": expected conditional, marginal or occlusion");
-    if (!c.sampler_file.empty() && c.sampler != "conditional")
-        fail_input("--sampler-file applies to the conditional sampler only (--sampler " + c.sampler + ")");
+    const Device device = resolve_device(c.device);
+    if (!device.is_cuda() && c.precision != Precision::kFp32)
+        fail_input(std::string("--precision ") + precision_name(c.precision) +
+                   " needs a CUDA device; the CPU backend computes in fp32 (--device " + c.device.str() +
+                   " runs on the CPU here)");
+    if (!c.sampler_file.empty() && c.sampler != SamplerKind::kConditional)
+        fail_input(std::string("--sampler-file applies to the conditional sampler only (--sampler ") +
+                   sampler_name(c.sampler) + ")");
     bool have_set = !c.sample_images.empty() || !c.sample_photos.empty() || !c.sample_photos_source.empty();
-    if (c.sampler == "marginal" && !have_set) fail_input("--sampler marginal needs --sample-images DIR");
-    if (c.sampler == "conditional" && c.sampler_file.empty() && !have_set)
+    if (c.sampler == SamplerKind::kMarginal && !have_set) fail_input("--sampler marginal needs --sample-images DIR");
+    if (c.sampler == SamplerKind::kConditional && c.sampler_file.empty() && !have_set)
         fail_input("--sampler conditional needs --sampler-file F (pda fit-sampler) or --sample-images DIR to fit on");
-    if (c.sampler == "conditional" && !c.sampler_file.empty() && !c.sample_images.empty())
+    if (c.sampler == SamplerKind::kConditional && !c.sampler_file.empty() && !c.sample_images.empty())
         fail_input("give either --sampler-file or --sample-images for the conditional sampler, not both");
     if (p.k < 1) fail_input("--k must be ≥ 1, got " + std::to_string(p.k));
     if (c.pad < 0) fail_input("--pad must be ≥ 0, got " + std::to_string(c.pad));
@@ -144,7 +104,7 @@ std::string check_config(const ExplainConfig& c) {
     if (!(p.laplace_n > 0)) fail_input("--laplace-n must be > 0");
     if (p.batch < 0) fail_input("--batch must be ≥ 0 (0 = from available memory)");
     if (c.threads < 0) fail_input("--threads must be ≥ 0");
-    return device;
+    return CheckedConfig(std::move(c), device);
 }
 
 std::vector<std::string> list_images(const std::string& dir) {
@@ -183,11 +143,10 @@ struct ExplainSession::SampleSet {
     std::string source;
 };
 
-ExplainSession::ExplainSession(LoadedModel model, ExplainConfig config)
-    : model_(std::move(model)), config_(std::move(config)) {
+ExplainSession::ExplainSession(LoadedModel model, CheckedConfig config)
+    : model_(std::move(model)), config_(config.config()), device_(config.device()) {
     auto t0 = std::chrono::steady_clock::now();
-    device_ = check_config(config_);
-    precision_ = parse_precision(config_.precision);
+    precision_ = config_.precision;
     ctx_.threads = config_.threads;
     output_.value = model_.desc.output;
     output_.logits = model_.desc.output_kind == ModelDesc::OutputKind::kLogits;
@@ -197,17 +156,17 @@ ExplainSession::ExplainSession(LoadedModel model, ExplainConfig config)
         fail_input("--k " + std::to_string(p.k) + " is larger than the model's " + std::to_string(h) + "×" +
                    std::to_string(w) + " input");
     const int64_t l = p.k + 2 * config_.pad;
-    if (config_.sampler == "conditional" && (l > h || l > w))
+    if (config_.sampler == SamplerKind::kConditional && (l > h || l > w))
         fail_input("conditional context l = k + 2·pad = " + std::to_string(l) + " is larger than the model's " +
                    std::to_string(h) + "×" + std::to_string(w) + " input");
-    check_classes(p.classes, model_.num_classes);
+    if (p.classes.kind == ClassSelection::Kind::kIds) resolve_classes(p.classes, {}, model_.num_classes);
     check_nodes(model_.graph, p.nodes);
 
-    const std::string& kind = config_.sampler;
-    if (kind == "occlusion") {
+    const SamplerKind kind = config_.sampler;
+    if (kind == SamplerKind::kOcclusion) {
         shared_ = make_occlusion_sampler(config_.fill);
         shared_desc_ = {{"kind", "occlusion"}, {"fill", config_.fill}};
-    } else if (kind == "conditional" && !config_.sampler_file.empty()) {
+    } else if (kind == SamplerKind::kConditional && !config_.sampler_file.empty()) {
         SamplerFile f = load_sampler_file(config_.sampler_file, model_, p.k, config_.pad);
         shared_desc_ = {{"kind", "conditional"},
                         {"file", config_.sampler_file},
@@ -233,7 +192,7 @@ ExplainSession::ExplainSession(LoadedModel model, ExplainConfig config)
             }
             set_->source = config_.sample_photos_source;
         }
-        if (kind == "marginal") {
+        if (kind == SamplerKind::kMarginal) {
             if (p.samples > static_cast<int64_t>(set_->images.size()))
                 fail_input("--samples " + std::to_string(p.samples) + " but the marginal sampler's set " +
                            set_->source + " holds only " + std::to_string(set_->images.size()) + " images");
@@ -246,14 +205,15 @@ ExplainSession::ExplainSession(LoadedModel model, ExplainConfig config)
             shared_desc_ = nullptr;
         }
     }
-    if (device_index(device_) >= 0) cuda_ = make_cuda_context(device_index(device_));
+    if (device_.is_cuda()) cuda_ = make_cuda_context(device_.index);
+    pda_device_ = cuda_ ? make_cuda_device(*cuda_, precision_) : make_cpu_device(ctx_);
     seconds_setup_ = seconds_since(t0);
 }
 
 ExplainSession::~ExplainSession() = default;
 
 int64_t ExplainSession::samples_per_window() const {
-    if (config_.sampler == "occlusion") return 1;
+    if (config_.sampler == SamplerKind::kOcclusion) return 1;
     return config_.params.samples;
 }
 
@@ -264,7 +224,7 @@ int64_t ExplainSession::windows() const {
 
 Sampler& ExplainSession::sampler_for(const Tensor& x, nlohmann::json& desc, double& seconds) {
     seconds = 0;
-    if (config_.sampler != "conditional" || !config_.sampler_file.empty() || !set_) {
+    if (config_.sampler != SamplerKind::kConditional || !config_.sampler_file.empty() || !set_) {
         desc = shared_desc_;
         return *shared_;
     }
@@ -308,10 +268,7 @@ Sampler& ExplainSession::sampler_for(const Tensor& x, nlohmann::json& desc, doub
 ImageExplanation ExplainSession::explain(ExplainInput input, const ProgressFn& progress) {
     ImageExplanation r;
     Sampler& s = sampler_for(input.x, r.sampler, r.seconds_setup);
-    if (cuda_)
-        r.e = explain_cuda(model_.graph, output_, input.x.view(), s, config_.params, *cuda_, precision_, progress);
-    else
-        r.e = explain_cpu(model_.graph, output_, input.x.view(), s, config_.params, ctx_, progress);
+    r.e = ::pda::explain(model_.graph, output_, input.x.view(), s, config_.params, *pda_device_, progress);
     for (const auto& [key, value] : s.describe()) r.sampler[key] = value;
     r.input = std::move(input);
     return r;
@@ -338,14 +295,14 @@ nlohmann::json ExplainSession::describe() const {
           {"mean", pp.mean},
           {"std", pp.std}}},
         {"parameters",
-         {{"sampler", config_.sampler},
+         {{"sampler", sampler_name(config_.sampler)},
           {"k", p.k},
           {"pad", config_.pad},
           {"l", p.k + 2 * config_.pad},
           {"samples", p.samples},
           {"samples_per_window", samples_per_window()},
           {"stride", p.stride},
-          {"classes", p.classes},
+          {"classes", p.classes.str()},
           {"nodes", p.nodes},
           {"laplace_n", p.laplace_n},
           {"seed", p.seed},
@@ -358,7 +315,7 @@ nlohmann::json ExplainSession::describe() const {
           {"sample_images", config_.sample_images},
           {"max_windows", p.max_windows}}},
         {"seed", p.seed},
-        {"device", device_},
+        {"device", device_.str()},
         {"precision", precision_name(precision_)},
         {"execution", execution()},
     };

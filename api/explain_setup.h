@@ -11,6 +11,7 @@
 
 #include "api/loader.h"
 #include "engine/cuda_program.h"
+#include "pda/options.h"
 #include "engine/explainer.h"
 #include "io/image.h"
 #include "kernels/cpu/context.h"
@@ -18,7 +19,7 @@
 namespace pda {
 
 struct ExplainConfig {
-    std::string sampler = "conditional";  // conditional | marginal | occlusion
+    SamplerKind sampler = SamplerKind::kConditional;
     std::string sampler_file;             // fitted Gaussian (pda fit-sampler); conditional only
     std::string sample_images;            // folder of photos: marginal's set, or conditional's fit on the fly
     float fill = 0.f;                     // occlusion value in network-input space
@@ -26,8 +27,8 @@ struct ExplainConfig {
     int64_t max_patches = 0;              // on-the-fly fit: 0 = the fit's default
     bool per_channel = false;             // conditional: each channel conditioned on its own ring only
     bool clip = false;                    // conditional: clip samples to the fitted value range
-    std::string device = "auto";          // auto (GPU 0 when one is visible, else cpu) | cpu | cuda[:N]
-    std::string precision = "fp32";       // fp32 | tf32 | fp16 | bf16 (the network's; CUDA only beyond fp32)
+    Device device;                        // auto: GPU 0 when one is visible, else the CPU
+    Precision precision = Precision::kFp32;  // the network's; CUDA only beyond fp32
     int threads = 0;                      // 0: all cores
     ExplainParams params;                 // k, stride, samples, classes, nodes, laplace_n, seed, batch, ...
     // Photos given in memory instead of a folder (benchmarks' synthetic set), with a description (a
@@ -36,16 +37,27 @@ struct ExplainConfig {
     std::string sample_photos_source;
 };
 
-// The device a --device value selects: "cpu" or "cuda:N". auto = "cuda:0" when cuda_device_count()
-// > 0, else "cpu"; cuda[:N] without such a device (or in a build without the backend) is an input
-// error of one line. Shared by explain, bench and predict.
-std::string resolve_device(const std::string& device);
-// -1 for "cpu", N for "cuda:N" (as resolve_device returns them).
-int device_index(const std::string& resolved);
+// The device that will run: auto = cuda:0 when cuda_device_count() > 0, else the CPU; cuda:N without
+// such a device (or in a build without the backend) is an input error of one line. Shared by explain,
+// bench and predict.
+Device resolve_device(const Device& device);
 
-// Checks that need no file: sampler kind and the flags it needs, numbers in range, device and
-// precision (a precision other than fp32 needs the CUDA device). Returns the device that will run.
-std::string check_config(const ExplainConfig& c);
+// An ExplainConfig whose checks that need no file have passed (the sampler and the flags it needs,
+// numbers in range, device and precision: beyond fp32 needs a CUDA device), its device resolved.
+// Only check_config makes one, so an ExplainSession's options are checked exactly once, at the entry
+// (before the model is loaded).
+class CheckedConfig {
+  public:
+    const ExplainConfig& config() const { return c_; }
+    const Device& device() const { return device_; }  // cpu or cuda:N
+
+  private:
+    friend CheckedConfig check_config(ExplainConfig c);
+    CheckedConfig(ExplainConfig c, Device d) : c_(std::move(c)), device_(d) {}
+    ExplainConfig c_;
+    Device device_;
+};
+CheckedConfig check_config(ExplainConfig c);
 
 // Image files of a folder (png, jpg, jpeg, bmp, gif, tga, ppm, pgm, pnm), sorted by name; an input
 // error when the folder is missing or holds none.
@@ -74,14 +86,14 @@ struct ImageExplanation {
 // used for itself (a conditional fit on the fly is redone without an image found in its own set).
 class ExplainSession {
   public:
-    ExplainSession(LoadedModel model, ExplainConfig config);
+    ExplainSession(LoadedModel model, CheckedConfig config);
     ~ExplainSession();
     ExplainSession(const ExplainSession&) = delete;
     ExplainSession& operator=(const ExplainSession&) = delete;
 
     const LoadedModel& model() const { return model_; }
     const ExplainConfig& config() const { return config_; }
-    const std::string& device() const { return device_; }  // "cpu" or "cuda:N"
+    const Device& device() const { return device_; }  // cpu or cuda:N
     Precision precision() const { return precision_; }
     // "incremental" or "full": what the network execution is (both backends run either).
     std::string execution() const { return execution_name(config_.params.exec); }
@@ -103,11 +115,12 @@ class ExplainSession {
 
     LoadedModel model_;
     ExplainConfig config_;
-    std::string device_;
+    Device device_;
     Precision precision_ = Precision::kFp32;
     OutputSpec output_;
     CpuContext ctx_;
     CudaContextPtr cuda_;  // when device_ is cuda:N
+    std::unique_ptr<PdaDevice> pda_device_;  // where explain() runs: the CPU or cuda_
     std::unique_ptr<SampleSet> set_;
     std::unique_ptr<Sampler> shared_;  // the sampler every image uses unless it is in the set
     std::unique_ptr<Sampler> own_;     // a conditional refitted without the current image

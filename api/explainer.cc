@@ -35,14 +35,15 @@ Explainer::Explainer(const std::string& model, const ExplainerOptions& opt, cons
     c.params.laplace_n = opt.laplace_n;
     c.params.seed = opt.seed;
     c.params.batch = opt.batch;
-    check_config(c);
+    c.params.exec = opt.exec;
+    CheckedConfig checked = check_config(std::move(c));  // before the model is loaded
     if (model_opt.threads > 0) omp_set_num_threads(model_opt.threads);
     LoadOptions lo;
     lo.preset = model_opt.preset;
     lo.weights = model_opt.weights;
     lo.seed = model_opt.seed;
     impl_ = std::make_unique<Impl>();
-    impl_->session = std::make_unique<ExplainSession>(load_model(model, lo), std::move(c));
+    impl_->session = std::make_unique<ExplainSession>(load_model(model, lo), std::move(checked));
 }
 
 Explainer::Explainer(Explainer&&) noexcept = default;

@@ -14,8 +14,6 @@
 
 namespace pda::cli {
 
-void add_explain_options(CLI::App& cmd, ExplainConfig& c);  // cli/cmd_explain.cc
-
 namespace {
 
 // A smooth random picture (coloured blobs on a gradient, mild noise), so that a Gaussian fitted on
@@ -66,7 +64,7 @@ void add_bench(CLI::App& app) {
         "--max-patches; the cost is real, the maps "
         "are meaningless).");
     auto flags = std::make_shared<ModelFlags>();
-    auto config = std::make_shared<ExplainConfig>();
+    auto config = std::make_shared<ExplainFlags>();
     auto image = std::make_shared<std::string>();
     auto windows = std::make_shared<int64_t>(64);
     auto repeat = std::make_shared<int>(3);
@@ -74,33 +72,32 @@ void add_bench(CLI::App& app) {
     flags->add_to(*cmd);
     cmd->get_option("--seed")->description("seed of the sampling, the synthetic pictures and a built-in net's weights");
     cmd->add_option("IMAGE", *image, "photo to explain (default: a seeded synthetic picture)");
-    add_explain_options(*cmd, *config);
+    config->add_to(*cmd);
     cmd->add_option("--windows", *windows, "windows per timed run")->check(CLI::PositiveNumber)->capture_default_str();
     cmd->add_option("--repeat", *repeat, "timed runs (the median is reported)")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
     cmd->add_flag("--json", *json, "machine-readable output");
     cmd->callback([flags, config, image, windows, repeat, json] {
-        ExplainConfig c = *config;
-        c.params.seed = flags->seed;
-        c.threads = flags->threads;
-        const bool synthetic_set = c.sampler != "occlusion" && c.sampler_file.empty() && c.sample_images.empty();
+        ExplainConfig c = config->typed(*flags);
+        const bool synthetic_set =
+            c.sampler != SamplerKind::kOcclusion && c.sampler_file.empty() && c.sample_images.empty();
         if (synthetic_set) c.sample_photos_source = "seeded synthetic pictures";
-        check_config(c);
+        check_config(c);  // before the model is loaded; the session checks the final configuration
         LoadedModel m = flags->load();
         const int h = static_cast<int>(m.input_shape[2]), w = static_cast<int>(m.input_shape[3]);
         const int side = static_cast<int>(std::max<int64_t>(m.desc.pre.resize_shorter, std::max(h, w)));
         std::string sampler_note;
         if (synthetic_set) {
             // Pictures seeded seed+1, seed+2, ...: never the explained one (seed).
-            const int64_t n = c.sampler == "marginal" ? std::max<int64_t>(c.params.samples, 4) : 4;
+            const int64_t n = c.sampler == SamplerKind::kMarginal ? std::max<int64_t>(c.params.samples, 4) : 4;
             for (int64_t i = 1; i <= n; ++i) c.sample_photos.push_back(synthetic_photo(side, side, flags->seed + i));
             if (c.max_patches == 0) c.max_patches = 20000;  // the loop is measured, not the fit
             c.sample_photos_source = std::to_string(n) + " seeded synthetic pictures";
-            sampler_note = (c.sampler == "marginal" ? "drawn from " : "fitted on ") + c.sample_photos_source +
+            sampler_note = (c.sampler == SamplerKind::kMarginal ? "drawn from " : "fitted on ") + c.sample_photos_source +
                            " (benchmark only: the cost is real, the maps are meaningless)";
         }
-        ExplainSession session(std::move(m), c);
+        ExplainSession session(std::move(m), check_config(std::move(c)));
         const LoadedModel& lm = session.model();
         ExplainInput input = image->empty()
                                  ? make_explain_input(lm, "synthetic (seed " + std::to_string(flags->seed) + ")",
@@ -143,7 +140,7 @@ void add_bench(CLI::App& app) {
             {"weights",
              lm.builtin && flags->weights.empty() ? "random (seed " + std::to_string(flags->seed) + ")" : "trained"},
             {"image", input.path},
-            {"device", session.device()},
+            {"device", session.device().str()},
             {"precision", precision_name(session.precision())},
             {"execution", session.execution()},
             {"threads", flags->threads},
@@ -168,9 +165,9 @@ void add_bench(CLI::App& app) {
         }
         std::printf("pda bench: %s (%s weights), image %s\n", lm.spec.c_str(),
                     out["weights"].get<std::string>().c_str(), input.path.c_str());
-        std::printf("device %s, precision %s, execution %s, threads %d\n", session.device().c_str(),
+        std::printf("device %s, precision %s, execution %s, threads %d\n", session.device().str().c_str(),
                     precision_name(session.precision()), session.execution().c_str(), flags->threads);
-        std::printf("sampler %s%s\n", c.sampler.c_str(), sampler_note.empty() ? "" : (": " + sampler_note).c_str());
+        std::printf("sampler %s%s\n", sampler_name(session.config().sampler), sampler_note.empty() ? "" : (": " + sampler_note).c_str());
         std::printf(
             "k %lld, %lld samples/window, %lld windows = %lld resampled images per run, batch %lld, median of %d\n",
             static_cast<long long>(k), static_cast<long long>(S), static_cast<long long>(n),

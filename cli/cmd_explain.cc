@@ -13,10 +13,10 @@
 
 namespace pda::cli {
 
-// The explain options shared by `explain` and `bench` (declared again in cmd_bench.cc).
-void add_explain_options(CLI::App& cmd, ExplainConfig& c) {
+void ExplainFlags::add_to(CLI::App& cmd) {
+    ExplainConfig& c = config;
     auto* s = "Sampler";
-    cmd.add_option("--sampler", c.sampler, "conditional | marginal | occlusion")->group(s)->capture_default_str();
+    cmd.add_option("--sampler", sampler, "conditional | marginal | occlusion")->group(s)->capture_default_str();
     cmd.add_option("--sampler-file", c.sampler_file,
                    "Gaussian fitted by `pda fit-sampler` (must match the model's preprocessing, --k and --pad)")
         ->group(s);
@@ -38,7 +38,7 @@ void add_explain_options(CLI::App& cmd, ExplainConfig& c) {
     cmd.add_option("--stride", c.params.stride, "window stride (1 = every position, as in the paper)")
         ->group(p)
         ->capture_default_str();
-    cmd.add_option("--classes", c.params.classes, "classes to map: top3 (topN), all, or ids 281,285")
+    cmd.add_option("--classes", classes, "classes to map: top3 (topN), all, or ids 281,285")
         ->group(p)
         ->capture_default_str();
     cmd.add_option("--node", c.params.nodes,
@@ -53,21 +53,32 @@ void add_explain_options(CLI::App& cmd, ExplainConfig& c) {
     cmd.add_option("--batch", c.params.batch, "resampled images per forward batch (0 = from available memory)")
         ->group(e)
         ->capture_default_str();
-    cmd.add_option("--device", c.device, "auto (GPU 0 when one is visible, else cpu) | cpu | cuda[:N]")
+    cmd.add_option("--device", device, "auto (GPU 0 when one is visible, else cpu) | cpu | cuda[:N]")
         ->group(e)
         ->capture_default_str();
-    cmd.add_option("--exec", c.params.exec,
+    cmd.add_option("--exec", exec,
                    "incremental (recompute only what each window changes; exact, CPU and CUDA) | full (every "
                    "resampled image in full)")
         ->group(e)
-        ->transform(CLI::CheckedTransformer(
-            std::map<std::string, Execution>{{"incremental", Execution::kIncremental}, {"full", Execution::kFull}}))
-        ->default_str("incremental");
-    cmd.add_option("--precision", c.precision,
+        ->check(CLI::IsMember({"incremental", "full"}))
+        ->capture_default_str();
+    cmd.add_option("--precision", precision,
                    "network arithmetic on the GPU: fp32 | tf32 | fp16 | bf16 (FP32 accumulation; recorded in "
                    "summary.json; the CPU computes fp32 only)")
         ->group(e)
         ->capture_default_str();
+}
+
+ExplainConfig ExplainFlags::typed(const ModelFlags& model) const {
+    ExplainConfig c = config;
+    c.sampler = parse_sampler(sampler);
+    c.params.classes = parse_classes(classes);
+    c.device = parse_device(device);
+    c.params.exec = parse_execution(exec);
+    c.precision = parse_precision(precision);
+    c.params.seed = model.seed;
+    c.threads = model.threads;
+    return c;
 }
 
 void add_explain(CLI::App& app) {
@@ -81,27 +92,24 @@ void add_explain(CLI::App& app) {
         "into place in one step; an existing OUT/<stem> is REPLACED atomically. On an error no partial folder is "
         "left. --seed seeds both the sampling and a built-in net's random weights.");
     auto flags = std::make_shared<ModelFlags>();
-    auto config = std::make_shared<ExplainConfig>();
+    auto config = std::make_shared<ExplainFlags>();
     auto images = std::make_shared<std::vector<std::string>>();
     auto out = std::make_shared<std::string>("explanations");
     auto quiet = std::make_shared<bool>(false);
     flags->add_to(*cmd);
     cmd->get_option("--seed")->description("seed of the sampling (and of a built-in net's random weights)");
     cmd->add_option("IMAGE", *images, "JPEG, PNG or BMP files (distinct file-name stems)")->required();
-    add_explain_options(*cmd, *config);
+    config->add_to(*cmd);
     cmd->add_option("--out", *out, "output folder")->capture_default_str();
     cmd->add_flag("--quiet", *quiet, "no progress bar and no per-image lines");
     cmd->callback([flags, config, images, out, quiet] {
         // Everything that can be wrong with the call is found before the model is even loaded.
         check_unique_stems(*images);
         check_output_dir(*out);
-        ExplainConfig c = *config;
-        c.params.seed = flags->seed;
-        c.threads = flags->threads;
-        check_config(c);
+        CheckedConfig c = check_config(config->typed(*flags));
         LoadedModel m = flags->load();
         for (const std::string& img : *images) load_explain_input(m, img);  // every image decodes and fits
-        ExplainSession session(std::move(m), c);
+        ExplainSession session(std::move(m), std::move(c));
         const int64_t n = static_cast<int64_t>(images->size());
         for (int64_t i = 0; i < n; ++i) {
             const std::string& img = (*images)[i];

@@ -31,9 +31,9 @@ void add_predict(CLI::App& app) {
     cmd->add_option("--precision", *precision, "GPU arithmetic: fp32 | tf32 | fp16 | bf16 (the CPU: fp32 only)")
         ->capture_default_str();
     cmd->callback([flags, images, top, json, device, precision] {
-        const std::string dev = resolve_device(*device);
+        const Device dev = resolve_device(parse_device(*device));
         const Precision prec = parse_precision(*precision);
-        if (dev == "cpu" && prec != Precision::kFp32)
+        if (!dev.is_cuda() && prec != Precision::kFp32)
             fail_input("--precision " + *precision + " needs a CUDA device; the CPU backend computes in fp32");
         LoadedModel m = flags->load();
         const int64_t n = static_cast<int64_t>(images->size());
@@ -50,8 +50,8 @@ void add_predict(CLI::App& app) {
         ctx.threads = flags->threads;
         CudaContextPtr gpu;  // outlives the program compiled on it
         std::unique_ptr<Program> prog;
-        if (device_index(dev) >= 0) {
-            gpu = make_cuda_context(device_index(dev));
+        if (dev.is_cuda()) {
+            gpu = make_cuda_context(dev.index);
             CudaCompileOptions opt;
             opt.precision = prec;
             prog = compile_cuda(m.graph, {bs}, *gpu, opt);
@@ -76,7 +76,7 @@ void add_predict(CLI::App& app) {
         }
         if (*json) {
             std::cout << nlohmann::json{{"model", m.spec},
-                                        {"device", dev},
+                                        {"device", dev.str()},
                                         {"precision", precision_name(prec)},
                                         {"results", results}}
                              .dump(2)

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "api/explain_setup.h"
 #include "api/loader.h"
 
 namespace pda::cli {
@@ -18,6 +19,16 @@ struct ModelFlags {
 
     void add_to(CLI::App& app);
     LoadedModel load() const;  // applies threads, loads, applies overrides
+};
+
+// The explain options shared by `explain` and `bench`: typed fields bound directly, the rest as the
+// strings given, parsed into their types once by typed() (with the model flags' seed and threads).
+struct ExplainFlags {
+    ExplainConfig config;
+    std::string sampler = "conditional", classes = "top3", device = "auto", exec = "incremental", precision = "fp32";
+
+    void add_to(CLI::App& cmd);  // cli/cmd_explain.cc
+    ExplainConfig typed(const ModelFlags& model) const;
 };
 
 void add_info(CLI::App& app);

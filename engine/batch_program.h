@@ -9,13 +9,9 @@
 #include <string>
 
 #include "kernels/window_math.h"
+#include "pda/options.h"
 
 namespace pda {
-
-enum class Execution {
-    kIncremental,  // recompute only what each window changes (exact; the default)
-    kFull,         // every resampled image in full
-};
 
 class BatchProgram {
   public:

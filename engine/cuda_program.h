@@ -9,33 +9,11 @@
 #include <vector>
 
 #include "engine/program.h"
+#include "pda/options.h"
 
 namespace pda {
 
 struct CudaContext;  // kernels/cuda/context.h: device, stream, handles, workspace, algorithm cache
-
-// fp32: strict FP32 (cuDNN CUDNN_FMA_MATH, cuBLAS without TF32). tf32: tensor cores with TF32
-// inputs and FP32 accumulation. fp16/bf16 (FP32 accumulation) are not implemented yet.
-enum class Precision { kFp32, kTf32, kFp16, kBf16 };
-inline const char* precision_name(Precision p) {
-    switch (p) {
-        case Precision::kFp32:
-            return "fp32";
-        case Precision::kTf32:
-            return "tf32";
-        case Precision::kFp16:
-            return "fp16";
-        case Precision::kBf16:
-            return "bf16";
-    }
-    return "?";
-}
-// "fp32" | "tf32" | "fp16" | "bf16"; an input error otherwise.
-inline Precision parse_precision(const std::string& s) {
-    for (Precision p : {Precision::kFp32, Precision::kTf32, Precision::kFp16, Precision::kBf16})
-        if (s == precision_name(p)) return p;
-    fail_input("unknown precision '" + s + "' (fp32, tf32, fp16 or bf16)");
-}
 
 // Usable GPUs; 0 (never an error) without a driver or a device, and in builds without the backend.
 int cuda_device_count();

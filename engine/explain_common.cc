@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
-#include <sstream>
 
 namespace pda {
 
@@ -60,45 +59,32 @@ void validate_params(const ExplainParams& p) {
 
 }  // namespace
 
-Execution parse_execution(const std::string& s) {
-    if (s == "incremental") return Execution::kIncremental;
-    if (s == "full") return Execution::kFull;
-    fail_input("execution '" + s + "' is neither 'incremental' nor 'full'");
-}
-
-const char* execution_name(Execution e) { return e == Execution::kFull ? "full" : "incremental"; }
-
-// "top3" (or topN), "all", or a comma-separated list of ids. Top-N needs the clean probabilities.
-std::vector<int64_t> resolve_classes(const std::string& spec, const std::vector<float>& probs, int64_t K) {
+// The explained classes in map order; top-N needs the clean probabilities.
+std::vector<int64_t> resolve_classes(const ClassSelection& sel, const std::vector<float>& probs, int64_t K) {
     std::vector<int64_t> out;
-    if (spec == "all") {
-        for (int64_t c = 0; c < K; ++c) out.push_back(c);
-        return out;
+    switch (sel.kind) {
+        case ClassSelection::Kind::kAll:
+            for (int64_t c = 0; c < K; ++c) out.push_back(c);
+            break;
+        case ClassSelection::Kind::kTop:
+            if (sel.top < 1) fail_input("classes top" + std::to_string(sel.top) + ": need at least one class");
+            for (int64_t c = 0; c < K; ++c) out.push_back(c);
+            std::stable_sort(out.begin(), out.end(), [&](int64_t a, int64_t b) { return probs[a] > probs[b]; });
+            out.resize(static_cast<size_t>(std::min(sel.top, K)));
+            break;
+        case ClassSelection::Kind::kIds: {
+            std::set<int64_t> seen;
+            for (int64_t c : sel.ids) {
+                if (c < 0 || c >= K)
+                    fail_input("unknown class id " + std::to_string(c) + ": the model has " + std::to_string(K) +
+                               " classes (0.." + std::to_string(K - 1) + ")");
+                if (!seen.insert(c).second) fail_input("class id " + std::to_string(c) + " is listed twice");
+                out.push_back(c);
+            }
+            if (out.empty()) fail_input("classes: no class id given");
+            break;
+        }
     }
-    if (spec.rfind("top", 0) == 0) {
-        std::string n = spec.substr(3);
-        if (n.empty() || n.size() > 9 || n.find_first_not_of("0123456789") != std::string::npos || std::stoll(n) < 1)
-            fail_input("classes '" + spec + "': expected top3 (or topN with 1 ≤ N < 10⁹), all, or ids like 281,285");
-        const int64_t t = std::min<int64_t>(std::stoll(n), K);
-        for (int64_t c = 0; c < K; ++c) out.push_back(c);
-        std::stable_sort(out.begin(), out.end(), [&](int64_t a, int64_t b) { return probs[a] > probs[b]; });
-        out.resize(t);
-        return out;
-    }
-    std::stringstream ss(spec);
-    std::string item;
-    std::set<int64_t> seen;
-    while (std::getline(ss, item, ',')) {
-        if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos)
-            fail_input("classes '" + spec + "': '" + item + "' is not a class id (expected top3, all, or ids)");
-        const int64_t c = item.size() > 18 ? K : std::stoll(item);
-        if (c >= K)
-            fail_input("unknown class id " + item + ": the model has " + std::to_string(K) + " classes (0.." +
-                       std::to_string(K - 1) + ")");
-        if (!seen.insert(c).second) fail_input("class id " + item + " is listed twice");
-        out.push_back(c);
-    }
-    if (out.empty()) fail_input("classes '" + spec + "' names no class");
     return out;
 }
 
@@ -171,7 +157,7 @@ ExplainSetup prepare_explanation(const Graph& g, const OutputSpec& out, ConstTen
             if (t.name == n) fail_input("node '" + n + "' is requested twice");
         s.nodes.push_back(resolve_node(g, s.shapes, n));
     }
-    if (p.classes.rfind("top", 0) != 0) resolve_classes(p.classes, {}, s.K);  // ids checked now, top-N later
+    if (p.classes.kind == ClassSelection::Kind::kIds) resolve_classes(p.classes, {}, s.K);  // top-N later
 
     s.S = sampler.samples_per_window(p.samples);
     if (s.S < 1) fail_input("sampler '" + sampler.name() + "' gives " + std::to_string(s.S) + " samples per window");

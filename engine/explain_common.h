@@ -44,8 +44,6 @@ struct ExplainSetup {
 ExplainSetup prepare_explanation(const Graph& g, const OutputSpec& out, ConstTensorView x, Sampler& sampler,
                                  const ExplainParams& p, Explanation& e);
 
-// "top3" (or topN), "all", or a comma-separated list of ids; top-N needs the clean probabilities.
-std::vector<int64_t> resolve_classes(const std::string& spec, const std::vector<float>& probs, int64_t K);
 
 // A deep copy of g (constants cloned) with BatchNorm/ReLU fused, in which the output and every
 // requested node value stay readable. The caller's graph is never touched.

@@ -21,7 +21,7 @@ struct ExplainParams {
     double laplace_n = 100000;  // N of the Laplace correction (training-set size)
     uint64_t seed = 0;
     int64_t batch = 0;               // resampled images per forward batch; 0 = from available memory
-    std::string classes = "top3";    // "top3" (or "topN") | "all" | "ID,ID,..."
+    ClassSelection classes;          // top 3 by default; ids are checked against the model
     std::vector<std::string> nodes;  // values explained by activation difference (hidden layers, logits)
     int64_t max_windows = -1;        // explain only the first N windows (benchmarks); −1 = all
     bool fuse = true;                // fold BN/ReLU into Conv/Gemm in a private copy of the graph; values
@@ -56,8 +56,8 @@ struct Explanation {
 // Progress callback: (windows done, windows total).
 using ProgressFn = std::function<void(int64_t, int64_t)>;
 
-// "incremental" | "full"; an input error otherwise.
-Execution parse_execution(const std::string& s);
-const char* execution_name(Execution e);
+// The explained classes in map order, ids checked against the K classes (an input error names the
+// id); top-N needs the clean probabilities.
+std::vector<int64_t> resolve_classes(const ClassSelection& sel, const std::vector<float>& probs, int64_t K);
 
 }  // namespace pda

@@ -103,7 +103,6 @@ DeviceArray<T> device_upload(PdaDevice& d, const T* host, int64_t n) {
 // in builds without the backend) with the network's precision.
 struct CpuContext;
 struct CudaContext;
-enum class Precision;
 std::unique_ptr<PdaDevice> make_cpu_device(CpuContext& ctx);
 std::unique_ptr<PdaDevice> make_cuda_device(CudaContext& ctx, Precision precision);
 

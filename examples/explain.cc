@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
     }
     try {
         pda::ExplainerOptions opt;
-        opt.sampler = "occlusion";  // constant fill 0 = the mean in mean-subtracted input space
+        opt.sampler = pda::SamplerKind::kOcclusion;  // constant fill 0 = the mean in mean-subtracted input space
         opt.k = 16;
         opt.stride = argc > 4 ? std::atoi(argv[4]) : 16;
         pda::Explainer explainer(argv[1], opt);

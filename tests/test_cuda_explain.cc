@@ -215,7 +215,7 @@ Problem tiny_problem() {
     pr.set = image_set(pr.x.shape(), 6, 2, 1.f);
     pr.params.k = 4;
     pr.params.samples = 4;
-    pr.params.classes = "all";
+    pr.params.classes = ClassSelection::all();
     pr.params.nodes = {"c", "z"};  // a conv map (warp reduction) and the logits (one thread per unit)
     pr.params.batch = 40;          // 10 windows per batch, last batch partial
     pr.params.seed = 7;
@@ -320,7 +320,7 @@ TEST_F(CudaExplain, BatchSizeInvariance) {
     gap.params.k = 5;
     gap.params.stride = 2;
     gap.params.samples = 3;
-    gap.params.classes = "all";
+    gap.params.classes = ClassSelection::all();
     gap.params.seed = 9;
     gap.pad = 1;
     for (const char* kind : {"occlusion", "marginal", "conditional"}) {

@@ -205,12 +205,12 @@ TEST(ExplainCli, BadInputExits2WithoutOutput) {
 TEST(ExplainApi, ExplainerGivesMapsAndSummary) {
     Fixture f("api");
     pda::ExplainerOptions opt;
-    opt.sampler = "marginal";
+    opt.sampler = pda::SamplerKind::kMarginal;
     opt.sample_images = f.photos;
     opt.k = 4;
     opt.samples = 2;
     opt.stride = 4;
-    opt.classes = "top2";
+    opt.classes = pda::parse_classes("top2");
     opt.nodes = {"mid"};
     pda::Explainer ex(f.model, opt);
     EXPECT_EQ(ex.windows(), 16);
@@ -227,7 +227,7 @@ TEST(ExplainApi, ExplainerGivesMapsAndSummary) {
     auto j = nlohmann::json::parse(r.summary_json);
     EXPECT_EQ(j["sampler"]["kind"], "marginal");
     EXPECT_EQ(j["forward_passes"], 32);
-    opt.classes = "99";
+    opt.classes = pda::parse_classes("99");
     try {
         pda::Explainer bad(f.model, opt);
         FAIL() << "an unknown class id was accepted";

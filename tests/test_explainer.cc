@@ -173,7 +173,7 @@ TEST(ExplainerClosedForm, MarginalWithEverySampleImage) {
     p.k = 2;
     p.samples = 2;
     p.laplace_n = 1000;
-    p.classes = "all";
+    p.classes = ClassSelection::all();
     p.nodes = {"z"};
     p.batch = 7;  // 3 windows per batch: 20 windows end in a partial batch
     CpuContext ctx;
@@ -208,7 +208,7 @@ TEST(ExplainerClosedForm, MarginalDrawnPerWindow) {
     p.stride = 2;
     p.samples = 3;
     p.seed = 9;
-    p.classes = "0,3";
+    p.classes = parse_classes("0,3");
     p.batch = 5;
     CpuContext ctx;
     Explanation e = explain_cpu(g, {"p", false}, x.view(), *sampler, p, ctx);
@@ -236,7 +236,7 @@ TEST(ExplainerClosedForm, Occlusion) {
     ExplainParams p;
     p.k = 2;
     p.samples = 10;  // occlusion uses 1
-    p.classes = "all";
+    p.classes = ClassSelection::all();
     p.nodes = {"fc"};  // a node name: its output "z"
     p.batch = 4;
     CpuContext ctx;
@@ -263,7 +263,7 @@ Explanation explain_cnn(int64_t batch, int threads, bool fuse = true, bool logit
     p.k = 3;
     p.samples = 3;
     p.seed = 17;
-    p.classes = "all";
+    p.classes = ClassSelection::all();
     p.nodes = {"c", "r", "z"};
     p.batch = batch;
     p.fuse = fuse;
@@ -392,8 +392,15 @@ void expect_input_error(const std::function<void(ExplainParams&)>& change, const
 TEST(ExplainerBadInput, ClearInputErrors) {
     expect_input_error([](ExplainParams& p) { p.k = 6; }, "larger than the image");
     expect_input_error([](ExplainParams& p) { p.nodes = {"conv9"}; }, "unknown node 'conv9'");
-    expect_input_error([](ExplainParams& p) { p.classes = "1,3"; }, "unknown class id 3");
-    expect_input_error([](ExplainParams& p) { p.classes = "cat"; }, "not a class id");
+    expect_input_error([](ExplainParams& p) { p.classes = parse_classes("1,3"); }, "unknown class id 3");
+    // Class strings are parsed at the entry (pda/options.h) into a type the loop cannot misread.
+    try {
+        parse_classes("cat");
+        ADD_FAILURE() << "classes 'cat' accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::kInput);
+        EXPECT_NE(std::string(e.what()).find("not a class id"), std::string::npos) << e.what();
+    }
     expect_input_error([](ExplainParams& p) { p.samples = 0; }, "samples per window must be ≥ 1");
     expect_input_error([](ExplainParams& p) { p.stride = 0; }, "stride must be ≥ 1");
     expect_input_error([](ExplainParams& p) { p.laplace_n = 0; }, "laplace_n");

@@ -10,14 +10,15 @@
 #include <string>
 #include <vector>
 
+#include "pda/options.h"
 #include "pda/pda.h"
 
 namespace pda {
 
 struct ExplainerOptions {
-    // Sampler: "conditional" (needs sampler_file or sample_images), "marginal" (needs sample_images)
-    // or "occlusion" (constant fill, one sample per window).
-    std::string sampler = "conditional";
+    // Sampler: conditional (needs sampler_file or sample_images), marginal (needs sample_images) or
+    // occlusion (constant fill, one sample per window).
+    SamplerKind sampler = SamplerKind::kConditional;
     std::string sampler_file;   // Gaussian fitted by `pda fit-sampler`, checked against model, k, pad
     std::string sample_images;  // folder of photos (the explained image itself is never used)
     float fill = 0.f;           // occlusion value in network-input space
@@ -28,14 +29,15 @@ struct ExplainerOptions {
     int k = 10;                      // window size
     int samples = 10;                // samples per window
     int stride = 1;                  // window stride
-    std::string classes = "top3";    // "top3" (topN), "all", or ids "281,285"
+    ClassSelection classes;          // top 3, all, or ids (parse_classes("281,285"))
     std::vector<std::string> nodes;  // nodes/values mapped by activation difference
     double laplace_n = 100000;       // N of the Laplace correction
     uint64_t seed = 0;               // every random choice derives from it
     // Execution.
     int batch = 0;                   // resampled images per batch; 0 = from available memory
-    std::string device = "cpu";      // cpu | auto (the GPU when one is visible) | cuda[:N]
-    std::string precision = "fp32";  // fp32 | tf32 | fp16 | bf16 (beyond fp32: CUDA only)
+    Device device = Device::cpu();   // cpu | automatic() (the GPU when one is visible) | cuda(N)
+    Precision precision = Precision::kFp32;  // beyond fp32: CUDA only
+    Execution exec = Execution::kIncremental;
 };
 
 // A float32 array with its shape (row-major).
