@@ -12,7 +12,6 @@ struct CudaInfo {
     std::string runtime_note;  // why there are no devices, when there are none
     int cudnn_version = 0;     // cudnnGetVersion(), e.g. 91900
     int cublas_version = 0;
-    int curand_version = 0;
     std::string devices;  // one line per device: index, name, compute capability, memory
 };
 

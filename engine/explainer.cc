@@ -165,10 +165,4 @@ Explanation explain_cpu(const Graph& g, const OutputSpec& out, ConstTensorView x
     return explain(g, out, x, sampler, p, *dev, progress);
 }
 
-Explanation explain_cuda(const Graph& g, const OutputSpec& out, ConstTensorView x, Sampler& sampler,
-                         const ExplainParams& p, CudaContext& ctx, Precision precision, const ProgressFn& progress) {
-    const std::unique_ptr<PdaDevice> dev = make_cuda_device(ctx, precision);
-    return explain(g, out, x, sampler, p, *dev, progress);
-}
-
 }  // namespace pda

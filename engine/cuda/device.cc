@@ -10,6 +10,7 @@
 
 #include "engine/cuda/programs.h"
 #include "engine/cuda_program.h"
+#include "engine/explainer.h"
 #include "engine/incremental_cuda.h"
 #include "engine/pda_device.h"
 #include "engine/sampler_conditional.h"
@@ -242,6 +243,12 @@ const float* CudaDevice::draw(const PdaWindows& b, int slot) {
 
 std::unique_ptr<PdaDevice> make_cuda_device(CudaContext& ctx, Precision precision) {
     return std::make_unique<CudaDevice>(ctx, precision);
+}
+
+Explanation explain_cuda(const Graph& g, const OutputSpec& out, ConstTensorView x, Sampler& sampler,
+                         const ExplainParams& p, CudaContext& ctx, Precision precision, const ProgressFn& progress) {
+    const std::unique_ptr<PdaDevice> dev = make_cuda_device(ctx, precision);
+    return explain(g, out, x, sampler, p, *dev, progress);
 }
 
 }  // namespace pda

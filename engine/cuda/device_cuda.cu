@@ -3,7 +3,6 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <cudnn.h>
-#include <curand.h>
 
 #include <string>
 
@@ -15,8 +14,6 @@ CudaInfo cuda_info() {
     CudaInfo info;
     info.compiled = true;
     info.cudnn_version = static_cast<int>(cudnnGetVersion());
-    int v = 0;
-    if (curandGetVersion(&v) == CURAND_STATUS_SUCCESS) info.curand_version = v;
     int n = 0;
     cudaError_t err = cudaGetDeviceCount(&n);
     if (err != cudaSuccess) {

@@ -1,4 +1,4 @@
-// The one checking macro family for CUDA runtime, cuDNN, cuBLAS and cuRAND calls: PDA_CUDA_CHECK(call)
+// The one checking macro family for CUDA runtime, cuDNN and cuBLAS calls: PDA_CUDA_CHECK(call)
 // works for any of their status types (overloads below), and PDA_CUDA_CHECK_LAUNCH() after a kernel
 // launch. A failure throws pda::Error(kInternal) naming the call, file:line and device; running out
 // of device memory throws CudaOutOfMemory (a pda::Error) so that callers can lower the batch size.
@@ -7,7 +7,6 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <cudnn.h>
-#include <curand.h>
 
 #include <cstdint>
 #include <string>
@@ -46,14 +45,12 @@ auto halve_on_out_of_memory(int64_t batch, Make make, int64_t* used, std::string
 inline bool status_ok(cudaError_t s) { return s == cudaSuccess; }
 inline bool status_ok(cudnnStatus_t s) { return s == CUDNN_STATUS_SUCCESS; }
 inline bool status_ok(cublasStatus_t s) { return s == CUBLAS_STATUS_SUCCESS; }
-inline bool status_ok(curandStatus_t s) { return s == CURAND_STATUS_SUCCESS; }
 
 inline bool status_oom(cudaError_t s) { return s == cudaErrorMemoryAllocation; }
 inline bool status_oom(cudnnStatus_t s) {
     return s == CUDNN_STATUS_ALLOC_FAILED || s == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED;
 }
 inline bool status_oom(cublasStatus_t s) { return s == CUBLAS_STATUS_ALLOC_FAILED; }
-inline bool status_oom(curandStatus_t s) { return s == CURAND_STATUS_ALLOCATION_FAILED; }
 
 inline std::string status_text(cudaError_t s) {
     return std::string(cudaGetErrorName(s)) + ": " + cudaGetErrorString(s);
@@ -62,7 +59,6 @@ inline std::string status_text(cudnnStatus_t s) { return cudnnGetErrorString(s);
 inline std::string status_text(cublasStatus_t s) {
     return std::string(cublasGetStatusName(s)) + ": " + cublasGetStatusString(s);
 }
-inline std::string status_text(curandStatus_t s) { return "curandStatus " + std::to_string(static_cast<int>(s)); }
 
 // Builds the message and throws; never returns. Out of line of the hot path by being a call.
 template <class Status>

@@ -1,4 +1,4 @@
-// Move-only owners of device memory, streams, events and cuDNN / cuBLAS / cuRAND handles and
+// Move-only owners of device memory, streams, events and cuDNN / cuBLAS handles and
 // descriptors. Creation is checked (throws); destruction ignores the status, as a destructor must
 // not throw and a failing free means the context is already lost.
 #pragma once
@@ -53,9 +53,6 @@ struct DestroyCudnn {
 struct DestroyCublas {
     void operator()(cublasHandle_t h) const { cublasDestroy(h); }
 };
-struct DestroyCurand {
-    void operator()(curandGenerator_t g) const { curandDestroyGenerator(g); }
-};
 struct DestroyTensorDesc {
     void operator()(cudnnTensorDescriptor_t d) const { cudnnDestroyTensorDescriptor(d); }
 };
@@ -76,7 +73,6 @@ using Stream = Owner<cudaStream_t, DestroyStream>;
 using Event = Owner<cudaEvent_t, DestroyEvent>;
 using CudnnHandle = Owner<cudnnHandle_t, DestroyCudnn>;
 using CublasHandle = Owner<cublasHandle_t, DestroyCublas>;
-using CurandGenerator = Owner<curandGenerator_t, DestroyCurand>;
 using TensorDesc = Owner<cudnnTensorDescriptor_t, DestroyTensorDesc>;
 using FilterDesc = Owner<cudnnFilterDescriptor_t, DestroyFilterDesc>;
 using ConvDesc = Owner<cudnnConvolutionDescriptor_t, DestroyConvDesc>;

@@ -1,1 +1,0 @@
-// Empty translation unit: libpda is made of pda_static, linked whole.
