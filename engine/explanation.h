@@ -26,7 +26,7 @@ struct ExplainParams {
     int64_t max_windows = -1;        // explain only the first N windows (benchmarks); −1 = all
     bool fuse = true;                // fold BN/ReLU into Conv/Gemm in a private copy of the graph; values
                                      // named in `nodes` and the output are kept readable (never folded away)
-    // Incremental: recompute only what each window changes (exact; engine/incremental_cpu.h,
+    // Incremental: recompute only what each window changes (exact; engine/cpu/incremental.h,
     // engine/incremental_cuda.h); full: every resampled image in full. Both backends.
     Execution exec = Execution::kIncremental;
 };

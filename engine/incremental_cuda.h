@@ -1,5 +1,5 @@
 // The exact incremental executor on the CUDA backend (METHOD.md §5, issue 5 item 2), the device twin
-// of IncrementalProgram (engine/incremental_cpu.h) over the same plan (engine/incremental_plan.h):
+// of IncrementalProgram (engine/cpu/incremental.h) over the same plan (engine/incremental_plan.h):
 // the clean image's activations are computed once on the device; per batch every node runs on one
 // crop size per batch (cuDNN / cuBLAS ops built by make_cuda_op at the plan's shapes), its inputs
 // gathered on the device from the cache and the changed crops (kernels/cuda/crop.h), with each

@@ -1,4 +1,4 @@
-// The memory of both incremental executors (engine/incremental_cpu.h, engine/incremental_cuda.h) at a
+// The memory of both incremental executors (engine/cpu/incremental.h, engine/incremental_cuda.h) at a
 // batch size, computed from the shared plan (engine/incremental_plan.h) without a device: which buffer
 // every value and every op input uses (buffers reused once their last reader has run), and the floats
 // it all takes. Each executor allocates exactly this layout, and the CUDA batch is sized from it

@@ -1,5 +1,5 @@
 // Index math of exact incremental inference (METHOD.md §5, issue 5) as PDA_HD functions, so that the
-// CPU executor (engine/incremental_cpu.cc) and the CUDA one (kernels/cuda/crop.cu) gather and paste
+// CPU executor (engine/cpu/incremental.cc) and the CUDA one (kernels/cuda/crop.cu) gather and paste
 // crops identically: where a crop sits in its map, where each element of an op's input tile comes
 // from (the batch's changed crop, the clean image's cached activation, or the layer's padding), where
 // a crop's element lands when it is pasted back into a full map, how a batch's gathers find each

@@ -14,12 +14,12 @@
 #include <cmath>
 #include <cstdio>
 
-#include "engine/cpu_ops.h"
+#include "engine/cpu/ops.h"
 #include "engine/cuda_program.h"
 #include "engine/device.h"
 #include "engine/explainer.h"
 #include "engine/gaussian.h"
-#include "engine/incremental_cpu.h"
+#include "engine/cpu/incremental.h"
 #include "engine/incremental_cuda.h"
 #include "engine/incremental_layout.h"
 #include "engine/memory_plan.h"
@@ -270,7 +270,7 @@ TEST(IncrementalLayout, UnknownKeptValueIsAnInputError) {
 }
 
 // ---- everywhere: the CUDA program's run on the CPU ------------------------------------------------
-// The CPU executor (engine/incremental_cpu.h) is the CUDA program's run over the same layout and
+// The CPU executor (engine/cpu/incremental.h) is the CUDA program's run over the same layout and
 // binding, with the CPU's ops and gathers in place of cuDNN and the kernels, its arena NaN-filled so
 // that an element no gather writes shows. What this leaves to a GPU run: the launches, the device
 // copies and the CUDA ops themselves.

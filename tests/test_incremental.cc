@@ -1,4 +1,4 @@
-// Exact incremental inference (engine/incremental_cpu.h, issue 5 item 2): for batches of resampled
+// Exact incremental inference (engine/cpu/incremental.h, issue 5 item 2): for batches of resampled
 // images, each changed inside its own k × k window, the incremental executor's outputs and hidden
 // values equal a full forward of the same batch (max |difference| ≤ 1e-5 of max |value|, FP32) on
 // random conv/pool/LRN/BN/concat graphs, the built-in AlexNet, GoogLeNet, VGG16 (width 0.125) and
@@ -11,7 +11,7 @@
 
 #include "engine/explainer.h"
 #include "engine/gaussian.h"
-#include "engine/incremental_cpu.h"
+#include "engine/cpu/incremental.h"
 #include "engine/program.h"
 #include "engine/sampler_conditional.h"
 #include "engine/samplers.h"

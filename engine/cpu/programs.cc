@@ -1,7 +1,7 @@
 // CPU BatchPrograms (programs.h): adapters from the loop's batch of windows to the CPU executors.
 #include "engine/cpu/programs.h"
 
-#include "engine/incremental_cpu.h"
+#include "engine/cpu/incremental.h"
 #include "engine/program.h"
 #include "kernels/crop_math.h"
 

@@ -1,6 +1,6 @@
 // The CPU's two BatchPrograms (engine/batch_program.h): the whole network on every image
 // (compile_cpu, engine/program.h) and exact incremental execution (IncrementalProgram,
-// engine/incremental_cpu.h), both with their input batch in host memory.
+// engine/cpu/incremental.h), both with their input batch in host memory.
 #pragma once
 
 #include <memory>

@@ -1,5 +1,5 @@
 // make_cuda_op: the one place that turns a graph node into CUDA kernels, mirroring make_cpu_op
-// (engine/cpu_ops.cc): it reads the node's fields and shapes, checks what the kernels support
+// (engine/cpu/ops.cc): it reads the node's fields and shapes, checks what the kernels support
 // (naming the node when not) and wraps the kernel (which knows nothing about graphs) in a CudaOp.
 #include "engine/cuda/cuda_ops.h"
 

@@ -1,4 +1,4 @@
-// CudaIncrementalProgram (engine/incremental_cuda.h): the run of IncrementalProgram (incremental_cpu.cc)
+// CudaIncrementalProgram (engine/incremental_cuda.h): the run of IncrementalProgram (engine/cpu/incremental.cc)
 // on the device. The clean activations come from a batch-1 compile_cuda program run once; the buffers are
 // engine/incremental_layout.h's (one arena: the batch, the values, kept values assembled, a scratch all
 // steps reuse; a second, small one: the clean cache); ops are make_cuda_op's at the plan's shapes; the

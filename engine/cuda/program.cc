@@ -1,5 +1,5 @@
 // The CUDA executor: compiles a graph into CUDA op instances, one device arena whose slots are
-// reused once their last reader has run (the CPU executor's liveness plan, engine/executor_cpu.cc),
+// reused once their last reader has run (the CPU executor's liveness plan, engine/cpu/executor.cc),
 // the weights uploaded once, and the batch sized from free device memory and cuDNN's 2^31-element
 // limit. Reshape, Flatten and Identity are views of their input and cost nothing. Every value is
 // FP32 in every precision (FP16 / BF16 convert around convolutions and GEMMs: engine/cuda/cuda_ops.h).

@@ -1,6 +1,6 @@
 // The exact incremental executor on the CPU (METHOD.md §5): the shared plan (engine/incremental_plan.h)
 // and buffer layout (engine/incremental_layout.h) that drive the CUDA executor, bound to host memory
-// and run with the CPU's ops (engine/cpu_ops.h) at the layout's shapes and the CPU gathers of
+// and run with the CPU's ops (engine/cpu/ops.h) at the layout's shapes and the CPU gathers of
 // kernels/cpu/crop.h in place of cuDNN and the CUDA kernels — so every CPU test runs the plan, the
 // gather decisions and the buffer reuse the GPU runs. The clean image's activations are cached once;
 // a batch of resampled images, each differing from the clean image only inside its own k × k window,
@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/cpu_ops.h"
+#include "engine/cpu/ops.h"
 #include "engine/incremental_layout.h"
 #include "engine/incremental_plan.h"
 

@@ -1,7 +1,7 @@
 // make_cpu_op: the one place that turns a graph node into a CPU kernel. It reads the node's fields
 // and shapes, checks what the kernels support (naming the node when not), fetches constant weights
 // for pre-packing, and wraps the kernel (which knows nothing about graphs) in a CpuOp.
-#include "engine/cpu_ops.h"
+#include "engine/cpu/ops.h"
 
 #include <cstring>
 

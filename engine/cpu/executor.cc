@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <map>
 
-#include "engine/cpu_ops.h"
+#include "engine/cpu/ops.h"
 #include "engine/memory_plan.h"
 #include "engine/program.h"
 

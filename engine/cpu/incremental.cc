@@ -1,7 +1,7 @@
-// IncrementalProgram (incremental_cpu.h): the layout bound to host memory (bind_layout, the binding the
+// IncrementalProgram (incremental.h): the layout bound to host memory (bind_layout, the binding the
 // CUDA program uses) and run as CudaIncrementalProgram::run_device runs it
 // (engine/cuda/incremental_cuda.cc): per step gather, op, scale; then each kept crop value assembled.
-#include "engine/incremental_cpu.h"
+#include "engine/cpu/incremental.h"
 
 #include <algorithm>
 #include <limits>
