@@ -12,6 +12,7 @@
 
 #include "engine/cuda/cuda_ops.h"
 #include "engine/incremental_layout.h"
+#include "kernels/check.h"
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/crop.h"
 

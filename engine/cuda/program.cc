@@ -10,6 +10,7 @@
 #include "engine/cuda/cuda_ops.h"
 #include "engine/cuda_program.h"
 #include "engine/memory_plan.h"
+#include "kernels/check.h"
 #include "kernels/cuda/context.h"
 
 namespace pda {

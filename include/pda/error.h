@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "pda/export.h"
+
 namespace pda {
 
 enum class ErrorKind {
@@ -12,7 +14,7 @@ enum class ErrorKind {
     kInternal,  // a broken invariant or a failing library call
 };
 
-class Error : public std::runtime_error {
+class PDA_API Error : public std::runtime_error {
   public:
     Error(ErrorKind kind, const std::string& what) : std::runtime_error(what), kind_(kind) {}
     ErrorKind kind() const { return kind_; }
@@ -27,8 +29,3 @@ class Error : public std::runtime_error {
 [[noreturn]] inline void fail_internal(const std::string& what) { throw Error(ErrorKind::kInternal, what); }
 
 }  // namespace pda
-
-#define PDA_CHECK(cond, msg)                                                                                      \
-    do {                                                                                                          \
-        if (!(cond)) ::pda::fail_internal(std::string(__FILE__) + ":" + std::to_string(__LINE__) + ": " + (msg)); \
-    } while (0)

@@ -34,8 +34,8 @@ struct ExplainerOptions {
     double laplace_n = 100000;       // N of the Laplace correction
     uint64_t seed = 0;               // every random choice derives from it
     // Execution.
-    int batch = 0;                   // resampled images per batch; 0 = from available memory
-    Device device = Device::cpu();   // cpu | automatic() (the GPU when one is visible) | cuda(N)
+    int batch = 0;                           // resampled images per batch; 0 = from available memory
+    Device device = Device::cpu();           // cpu | automatic() (the GPU when one is visible) | cuda(N)
     Precision precision = Precision::kFp32;  // beyond fp32: CUDA only
     Execution exec = Execution::kIncremental;
 };
@@ -57,7 +57,7 @@ struct ExplainResult {
     std::string folder;               // where the result was written ("" when not written)
 };
 
-class Explainer {
+class PDA_API Explainer {
   public:
     // Loads the model and sets up the sampler (reads or fits it); throws pda::Error (input kind) for
     // bad options, an unknown class or node, k too large, or a sampler file for another model/k/pad.

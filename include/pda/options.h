@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "pda/export.h"
+
 namespace pda {
 
 enum class SamplerKind {
@@ -36,7 +38,7 @@ struct Device {
     static Device cpu() { return {Kind::kCpu, 0}; }
     static Device cuda(int index = 0) { return {Kind::kCuda, index}; }
     bool is_cuda() const { return kind == Kind::kCuda; }
-    std::string str() const;  // "auto", "cpu", "cuda:N"
+    PDA_API std::string str() const;  // "auto", "cpu", "cuda:N"
     bool operator==(const Device& o) const { return kind == o.kind && index == o.index; }
 };
 
@@ -44,22 +46,22 @@ struct Device {
 struct ClassSelection {
     enum class Kind { kTop, kAll, kIds };
     Kind kind = Kind::kTop;
-    int64_t top = 3;            // kTop, ≥ 1
-    std::vector<int64_t> ids;   // kIds: distinct, ≥ 0 (checked against the model when it is known)
+    int64_t top = 3;           // kTop, ≥ 1
+    std::vector<int64_t> ids;  // kIds: distinct, ≥ 0 (checked against the model when it is known)
 
     static ClassSelection top_n(int64_t n) { return {Kind::kTop, n, {}}; }
     static ClassSelection all() { return {Kind::kAll, 0, {}}; }
     static ClassSelection list(std::vector<int64_t> ids) { return {Kind::kIds, 0, std::move(ids)}; }
-    std::string str() const;  // "top3", "all", "281,285"
+    PDA_API std::string str() const;  // "top3", "all", "281,285"
 };
 
-SamplerKind parse_sampler(const std::string& s);      // conditional | marginal | occlusion
-Execution parse_execution(const std::string& s);      // incremental | full
-Precision parse_precision(const std::string& s);      // fp32 | tf32 | fp16 | bf16
-Device parse_device(const std::string& s);            // auto | cpu | cuda | cuda:N
-ClassSelection parse_classes(const std::string& s);   // topN | all | id,id,...
-const char* sampler_name(SamplerKind k);
-const char* execution_name(Execution e);
-const char* precision_name(Precision p);
+PDA_API SamplerKind parse_sampler(const std::string& s);     // conditional | marginal | occlusion
+PDA_API Execution parse_execution(const std::string& s);     // incremental | full
+PDA_API Precision parse_precision(const std::string& s);     // fp32 | tf32 | fp16 | bf16
+PDA_API Device parse_device(const std::string& s);           // auto | cpu | cuda | cuda:N
+PDA_API ClassSelection parse_classes(const std::string& s);  // topN | all | id,id,...
+PDA_API const char* sampler_name(SamplerKind k);
+PDA_API const char* execution_name(Execution e);
+PDA_API const char* precision_name(Precision p);
 
 }  // namespace pda

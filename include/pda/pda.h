@@ -11,9 +11,9 @@
 
 namespace pda {
 
-std::string version();
+PDA_API std::string version();
 // Version and build options (CUDA, cuDNN, oneDNN, ONNX), one per line.
-std::string build_info();
+PDA_API std::string build_info();
 
 struct ModelOptions {
     std::string preset;   // "caffe" | "torchvision" | "" (sidecar or built-in default)
@@ -28,7 +28,7 @@ struct Prediction {
     float probability = 0.f;
 };
 
-class Model {
+class PDA_API Model {
   public:
     // MODEL is an .onnx path (sidecar <stem>.json beside it if present) or a built-in name
     // (alexnet, googlenet, vgg16).

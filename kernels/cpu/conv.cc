@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "kernels/check.h"
+
 namespace pda {
 
 ConvForward::ConvForward(const ConvParams& p, const float* weights, const float* bias, CpuContext& ctx)

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/check.h"
+
 namespace pda {
 
 void unary_forward(const UnaryParams& p, const float* x, float* y, int64_t n) {

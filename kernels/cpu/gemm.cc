@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "kernels/check.h"
 #include "kernels/matmul_math.h"
 
 namespace pda {

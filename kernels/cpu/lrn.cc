@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/check.h"
+
 namespace pda {
 
 LrnForward::LrnForward(const LrnParams& p, CpuContext& ctx) : p_(p), ctx_(ctx) {

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "kernels/check.h"
+
 namespace pda {
 
 PoolForward::PoolForward(const PoolParams& p, CpuContext& ctx) : p_(p), ctx_(ctx) {

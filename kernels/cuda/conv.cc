@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "kernels/check.h"
 #include "kernels/cuda/eltwise.h"
 
 namespace pda::cuda {

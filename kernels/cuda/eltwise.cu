@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "kernels/check.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/eltwise.h"
 #include "kernels/cuda/launch.h"

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/check.h"
+
 namespace pda::cuda {
 
 LrnForward::LrnForward(const LrnParams& p) : p_(p) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cfloat>
 
+#include "kernels/check.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/softmax.h"
 
