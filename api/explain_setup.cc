@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -132,6 +133,28 @@ ExplainInput make_explain_input(const LoadedModel& m, const std::string& name, c
     return in;
 }
 
+ExplainInput make_explain_input(const LoadedModel& m, const std::string& name, ConstTensorView x) {
+    const Shape& want = m.input_shape;  // (1, C, H, W)
+    const bool chw = x.shape.rank == 3 && x.shape[0] == want[1] && x.shape[1] == want[2] && x.shape[2] == want[3];
+    if (!chw && x.shape != want)
+        fail_input("a preprocessed image must be " + Shape{want[1], want[2], want[3]}.str() + " for model " + m.spec +
+                   ", got " + x.shape.str());
+    ExplainInput in;
+    in.path = name;
+    in.x = Tensor(want, x.data);
+    for (int64_t i = 0; i < in.x.numel(); ++i)
+        if (!std::isfinite(in.x.data()[i]))
+            fail_input("a preprocessed image holds a non-finite value at " + std::to_string(i));
+    if (want[1] == 3) {
+        in.crop = denormalize_image(in.x.view(), m.desc.pre);
+    } else {  // no colour picture to draw on: mid grey
+        in.crop.height = static_cast<int>(want[2]);
+        in.crop.width = static_cast<int>(want[3]);
+        in.crop.rgb.assign(static_cast<size_t>(want[2] * want[3]) * 3, 128);
+    }
+    return in;
+}
+
 ExplainInput load_explain_input(const LoadedModel& m, const std::string& path) {
     return make_explain_input(m, path, load_image(path));
 }
@@ -144,14 +167,17 @@ struct ExplainSession::SampleSet {
 };
 
 ExplainSession::ExplainSession(LoadedModel model, CheckedConfig config)
+    : ExplainSession(std::make_shared<const LoadedModel>(std::move(model)), std::move(config)) {}
+
+ExplainSession::ExplainSession(std::shared_ptr<const LoadedModel> model, CheckedConfig config)
     : model_(std::move(model)), config_(config.config()), device_(config.device()) {
     auto t0 = std::chrono::steady_clock::now();
     precision_ = config_.precision;
     ctx_.threads = config_.threads;
-    output_.value = model_.desc.output;
-    output_.logits = model_.desc.output_kind == ModelDesc::OutputKind::kLogits;
+    output_.value = model_->desc.output;
+    output_.logits = model_->desc.output_kind == ModelDesc::OutputKind::kLogits;
     ExplainParams& p = config_.params;
-    const int64_t h = model_.input_shape[2], w = model_.input_shape[3];
+    const int64_t h = model_->input_shape[2], w = model_->input_shape[3];
     if (p.k > h || p.k > w)
         fail_input("--k " + std::to_string(p.k) + " is larger than the model's " + std::to_string(h) + "×" +
                    std::to_string(w) + " input");
@@ -159,15 +185,15 @@ ExplainSession::ExplainSession(LoadedModel model, CheckedConfig config)
     if (config_.sampler == SamplerKind::kConditional && (l > h || l > w))
         fail_input("conditional context l = k + 2·pad = " + std::to_string(l) + " is larger than the model's " +
                    std::to_string(h) + "×" + std::to_string(w) + " input");
-    if (p.classes.kind == ClassSelection::Kind::kIds) resolve_classes(p.classes, {}, model_.num_classes);
-    check_nodes(model_.graph, p.nodes);
+    if (p.classes.kind == ClassSelection::Kind::kIds) resolve_classes(p.classes, {}, model_->num_classes);
+    check_nodes(model_->graph, p.nodes);
 
     const SamplerKind kind = config_.sampler;
     if (kind == SamplerKind::kOcclusion) {
         shared_ = make_occlusion_sampler(config_.fill);
         shared_desc_ = {{"kind", "occlusion"}, {"fill", config_.fill}};
     } else if (kind == SamplerKind::kConditional && !config_.sampler_file.empty()) {
-        SamplerFile f = load_sampler_file(config_.sampler_file, model_, p.k, config_.pad);
+        SamplerFile f = load_sampler_file(config_.sampler_file, *model_, p.k, config_.pad);
         shared_desc_ = {{"kind", "conditional"},
                         {"file", config_.sampler_file},
                         {"fitted_for_model", f.meta.model},
@@ -181,13 +207,13 @@ ExplainSession::ExplainSession(LoadedModel model, CheckedConfig config)
         set_ = std::make_unique<SampleSet>();
         if (!config_.sample_images.empty()) {
             for (const std::string& f : list_images(config_.sample_images)) {
-                set_->images.push_back(load_input(model_, f));
+                set_->images.push_back(load_input(*model_, f));
                 set_->names.push_back(f);
             }
             set_->source = config_.sample_images;
         } else {
             for (size_t i = 0; i < config_.sample_photos.size(); ++i) {
-                set_->images.push_back(make_explain_input(model_, "", config_.sample_photos[i]).x);
+                set_->images.push_back(make_explain_input(*model_, "", config_.sample_photos[i]).x);
                 set_->names.push_back(config_.sample_photos_source + " #" + std::to_string(i));
             }
             set_->source = config_.sample_photos_source;
@@ -218,7 +244,7 @@ int64_t ExplainSession::samples_per_window() const {
 }
 
 int64_t ExplainSession::windows() const {
-    WindowGrid g(model_.input_shape[2], model_.input_shape[3], config_.params.k, config_.params.stride);
+    WindowGrid g(model_->input_shape[2], model_->input_shape[3], config_.params.k, config_.params.stride);
     return g.count();
 }
 
@@ -268,24 +294,24 @@ Sampler& ExplainSession::sampler_for(const Tensor& x, nlohmann::json& desc, doub
 ImageExplanation ExplainSession::explain(ExplainInput input, const ProgressFn& progress) {
     ImageExplanation r;
     Sampler& s = sampler_for(input.x, r.sampler, r.seconds_setup);
-    r.e = ::pda::explain(model_.graph, output_, input.x.view(), s, config_.params, *pda_device_, progress);
+    r.e = ::pda::explain(model_->graph, output_, input.x.view(), s, config_.params, *pda_device_, progress);
     for (const auto& [key, value] : s.describe()) r.sampler[key] = value;
     r.input = std::move(input);
     return r;
 }
 
 nlohmann::json ExplainSession::describe() const {
-    const Preprocess& pp = model_.desc.pre;
+    const Preprocess& pp = model_->desc.pre;
     const ExplainParams& p = config_.params;
     return {
         {"model",
-         {{"spec", model_.spec},
-          {"builtin", model_.builtin},
-          {"input", model_.desc.input},
-          {"input_shape", model_.input_shape.vec()},
-          {"output", model_.desc.output},
-          {"output_kind", output_kind_name(model_.desc.output_kind)},
-          {"classes", model_.num_classes}}},
+         {{"spec", model_->spec},
+          {"builtin", model_->builtin},
+          {"input", model_->desc.input},
+          {"input_shape", model_->input_shape.vec()},
+          {"output", model_->desc.output},
+          {"output_kind", output_kind_name(model_->desc.output_kind)},
+          {"classes", model_->num_classes}}},
         {"preprocessing",
          {{"input_size", {pp.height, pp.width}},
           {"resize_shorter", pp.resize_shorter},

@@ -11,26 +11,26 @@
 
 #include "api/loader.h"
 #include "engine/cuda_program.h"
-#include "pda/options.h"
 #include "engine/explainer.h"
 #include "io/image.h"
 #include "kernels/cpu/context.h"
+#include "pda/options.h"
 
 namespace pda {
 
 struct ExplainConfig {
     SamplerKind sampler = SamplerKind::kConditional;
-    std::string sampler_file;             // fitted Gaussian (pda fit-sampler); conditional only
-    std::string sample_images;            // folder of photos: marginal's set, or conditional's fit on the fly
-    float fill = 0.f;                     // occlusion value in network-input space
-    int64_t pad = 2;                      // conditional context: l = k + 2·pad
-    int64_t max_patches = 0;              // on-the-fly fit: 0 = the fit's default
-    bool per_channel = false;             // conditional: each channel conditioned on its own ring only
-    bool clip = false;                    // conditional: clip samples to the fitted value range
-    Device device;                        // auto: GPU 0 when one is visible, else the CPU
+    std::string sampler_file;                // fitted Gaussian (pda fit-sampler); conditional only
+    std::string sample_images;               // folder of photos: marginal's set, or conditional's fit on the fly
+    float fill = 0.f;                        // occlusion value in network-input space
+    int64_t pad = 2;                         // conditional context: l = k + 2·pad
+    int64_t max_patches = 0;                 // on-the-fly fit: 0 = the fit's default
+    bool per_channel = false;                // conditional: each channel conditioned on its own ring only
+    bool clip = false;                       // conditional: clip samples to the fitted value range
+    Device device;                           // auto: GPU 0 when one is visible, else the CPU
     Precision precision = Precision::kFp32;  // the network's; CUDA only beyond fp32
-    int threads = 0;                      // 0: all cores
-    ExplainParams params;                 // k, stride, samples, classes, nodes, laplace_n, seed, batch, ...
+    int threads = 0;                         // 0: all cores
+    ExplainParams params;                    // k, stride, samples, classes, nodes, laplace_n, seed, batch, ...
     // Photos given in memory instead of a folder (benchmarks' synthetic set), with a description (a
     // non-empty description alone counts as a set for check_config, so it can run before the photos exist).
     std::vector<Image> sample_photos;
@@ -71,6 +71,9 @@ struct ExplainInput {
 };
 ExplainInput load_explain_input(const LoadedModel& m, const std::string& path);
 ExplainInput make_explain_input(const LoadedModel& m, const std::string& name, const Image& photo);
+// An input given already preprocessed: x (C, H, W) or (1, C, H, W) at the model's input shape, its
+// displayed picture the inverted normalisation (denormalize_image).
+ExplainInput make_explain_input(const LoadedModel& m, const std::string& name, ConstTensorView x);
 
 struct ImageExplanation {
     ExplainInput input;
@@ -86,12 +89,14 @@ struct ImageExplanation {
 // used for itself (a conditional fit on the fly is redone without an image found in its own set).
 class ExplainSession {
   public:
+    // The model is shared (a pda::Model and its explainers hold one copy of the weights).
+    ExplainSession(std::shared_ptr<const LoadedModel> model, CheckedConfig config);
     ExplainSession(LoadedModel model, CheckedConfig config);
     ~ExplainSession();
     ExplainSession(const ExplainSession&) = delete;
     ExplainSession& operator=(const ExplainSession&) = delete;
 
-    const LoadedModel& model() const { return model_; }
+    const LoadedModel& model() const { return *model_; }
     const ExplainConfig& config() const { return config_; }
     const Device& device() const { return device_; }  // cpu or cuda:N
     Precision precision() const { return precision_; }
@@ -113,13 +118,13 @@ class ExplainSession {
     struct SampleSet;
     Sampler& sampler_for(const Tensor& x, nlohmann::json& desc, double& seconds);
 
-    LoadedModel model_;
+    std::shared_ptr<const LoadedModel> model_;
     ExplainConfig config_;
     Device device_;
     Precision precision_ = Precision::kFp32;
     OutputSpec output_;
     CpuContext ctx_;
-    CudaContextPtr cuda_;  // when device_ is cuda:N
+    CudaContextPtr cuda_;                    // when device_ is cuda:N
     std::unique_ptr<PdaDevice> pda_device_;  // where explain() runs: the CPU or cuda_
     std::unique_ptr<SampleSet> set_;
     std::unique_ptr<Sampler> shared_;  // the sampler every image uses unless it is in the set

@@ -196,6 +196,26 @@ Tensor normalize_image(const Image& cropped, const Preprocess& pre) {
     return t;
 }
 
+Image denormalize_image(ConstTensorView x, const Preprocess& pre) {
+    check_preprocess(pre);
+    if (x.shape.rank != 4 || x.shape[0] != 1 || x.shape[1] != 3)
+        fail_input("a preprocessed image must be (1, 3, H, W), got " + x.shape.str());
+    Image img;
+    img.height = static_cast<int>(x.shape[2]);
+    img.width = static_cast<int>(x.shape[3]);
+    const int64_t plane = x.shape[2] * x.shape[3];
+    img.rgb.resize(static_cast<size_t>(plane) * 3);
+    for (int c = 0; c < 3; ++c) {
+        const int dst = pre.bgr ? 2 - c : c;
+        for (int64_t i = 0; i < plane; ++i) {
+            const double v =
+                (static_cast<double>(x.data[c * plane + i]) * pre.std[c] + pre.mean[c]) * 255.0 / pre.scale;
+            img.rgb[static_cast<size_t>(i) * 3 + dst] = static_cast<uint8_t>(std::clamp(std::lround(v), 0L, 255L));
+        }
+    }
+    return img;
+}
+
 Tensor preprocess(const Image& image, const Preprocess& pre) {
     return normalize_image(displayed_crop(image, pre), pre);
 }

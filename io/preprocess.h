@@ -26,6 +26,10 @@ Image displayed_crop(const Image& image, const Preprocess& pre);
 // Normalize in float32 (scale 1) and Caffe's raw 0–255 values (scale 255) exactly.
 Tensor preprocess(const Image& image, const Preprocess& pre);
 
+// The 8-bit picture of a network input x (1, 3, H, W): normalize_image inverted and rounded, for
+// drawing heatmaps of an image given already preprocessed.
+Image denormalize_image(ConstTensorView x, const Preprocess& pre);
+
 // Only the normalisation step, on an already-cropped image (H×W taken from the image).
 Tensor normalize_image(const Image& cropped, const Preprocess& pre);
 

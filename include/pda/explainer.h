@@ -33,10 +33,8 @@ struct ExplainerOptions {
     std::vector<std::string> nodes;  // nodes/values mapped by activation difference
     double laplace_n = 100000;       // N of the Laplace correction
     uint64_t seed = 0;               // every random choice derives from it
-    // Execution.
-    int batch = 0;                           // resampled images per batch; 0 = from available memory
-    Device device = Device::cpu();           // cpu | automatic() (the GPU when one is visible) | cuda(N)
-    Precision precision = Precision::kFp32;  // beyond fp32: CUDA only
+    // Execution (the device, precision and threads are the Model's).
+    int batch = 0;  // resampled images per batch; 0 = from available memory
     Execution exec = Execution::kIncremental;
 };
 
@@ -57,10 +55,21 @@ struct ExplainResult {
     std::string folder;               // where the result was written ("" when not written)
 };
 
+// 8-bit RGB pixels, height × width × 3, row-major (not owned): resized and cropped as the model says.
+struct RgbImage {
+    const uint8_t* pixels = nullptr;
+    int height = 0, width = 0;
+    std::string name = "image";  // the result folder's name when written
+};
+
 class PDA_API Explainer {
   public:
-    // Loads the model and sets up the sampler (reads or fits it); throws pda::Error (input kind) for
-    // bad options, an unknown class or node, k too large, or a sampler file for another model/k/pad.
+    // An explainer of a loaded model (shared, not loaded again; it runs on the model's device with
+    // the model's threads). Sets up the sampler (reads or fits it); throws pda::Error (input kind)
+    // for bad options, an unknown class or node, k too large, or a sampler file for another
+    // model/k/pad. The model may go away: the explainer keeps what it needs.
+    explicit Explainer(const Model& model, const ExplainerOptions& opt = {});
+    // Model::load(model, model_opt), then as above.
     Explainer(const std::string& model, const ExplainerOptions& opt = {}, const ModelOptions& model_opt = {});
     Explainer(Explainer&&) noexcept;
     Explainer& operator=(Explainer&&) noexcept;
@@ -70,6 +79,14 @@ class PDA_API Explainer {
     // (atomically, replacing an earlier result). progress(windows done, windows total) is optional.
     ExplainResult explain(const std::string& image_path, const std::string& out_dir = "",
                           const std::function<void(int64_t, int64_t)>& progress = {});
+    // Explains 8-bit RGB pixels in memory, preprocessed as an image file would be.
+    ExplainResult explain(const RgbImage& image, const std::string& out_dir = "",
+                          const std::function<void(int64_t, int64_t)>& progress = {});
+    // Explains an image already in the network's input space: `count` float32 values, C × H × W at
+    // the model's input size (heatmaps, when written, are drawn on its inverted normalisation).
+    ExplainResult explain_preprocessed(const float* chw, int64_t count, const std::string& name = "tensor",
+                                       const std::string& out_dir = "",
+                                       const std::function<void(int64_t, int64_t)>& progress = {});
 
     // Windows per image at the configured stride, and samples each window gets.
     int64_t windows() const;

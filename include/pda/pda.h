@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "pda/error.h"
+#include "pda/options.h"
 
 namespace pda {
 
@@ -18,8 +19,12 @@ PDA_API std::string build_info();
 struct ModelOptions {
     std::string preset;   // "caffe" | "torchvision" | "" (sidecar or built-in default)
     std::string weights;  // ONNX file whose initializers fill a built-in network
-    int threads = 0;      // 0: all cores
     uint64_t seed = 0;    // random weights of built-in networks without --weights
+    // Where this model (and every Explainer made from it) runs. The thread count applies to this
+    // model's calls only (0: all cores); the process's default is left alone.
+    Device device = Device::cpu();
+    Precision precision = Precision::kFp32;  // beyond fp32: CUDA only
+    int threads = 0;
 };
 
 struct Prediction {
@@ -46,13 +51,17 @@ class PDA_API Model {
 
     // Decodes an image file and preprocesses it: (C, H, W) float32 in network-input space.
     std::vector<float> preprocess(const std::string& image_path) const;
-    // Runs n images stored back to back as (n, C, H, W); returns (n, K) class probabilities
-    // (softmax applied when the model outputs logits).
+    // Runs n images stored back to back as (n, C, H, W) on the model's device; returns (n, K) class
+    // probabilities (softmax applied when the model outputs logits).
     std::vector<float> probabilities(const std::vector<float>& batch, int n);
     // The k most probable classes of one probability vector.
     std::vector<Prediction> top(const float* probs, int k) const;
 
+    // The device it runs on (resolved: cpu or cuda:N).
+    Device device() const;
+
   private:
+    friend class Explainer;
     struct Impl;
     explicit Model(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;

@@ -1,0 +1,134 @@
+// The public C++ API (include/pda/) beyond files: an Explainer made from a loaded Model gives the same
+// maps as one that loads the file itself; 8-bit RGB pixels in memory and an already preprocessed
+// float32 tensor give the maps of the image file they come from, bit for bit; bad sizes are input
+// errors; a Model's thread count leaves the caller's OpenMP setting as it was.
+#include <gtest/gtest.h>
+#include <omp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "io/image.h"
+#include "pda/explainer.h"
+#include "tests/tiny_model.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct ApiFixture {
+    fs::path dir;
+    std::string model, photos;
+    ApiFixture() {
+        dir = fs::temp_directory_path() / ("pda-test-api-" + std::to_string(::getpid()));
+        fs::remove_all(dir);
+        fs::create_directories(dir / "photos");
+        std::ofstream(dir / "tiny.onnx", std::ios::binary) << pda::test::tiny_model();
+        std::ofstream(dir / "tiny.json") << pda::test::kTinySidecar;
+        std::mt19937_64 rng(7);
+        for (int i = 0; i < 3; ++i) {
+            pda::Image img;
+            img.height = 20;
+            img.width = 16;
+            img.rgb.resize(20 * 16 * 3);
+            for (auto& v : img.rgb) v = static_cast<uint8_t>(rng() & 0xff);
+            pda::write_png((dir / "photos" / ("p" + std::to_string(i) + ".png")).string(), img);
+        }
+        model = (dir / "tiny.onnx").string();
+        photos = (dir / "photos").string();
+    }
+    ~ApiFixture() { fs::remove_all(dir); }
+    std::string photo(int i) const { return photos + "/p" + std::to_string(i) + ".png"; }
+};
+
+pda::ExplainerOptions options(const ApiFixture& f) {
+    pda::ExplainerOptions opt;
+    opt.sampler = pda::SamplerKind::kMarginal;
+    opt.sample_images = f.photos;
+    opt.k = 4;
+    opt.samples = 2;
+    opt.stride = 3;
+    opt.classes = pda::ClassSelection::all();
+    return opt;
+}
+
+void expect_same(const pda::ExplainResult& a, const pda::ExplainResult& b, const char* what) {
+    ASSERT_EQ(a.relevance.shape, b.relevance.shape) << what;
+    float largest = 0.f;  // maps of zeros would be equal for any input
+    for (float v : b.relevance.values) largest = std::max(largest, std::abs(v));
+    EXPECT_GT(largest, 0.f) << what;
+    EXPECT_EQ(a.relevance.values, b.relevance.values) << what;  // bit for bit
+    EXPECT_EQ(a.counts.values, b.counts.values) << what;
+    ASSERT_EQ(a.classes.size(), b.classes.size()) << what;
+    for (size_t i = 0; i < a.classes.size(); ++i) EXPECT_EQ(a.classes[i].class_id, b.classes[i].class_id) << what;
+}
+
+TEST(PublicApi, ExplainerFromAModelEqualsExplainerFromItsFile) {
+    const ApiFixture f;
+    const pda::Model model = pda::Model::load(f.model);
+    pda::Explainer from_model(model, options(f));
+    pda::Explainer from_file(f.model, options(f));
+    expect_same(from_model.explain(f.photo(0)), from_file.explain(f.photo(0)), "model vs file");
+}
+
+TEST(PublicApi, PixelsAndPreprocessedTensorsEqualTheirFile) {
+    const ApiFixture f;
+    const pda::Model model = pda::Model::load(f.model);
+    pda::Explainer ex(model, options(f));
+    const pda::ExplainResult file = ex.explain(f.photo(1));
+
+    const pda::Image img = pda::load_image(f.photo(1));
+    pda::RgbImage rgb;
+    rgb.pixels = img.rgb.data();
+    rgb.height = img.height;
+    rgb.width = img.width;
+    rgb.name = "p1";
+    expect_same(ex.explain(rgb), file, "RGB pixels");
+
+    const std::vector<float> x = model.preprocess(f.photo(1));  // (C, H, W)
+    const pda::ExplainResult pre =
+        ex.explain_preprocessed(x.data(), static_cast<int64_t>(x.size()), "p1", (f.dir / "out").string());
+    expect_same(pre, file, "preprocessed tensor");
+    EXPECT_TRUE(fs::exists(f.dir / "out" / "p1" / "summary.json"));
+}
+
+TEST(PublicApi, BadInMemoryImagesAreInputErrors) {
+    const ApiFixture f;
+    const pda::Model model = pda::Model::load(f.model);
+    pda::Explainer ex(model, options(f));
+    auto expect_input = [](auto fn, const std::string& needle) {
+        try {
+            fn();
+            ADD_FAILURE() << "accepted; expected an error with '" << needle << "'";
+        } catch (const pda::Error& e) {
+            EXPECT_EQ(e.kind(), pda::ErrorKind::kInput) << e.what();
+            EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+        }
+    };
+    std::vector<float> x(3 * 16 * 16, 0.f);
+    expect_input([&] { ex.explain_preprocessed(x.data(), 3 * 16 * 15); }, "768 floats");
+    expect_input([&] { ex.explain_preprocessed(nullptr, 3 * 16 * 16); }, "768 floats");
+    x[5] = std::nanf("");
+    expect_input([&] { ex.explain_preprocessed(x.data(), 3 * 16 * 16); }, "non-finite");
+    expect_input([&] { ex.explain(pda::RgbImage{}); }, "positive size");
+}
+
+TEST(PublicApi, ModelThreadsLeaveTheCallersSettingAlone) {
+    const ApiFixture f;
+    const int before = omp_get_max_threads();
+    pda::ModelOptions mo;
+    mo.threads = 1;
+    const pda::Model model = pda::Model::load(f.model, mo);
+    pda::Explainer ex(model, options(f));
+    ex.explain(f.photo(2));
+    EXPECT_EQ(omp_get_max_threads(), before);
+    pda::ModelOptions bad;
+    bad.threads = -1;
+    EXPECT_THROW(pda::Model::load(f.model, bad), pda::Error);
+}
+
+}  // namespace
