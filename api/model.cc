@@ -44,6 +44,7 @@ Model Model::load(const std::string& model, const ModelOptions& opt) {
     lo.preset = opt.preset;
     lo.weights = opt.weights;
     lo.seed = opt.seed;
+    lo.overrides = opt.sidecar;
     const CpuThreads threads(opt.threads);
     impl->m = std::make_shared<LoadedModel>(load_model(model, lo));
     impl->ctx.threads = opt.threads;

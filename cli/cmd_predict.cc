@@ -1,16 +1,13 @@
 // `pda predict MODEL IMAGE... [--top 5] [--json]`: classifies images in one batch and prints the
 // most probable classes with labels and probabilities (softmax applied to logits models), on the CPU
-// or a CUDA device (--device, --precision as for explain).
+// or a CUDA device (--device, --precision as for explain), through the public pda::Model.
 #include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "api/explain_setup.h"
 #include "cli/common.h"
-#include "engine/cuda_program.h"
-#include "engine/program.h"
-#include "kernels/cpu/context.h"
+#include "pda/pda.h"
 
 namespace pda::cli {
 
@@ -31,53 +28,30 @@ void add_predict(CLI::App& app) {
     cmd->add_option("--precision", *precision, "GPU arithmetic: fp32 | tf32 | fp16 | bf16 (the CPU: fp32 only)")
         ->capture_default_str();
     cmd->callback([flags, images, top, json, device, precision] {
-        const Device dev = resolve_device(parse_device(*device));
-        const Precision prec = parse_precision(*precision);
-        if (!dev.is_cuda() && prec != Precision::kFp32)
-            fail_input("--precision " + *precision + " needs a CUDA device; the CPU backend computes in fp32");
-        LoadedModel m = flags->load();
-        const int64_t n = static_cast<int64_t>(images->size());
-        Shape bs = m.input_shape;
-        bs[0] = n;
-        Tensor batch(bs);
-        const int64_t per = m.input_shape.numel();
-        for (int64_t i = 0; i < n; ++i) {
-            Tensor x = load_input(m, (*images)[i]);
-            std::memcpy(batch.data() + i * per, x.data(), sizeof(float) * per);
+        ModelOptions mo = flags->options();
+        mo.device = parse_device(*device);
+        mo.precision = parse_precision(*precision);
+        Model model = Model::load(flags->model, mo);
+        const int n = static_cast<int>(images->size());
+        std::vector<float> batch;  // (n, C, H, W): every image decodes before the network runs
+        for (const std::string& img : *images) {
+            const std::vector<float> x = model.preprocess(img);
+            batch.insert(batch.end(), x.begin(), x.end());
         }
-        fuse(m.graph);
-        CpuContext ctx;
-        ctx.threads = flags->threads;
-        CudaContextPtr gpu;  // outlives the program compiled on it
-        std::unique_ptr<Program> prog;
-        if (dev.is_cuda()) {
-            gpu = make_cuda_context(dev.index);
-            CudaCompileOptions opt;
-            opt.precision = prec;
-            prog = compile_cuda(m.graph, {bs}, *gpu, opt);
-        } else {
-            prog = compile_cpu(m.graph, {bs}, ctx);
-        }
-        prog->run({batch.view()});
-        ConstTensorView out = prog->value(m.desc.output);
-        std::vector<float> probs(out.data, out.data + out.numel());
-        const int64_t k = m.num_classes;
-        to_probabilities(m.desc, probs.data(), n, k);
+        const std::vector<float> probs = model.probabilities(batch, n);
+        const int k = model.num_classes();
 
         nlohmann::json results = nlohmann::json::array();
-        for (int64_t i = 0; i < n; ++i) {
-            const float* p = probs.data() + i * k;
+        for (int i = 0; i < n; ++i) {
             nlohmann::json classes = nlohmann::json::array();
-            for (int64_t c : top_classes(p, k, *top)) {
-                std::string label = c < static_cast<int64_t>(m.desc.labels.size()) ? m.desc.labels[c] : "";
-                classes.push_back({{"class", c}, {"label", label}, {"probability", p[c]}});
-            }
+            for (const Prediction& c : model.top(probs.data() + static_cast<size_t>(i) * k, *top))
+                classes.push_back({{"class", c.class_id}, {"label", c.label}, {"probability", c.probability}});
             results.push_back({{"image", (*images)[i]}, {"top", classes}});
         }
         if (*json) {
-            std::cout << nlohmann::json{{"model", m.spec},
-                                        {"device", dev.str()},
-                                        {"precision", precision_name(prec)},
+            std::cout << nlohmann::json{{"model", model.name()},
+                                        {"device", model.device().str()},
+                                        {"precision", precision_name(mo.precision)},
                                         {"results", results}}
                              .dump(2)
                       << "\n";

@@ -28,12 +28,12 @@ void ModelFlags::add_to(CLI::App& app) {
     app.add_option("--labels", labels, "labels file, one class per line")->group(g);
 }
 
-LoadedModel ModelFlags::load() const {
-    if (threads > 0) omp_set_num_threads(threads);
-    LoadOptions o;
+ModelOptions ModelFlags::options() const {
+    ModelOptions o;
     o.preset = preset;
     o.weights = weights;
     o.seed = seed;
+    o.threads = threads;
     const std::pair<const char*, const std::string*> fields[] = {{"input", &input},
                                                                  {"output", &output},
                                                                  {"output_kind", &output_kind},
@@ -45,7 +45,18 @@ LoadedModel ModelFlags::load() const {
                                                                  {"input_size", &input_size},
                                                                  {"labels", &labels}};
     for (const auto& [key, value] : fields)
-        if (!value->empty()) o.overrides.emplace_back(key, *value);
+        if (!value->empty()) o.sidecar.emplace_back(key, *value);
+    return o;
+}
+
+LoadedModel ModelFlags::load() const {
+    if (threads > 0) omp_set_num_threads(threads);  // the CLI is one process: its thread count
+    const ModelOptions mo = options();
+    LoadOptions o;
+    o.preset = mo.preset;
+    o.weights = mo.weights;
+    o.seed = mo.seed;
+    o.overrides = mo.sidecar;
     return load_model(model, o);
 }
 

@@ -7,6 +7,7 @@
 
 #include "api/explain_setup.h"
 #include "api/loader.h"
+#include "pda/pda.h"
 
 namespace pda::cli {
 
@@ -19,6 +20,7 @@ struct ModelFlags {
 
     void add_to(CLI::App& app);
     LoadedModel load() const;  // applies threads, loads, applies overrides
+    ModelOptions options() const;  // the same, for pda::Model::load
 };
 
 // The explain options shared by `explain` and `bench`: typed fields bound directly, the rest as the

@@ -23,9 +23,6 @@ BELOW = {
 KNOWN = {
     ("api/explain_setup.h", "kernels/cpu/context.h"): "the CPU context of a session: Model/Explainer per device",
     ("api/model_impl.h", "kernels/cpu/context.h"): "pda::Model compiles its own CPU program",
-    ("cli/cmd_predict.cc", "engine/cuda_program.h"): "predict on the public Model API",
-    ("cli/cmd_predict.cc", "engine/program.h"): "predict on the public Model API",
-    ("cli/cmd_predict.cc", "kernels/cpu/context.h"): "predict on the public Model API",
     ("cli/cmd_info.cc", "networks/regions.h"): "info through an API call",
     ("cli/cmd_fit_sampler.cc", "engine/gaussian.h"): "fit-sampler on the public API (pda::fit_sampler)",
     ("cli/cmd_fit_sampler.cc", "io/sampler_file.h"): "fit-sampler on the public API (pda::fit_sampler)",

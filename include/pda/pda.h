@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pda/error.h"
@@ -20,6 +21,9 @@ struct ModelOptions {
     std::string preset;   // "caffe" | "torchvision" | "" (sidecar or built-in default)
     std::string weights;  // ONNX file whose initializers fill a built-in network
     uint64_t seed = 0;    // random weights of built-in networks without --weights
+    // Sidecar fields set by the caller over the sidecar's (README: input, output, output_kind,
+    // channel_order, scale, mean, std, resize_shorter, input_size, labels), e.g. {"mean", "0,0,0"}.
+    std::vector<std::pair<std::string, std::string>> sidecar;
     // Where this model (and every Explainer made from it) runs. The thread count applies to this
     // model's calls only (0: all cores); the process's default is left alone.
     Device device = Device::cpu();

@@ -1,9 +1,29 @@
 // CPU gathers of incremental inference (crop.h).
 #include "kernels/cpu/crop.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace pda::cpu {
+namespace {
+
+// crop_gather_row, with whole-row copies where the row lies inside the map: the clean segment, then
+// the crop's overlap over it (or the crop alone where it covers the segment). Element for element
+// the same choice; at the map's borders (padding) the element rule itself.
+inline void gather_row(float* dst, int64_t tw, int64_t y, int64_t tx, int64_t h, int64_t w, const float* clean,
+                       const float* crop, int64_t cy, int64_t cx, int64_t ch, int64_t cw, float pad) {
+    if (y < 0 || y >= h || tx < 0 || tx + tw > w) {
+        crop_gather_row(dst, tw, y, tx, h, w, clean, crop, cy, cx, ch, cw, pad);
+        return;
+    }
+    const bool in_rows = crop && y >= cy && y < cy + ch;
+    const int64_t x0 = in_rows ? std::max(tx, cx) : 0, x1 = in_rows ? std::min(tx + tw, cx + cw) : 0;
+    if (!(x0 == tx && x1 == tx + tw)) std::memcpy(dst, clean + y * w + tx, sizeof(float) * static_cast<size_t>(tw));
+    if (x0 < x1)
+        std::memcpy(dst + (x0 - tx), crop + (y - cy) * cw + (x0 - cx), sizeof(float) * static_cast<size_t>(x1 - x0));
+}
+
+}  // namespace
 
 void crop_gather(float* dst, const CropTile& t, const CropSource& s, const int32_t* rows, const int32_t* cols) {
     const int64_t planes = t.batch * t.channels;
@@ -17,7 +37,7 @@ void crop_gather(float* dst, const CropTile& t, const CropSource& s, const int32
         const float* clean = s.clean ? s.clean + c * s.h * s.w : crop;     // whole maps: the crop is the map
         float* out = dst + bc * t.th * t.tw;
         for (int64_t r = 0; r < t.th; ++r)
-            crop_gather_row(out + r * t.tw, t.tw, ty + r, tx, s.h, s.w, clean, crop, cy, cx, s.ch, s.cw, t.pad);
+            gather_row(out + r * t.tw, t.tw, ty + r, tx, s.h, s.w, clean, crop, cy, cx, s.ch, s.cw, t.pad);
     }
 }
 

@@ -2,8 +2,8 @@
 // twins (kernels/cuda/crop.h) over the same index math (kernels/crop_math.h): an op input's tile or
 // crop per image (or, with a whole-map tile, full maps assembled from the clean map and each image's
 // crop), a clean value replicated over the batch, an average pool's divisor corrected. The CPU gathers
-// whole rows (crop_gather_row), element for element what crop_batch_gather gives; parallel over
-// (image, channel) planes.
+// whole rows (crop_gather_row, and row copies inside the map), element for element what
+// crop_batch_gather gives; parallel over (image, channel) planes.
 #pragma once
 
 #include <cstdint>
