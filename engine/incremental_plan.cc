@@ -194,4 +194,19 @@ IncrementalPlan plan_incremental(const Graph& g, const Shape& image, int64_t k) 
     return p;
 }
 
+void checked_windows(const IncrementalPlan& plan, int64_t batch, const std::vector<int64_t>& rows,
+                     const std::vector<int64_t>& cols, std::vector<int32_t>& rows32, std::vector<int32_t>& cols32) {
+    if (static_cast<int64_t>(rows.size()) != batch || static_cast<int64_t>(cols.size()) != batch)
+        fail_input("incremental run: " + std::to_string(batch) + " window rows and columns expected");
+    rows32.resize(static_cast<size_t>(batch));
+    cols32.resize(static_cast<size_t>(batch));
+    for (int64_t b = 0; b < batch; ++b) {
+        if (rows[b] < 0 || cols[b] < 0 || rows[b] + plan.k > plan.H || cols[b] + plan.k > plan.W)
+            fail_input("window (" + std::to_string(rows[b]) + ", " + std::to_string(cols[b]) + ") of side " +
+                       std::to_string(plan.k) + " does not fit the image");
+        rows32[static_cast<size_t>(b)] = static_cast<int32_t>(rows[b]);
+        cols32[static_cast<size_t>(b)] = static_cast<int32_t>(cols[b]);
+    }
+}
+
 }  // namespace pda

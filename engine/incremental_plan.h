@@ -72,4 +72,9 @@ struct IncrementalPlan {
 // that does not fit.
 IncrementalPlan plan_incremental(const Graph& g, const Shape& image, int64_t k);
 
+// The window of each of `batch` images as int32 tables for a run (rows, cols: top rows and left
+// columns), checked to fit the plan's image: an input error names the first that does not.
+void checked_windows(const IncrementalPlan& plan, int64_t batch, const std::vector<int64_t>& rows,
+                     const std::vector<int64_t>& cols, std::vector<int32_t>& rows32, std::vector<int32_t>& cols32);
+
 }  // namespace pda

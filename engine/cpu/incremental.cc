@@ -70,7 +70,8 @@ void IncrementalProgram::run_windows(const int32_t* rows, const int32_t* cols) {
             in.push_back({x.ptr, ls.in_shapes[j]});
         }
         ops_[i]->run(in, {st.out, ls.out_shape});
-        if (st.factor) cpu::crop_scale(st.out, st.factor, B, st.channels, st.ch, st.cw, st.map_w, st.oy, st.ox, rows, cols);
+        if (st.factor)
+            cpu::crop_scale(st.out, st.factor, B, st.channels, st.ch, st.cw, st.map_w, st.oy, st.ox, rows, cols);
     }
     for (const LayoutBinding::Assembly& a : bind_.shown) cpu::crop_gather(a.out, a.tile, a.source, rows, cols);
     ran_ = true;
@@ -79,16 +80,8 @@ void IncrementalProgram::run_windows(const int32_t* rows, const int32_t* cols) {
 void IncrementalProgram::run(const float* batch, const std::vector<int64_t>& rows, const std::vector<int64_t>& cols) {
     const int64_t B = layout_.batch;
     if (!batch) fail_input("incremental run: no batch");
-    if (static_cast<int64_t>(rows.size()) != B || static_cast<int64_t>(cols.size()) != B)
-        fail_input("incremental run: " + std::to_string(B) + " window rows and columns expected");
-    std::vector<int32_t> r(static_cast<size_t>(B)), c(static_cast<size_t>(B));
-    for (int64_t b = 0; b < B; ++b) {
-        if (rows[b] < 0 || cols[b] < 0 || rows[b] + plan_.k > plan_.H || cols[b] + plan_.k > plan_.W)
-            fail_input("window (" + std::to_string(rows[b]) + ", " + std::to_string(cols[b]) + ") of side " +
-                       std::to_string(plan_.k) + " does not fit the image");
-        r[static_cast<size_t>(b)] = static_cast<int32_t>(rows[b]);
-        c[static_cast<size_t>(b)] = static_cast<int32_t>(cols[b]);
-    }
+    std::vector<int32_t> r, c;
+    checked_windows(plan_, B, rows, cols, r, c);
     if (batch != bind_.input) std::copy(batch, batch + shapes_.at(plan_.input).numel(), bind_.input);
     run_windows(r.data(), c.data());
 }

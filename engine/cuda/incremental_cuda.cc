@@ -122,16 +122,8 @@ class CudaIncrementalImpl : public CudaIncrementalProgram {
 
     void run(const float* batch, const std::vector<int64_t>& rows, const std::vector<int64_t>& cols) override {
         if (!batch) fail_input("incremental run: no batch");
-        if (static_cast<int64_t>(rows.size()) != B_ || static_cast<int64_t>(cols.size()) != B_)
-            fail_input("incremental run: " + std::to_string(B_) + " window rows and columns expected");
-        std::vector<int32_t> r(static_cast<size_t>(B_)), c(static_cast<size_t>(B_));
-        for (int64_t b = 0; b < B_; ++b) {
-            if (rows[b] < 0 || cols[b] < 0 || rows[b] + plan_.k > plan_.H || cols[b] + plan_.k > plan_.W)
-                fail_input("window (" + std::to_string(rows[b]) + ", " + std::to_string(cols[b]) + ") of side " +
-                           std::to_string(plan_.k) + " does not fit the image");
-            r[static_cast<size_t>(b)] = static_cast<int32_t>(rows[b]);
-            c[static_cast<size_t>(b)] = static_cast<int32_t>(cols[b]);
-        }
+        std::vector<int32_t> r, c;
+        checked_windows(plan_, B_, rows, cols, r, c);
         const cudaStream_t stream = ctx_.stream();
         const TensorView in = device_input();
         PDA_CUDA_CHECK(cudaMemcpyAsync(in.data, batch, sizeof(float) * static_cast<size_t>(in.numel()),
