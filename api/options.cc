@@ -10,9 +10,7 @@
 namespace pda {
 namespace {
 
-bool all_digits(const std::string& s) {
-    return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
-}
+bool all_digits(const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; }
 
 }  // namespace
 
@@ -88,7 +86,8 @@ Device parse_device(const std::string& s) {
     if (s == "cuda") return Device::cuda(0);
     if (s.rfind("cuda:", 0) == 0) {
         const std::string n = s.substr(5);
-        if (!all_digits(n) || n.size() > 4) fail_input("device '" + s + "': expected cuda or cuda:N with N a device number");
+        if (!all_digits(n) || n.size() > 4)
+            fail_input("device '" + s + "': expected cuda or cuda:N with N a device number");
         return Device::cuda(std::stoi(n));
     }
     fail_input("device '" + s + "': expected auto, cpu or cuda[:N]");

@@ -94,8 +94,8 @@ void add_bench(CLI::App& app) {
             for (int64_t i = 1; i <= n; ++i) c.sample_photos.push_back(synthetic_photo(side, side, flags->seed + i));
             if (c.max_patches == 0) c.max_patches = 20000;  // the loop is measured, not the fit
             c.sample_photos_source = std::to_string(n) + " seeded synthetic pictures";
-            sampler_note = (c.sampler == SamplerKind::kMarginal ? "drawn from " : "fitted on ") + c.sample_photos_source +
-                           " (benchmark only: the cost is real, the maps are meaningless)";
+            sampler_note = (c.sampler == SamplerKind::kMarginal ? "drawn from " : "fitted on ") +
+                           c.sample_photos_source + " (benchmark only: the cost is real, the maps are meaningless)";
         }
         ExplainSession session(std::move(m), check_config(std::move(c)));
         const LoadedModel& lm = session.model();
@@ -167,7 +167,8 @@ void add_bench(CLI::App& app) {
                     out["weights"].get<std::string>().c_str(), input.path.c_str());
         std::printf("device %s, precision %s, execution %s, threads %d\n", session.device().str().c_str(),
                     precision_name(session.precision()), session.execution().c_str(), flags->threads);
-        std::printf("sampler %s%s\n", sampler_name(session.config().sampler), sampler_note.empty() ? "" : (": " + sampler_note).c_str());
+        std::printf("sampler %s%s\n", sampler_name(session.config().sampler),
+                    sampler_note.empty() ? "" : (": " + sampler_note).c_str());
         std::printf(
             "k %lld, %lld samples/window, %lld windows = %lld resampled images per run, batch %lld, median of %d\n",
             static_cast<long long>(k), static_cast<long long>(S), static_cast<long long>(n),

@@ -19,7 +19,7 @@ struct ModelFlags {
     int threads = 0;
 
     void add_to(CLI::App& app);
-    LoadedModel load() const;  // applies threads, loads, applies overrides
+    LoadedModel load() const;      // applies threads, loads, applies overrides
     ModelOptions options() const;  // the same, for pda::Model::load
 };
 

@@ -44,7 +44,6 @@ struct ExplainSetup {
 ExplainSetup prepare_explanation(const Graph& g, const OutputSpec& out, ConstTensorView x, Sampler& sampler,
                                  const ExplainParams& p, Explanation& e);
 
-
 // A deep copy of g (constants cloned) with BatchNorm/ReLU fused, in which the output and every
 // requested node value stay readable. The caller's graph is never touched.
 Graph fused_copy(const Graph& g, const OutputSpec& out, const std::vector<NodeTarget>& nodes);

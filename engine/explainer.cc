@@ -18,8 +18,8 @@
 
 namespace pda {
 
-Explanation explain(const Graph& g, const OutputSpec& out, ConstTensorView x, Sampler& sampler,
-                    const ExplainParams& p, PdaDevice& dev, const ProgressFn& progress) {
+Explanation explain(const Graph& g, const OutputSpec& out, ConstTensorView x, Sampler& sampler, const ExplainParams& p,
+                    PdaDevice& dev, const ProgressFn& progress) {
     const ExplainClock::time_point t_start = ExplainClock::now();
     Explanation e;
 
@@ -121,8 +121,7 @@ Explanation explain(const Graph& g, const OutputSpec& out, ConstTensorView x, Sa
             probs = softmax.get();
         }
         dev.mean_probabilities(probs, K, blk, p_marginal.get());
-        dev.weight_of_evidence(p_clean_dev.get(), p_marginal.get(), K, classes_dev.get(), M, p.laplace_n, nw,
-                               we.get());
+        dev.weight_of_evidence(p_clean_dev.get(), p_marginal.get(), K, classes_dev.get(), M, p.laplace_n, nw, we.get());
         dev.accumulate(sums.get(), M, we.get(), blk);
         for (size_t i = 0; i < nodes.size(); ++i) {
             const NodeTarget& t = nodes[i];

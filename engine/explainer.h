@@ -24,8 +24,8 @@ struct CudaContext;
 // philox streams, kernels/philox.h; the same batch-kernel arithmetic). Sums are kept in double,
 // (M + node units) × H × W of them, until the final division. The batch is p.batch or the device's
 // max_batch, rounded down to whole windows (lowered on out-of-memory at compile).
-Explanation explain(const Graph& g, const OutputSpec& out, ConstTensorView x, Sampler& sampler,
-                    const ExplainParams& p, PdaDevice& device, const ProgressFn& progress = {});
+Explanation explain(const Graph& g, const OutputSpec& out, ConstTensorView x, Sampler& sampler, const ExplainParams& p,
+                    PdaDevice& device, const ProgressFn& progress = {});
 
 // explain() on the CPU device of ctx, or on the CUDA device of ctx with the network's precision
 // (fp16/bf16 may be refused by the CUDA program; that error passes through; sampling and reductions

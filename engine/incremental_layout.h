@@ -67,8 +67,8 @@ int64_t layout_batch_cap(const IncrementalLayout& at1, const IncrementalLayout& 
 
 // ---- a layout bound to memory ----------------------------------------------------------------------
 
-// Where a layout lives: device memory for the CUDA program, host memory for the CPU program. The plan's constants, crop origin tables (int32) and average-pool
-// factors are looked up by name or step index.
+// Where a layout lives: device memory for the CUDA program, host memory for the CPU program. The plan's constants, crop
+// origin tables (int32) and average-pool factors are looked up by name or step index.
 struct LayoutMemory {
     float* arena = nullptr;  // arena_floats
     float* clean = nullptr;  // clean_floats

@@ -54,9 +54,8 @@ class PdaDevice {
     virtual void restore(float* batch, const float* clean, const PdaWindows& b) = 0;
     virtual void softmax_rows(const float* in, float* out, int64_t rows, int64_t k) = 0;
     virtual void mean_probabilities(const float* p, int64_t k_classes, const PdaWindows& b, double* mean) = 0;
-    virtual void weight_of_evidence(const float* p_clean, const double* mean, int64_t k_classes,
-                                    const int64_t* classes, int64_t maps, double n_train, int64_t count,
-                                    double* we) = 0;
+    virtual void weight_of_evidence(const float* p_clean, const double* mean, int64_t k_classes, const int64_t* classes,
+                                    int64_t maps, double n_train, int64_t count, double* we) = 0;
     virtual void unit_means(const float* value, int64_t images, int64_t units, int64_t spatial, double* out) = 0;
     virtual void activation_difference(const double* image_means, const double* clean, int64_t units,
                                        const PdaWindows& b, double* ad) = 0;

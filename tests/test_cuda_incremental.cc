@@ -14,12 +14,12 @@
 #include <cmath>
 #include <cstdio>
 
+#include "engine/cpu/incremental.h"
 #include "engine/cpu/ops.h"
 #include "engine/cuda_program.h"
 #include "engine/device.h"
 #include "engine/explainer.h"
 #include "engine/gaussian.h"
-#include "engine/cpu/incremental.h"
 #include "engine/incremental_cuda.h"
 #include "engine/incremental_layout.h"
 #include "engine/memory_plan.h"
@@ -279,10 +279,10 @@ TEST(IncrementalLayout, UnknownKeptValueIsAnInputError) {
 double emulated_difference(const Graph& g, const std::vector<std::string>& values, int64_t k, int64_t stride, bool all,
                            int64_t batch, uint32_t seed) {
     CpuContext ctx;
-    return incremental_test::worst_against_full(g, values, k, stride, all, batch, seed, 1e-5,
-                                                [&](ConstTensorView x, const std::set<std::string>& keep) {
-                                                    return std::make_unique<IncrementalProgram>(g, x, k, batch, ctx, keep);
-                                                });
+    return incremental_test::worst_against_full(
+        g, values, k, stride, all, batch, seed, 1e-5, [&](ConstTensorView x, const std::set<std::string>& keep) {
+            return std::make_unique<IncrementalProgram>(g, x, k, batch, ctx, keep);
+        });
 }
 
 void check_emulated(const Graph& g, const std::vector<int64_t>& ks, const std::vector<int64_t>& strides, bool all,

@@ -21,8 +21,8 @@ using ops_test::random_tensor;
 
 TEST(CudaDevice, Info) {
     CudaInfo info = cuda_info();
-    std::printf("[ cuda     ] compiled %d, devices %d%s%s, cuDNN %d, cuBLAS %d\n%s", info.compiled,
-                info.device_count, info.runtime_note.empty() ? "" : ": ", info.runtime_note.c_str(), info.cudnn_version,
+    std::printf("[ cuda     ] compiled %d, devices %d%s%s, cuDNN %d, cuBLAS %d\n%s", info.compiled, info.device_count,
+                info.runtime_note.empty() ? "" : ": ", info.runtime_note.c_str(), info.cudnn_version,
                 info.cublas_version, info.devices.c_str());
     PDA_SKIP_WITHOUT_CUDA();
     EXPECT_TRUE(info.compiled);

@@ -9,9 +9,9 @@
 #include <cmath>
 #include <random>
 
+#include "engine/cpu/incremental.h"
 #include "engine/explainer.h"
 #include "engine/gaussian.h"
-#include "engine/cpu/incremental.h"
 #include "engine/program.h"
 #include "engine/sampler_conditional.h"
 #include "engine/samplers.h"

@@ -37,12 +37,12 @@ class CpuDevice : public PdaDevice {
     explicit CpuDevice(CpuContext& ctx) : ctx_(ctx) {}
     std::string name() const override { return "cpu"; }
 
-    int64_t max_batch(const Graph& net, const Shape& image, int64_t k, Execution, const std::set<std::string>& keep) override {
+    int64_t max_batch(const Graph& net, const Shape& image, int64_t k, Execution,
+                      const std::set<std::string>& keep) override {
         CompileOptions opt;
         opt.keep = keep;
         const std::unique_ptr<Program> one = compile_cpu(net, {image}, ctx_, opt);
-        const int64_t per_image =
-            one->activation_bytes() + 2 * image.numel() * static_cast<int64_t>(sizeof(float));
+        const int64_t per_image = one->activation_bytes() + 2 * image.numel() * static_cast<int64_t>(sizeof(float));
         return std::clamp<int64_t>(available_memory_bytes() / 4 / std::max<int64_t>(per_image, 1), 1, kMaxAutoBatch);
     }
     std::unique_ptr<BatchProgram> compile(const Graph& net, ConstTensorView x, int64_t k, int64_t batch, Execution exec,

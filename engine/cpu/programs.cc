@@ -31,7 +31,9 @@ class CpuIncrementalBatch : public BatchProgram {
   public:
     CpuIncrementalBatch(const Graph& g, ConstTensorView clean_x, int64_t k, int64_t batch, CpuContext& ctx,
                         const std::set<std::string>& keep)
-        : prog_(g, clean_x, k, batch, ctx, keep), rows_(static_cast<size_t>(batch)), cols_(static_cast<size_t>(batch)) {}
+        : prog_(g, clean_x, k, batch, ctx, keep),
+          rows_(static_cast<size_t>(batch)),
+          cols_(static_cast<size_t>(batch)) {}
     int64_t batch() const override { return prog_.batch(); }
     float* input() override { return prog_.input(); }
     void run(const PdaWindows& block) override {

@@ -108,8 +108,7 @@ class CudaDevice : public PdaDevice {
         cuda::pda_accumulate(sums, maps, value, b, stream());
     }
 
-    void begin_sampling(Sampler& sampler, int64_t windows, int64_t block_images, int64_t patch,
-                        uint64_t seed) override;
+    void begin_sampling(Sampler& sampler, int64_t windows, int64_t block_images, int64_t patch, uint64_t seed) override;
     const float* draw(const PdaWindows& b, int slot) override;
 
     void mark(int slot, BatchPhase phase) override {
@@ -158,8 +157,7 @@ class CudaDevice : public PdaDevice {
     DeviceArray<int32_t> config_slot_;
 };
 
-void CudaDevice::begin_sampling(Sampler& sampler, int64_t windows, int64_t block_images, int64_t patch,
-                                uint64_t seed) {
+void CudaDevice::begin_sampling(Sampler& sampler, int64_t windows, int64_t block_images, int64_t patch, uint64_t seed) {
     sampler_ = &sampler;
     seed_ = seed;
     di_ = patch;
@@ -175,7 +173,8 @@ void CudaDevice::begin_sampling(Sampler& sampler, int64_t windows, int64_t block
             mode_ = DrawMode::kConstant;
     }
     for (Slot& s : slots_) {
-        s.samples = device_array<float>(*this, mode_ == DrawMode::kConstant && &s != &slots_[0] ? 0 : block_images * patch);
+        s.samples =
+            device_array<float>(*this, mode_ == DrawMode::kConstant && &s != &slots_[0] ? 0 : block_images * patch);
         s.host.assign(mode_ == DrawMode::kHost ? static_cast<size_t>(block_images * patch) : 0, 0.f);
     }
     if (mode_ == DrawMode::kConstant) cuda::pda_fill(slots_[0].samples.get(), first[0], block_images * patch, stream());
@@ -207,8 +206,10 @@ void CudaDevice::begin_sampling(Sampler& sampler, int64_t windows, int64_t block
     config_slot_ = device_upload(*this, config_slot.data(), windows);
     clip_ = conditional->options().clip;
     if (clip_) {
-        lo_ = device_upload(*this, conditional->model().min.data(), static_cast<int64_t>(conditional->model().min.size()));
-        hi_ = device_upload(*this, conditional->model().max.data(), static_cast<int64_t>(conditional->model().max.size()));
+        lo_ = device_upload(*this, conditional->model().min.data(),
+                            static_cast<int64_t>(conditional->model().min.size()));
+        hi_ = device_upload(*this, conditional->model().max.data(),
+                            static_cast<int64_t>(conditional->model().max.size()));
     }
 }
 
@@ -228,7 +229,8 @@ const float* CudaDevice::draw(const PdaWindows& b, int slot) {
         cuda::pda_normals(z_.get(), seed_, di_, b, ds);
         cuda::pda_gaussian_samples(s.samples.get(), z_.get(), means_.get(), factors_.get(), config_slot_.get(), di_, b,
                                    ds);
-        if (clip_) cuda::pda_clip(s.samples.get(), lo_.get(), hi_.get(), b.count * b.samples, b.channels, b.k * b.k, ds);
+        if (clip_)
+            cuda::pda_clip(s.samples.get(), lo_.get(), hi_.get(), b.count * b.samples, b.channels, b.k * b.k, ds);
     } else {
         PDA_CUDA_CHECK(cudaMemcpyAsync(s.samples.get(), s.host.data(),
                                        sizeof(float) * static_cast<size_t>(b.count * b.samples * b.patch()),

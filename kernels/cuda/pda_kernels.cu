@@ -48,8 +48,7 @@ __global__ void paste_kernel(float* batch, const float* samples, PdaWindows b) {
     const int64_t patch = b.patch(), image = b.channels * b.height * b.width, n = b.count * b.samples * patch;
     PDA_GRID_LOOP(i, n) {
         const int64_t img = i / patch, e = i % patch, w = b.w0 + img / b.samples;
-        pda_paste_element(batch + img * image, samples + img * patch, e, b.height, b.width, b.k, b.row(w),
-                          b.col(w));
+        pda_paste_element(batch + img * image, samples + img * patch, e, b.height, b.width, b.k, b.row(w), b.col(w));
     }
 }
 
@@ -57,8 +56,7 @@ __global__ void restore_kernel(float* batch, const float* clean, PdaWindows b) {
     const int64_t patch = b.patch(), image = b.channels * b.height * b.width, n = b.count * b.samples * patch;
     PDA_GRID_LOOP(i, n) {
         const int64_t img = i / patch, e = i % patch, w = b.w0 + img / b.samples;
-        pda_restore_element(batch + img * image, clean, e, b.height, b.width, b.k, b.row(w),
-                            b.col(w));
+        pda_restore_element(batch + img * image, clean, e, b.height, b.width, b.k, b.row(w), b.col(w));
     }
 }
 
