@@ -25,8 +25,6 @@ class BatchProgram {
     virtual void run(const PdaWindows& block) = 0;
     // A graph output or kept value of the last run, (batch, ...), as a full forward gives it.
     virtual const float* value(const std::string& name) const = 0;
-    // Empty, or why the batch is smaller than asked (out of device memory).
-    virtual std::string note() const { return {}; }
 };
 
 }  // namespace pda

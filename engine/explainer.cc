@@ -49,10 +49,13 @@ Explanation explain(const Graph& g, const OutputSpec& out, ConstTensorView x, Sa
     dev.begin_sampling(sampler, n_windows, B, patch, p.seed);
     e.seconds_compile = seconds_since(t_compile);
 
-    // The batch holds clean copies of x; each batch pastes its samples and restores them after.
+    // The batch holds clean copies of x (one copied, then the copied range doubled); each batch
+    // pastes its samples and restores them after.
     float* batch = prog->input();  // (prog_batch, C, H, W)
-    for (int64_t i = 0; i < prog_batch; ++i)
-        dev.copy(batch + i * image_size, x_dev.get(), static_cast<int64_t>(sizeof(float)) * image_size);
+    const int64_t image_bytes = static_cast<int64_t>(sizeof(float)) * image_size;
+    dev.copy(batch, x_dev.get(), image_bytes);
+    for (int64_t have = 1; have < prog_batch; have *= 2)
+        dev.copy(batch + have * image_size, batch, image_bytes * std::min(have, prog_batch - have));
 
     // ---- clean: the clean image through the same program as the resampled ones ---------------------
     // Every image names window 0 and is clean there, so an incremental program's crops are clean too.

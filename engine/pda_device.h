@@ -3,7 +3,7 @@
 // arguments), drawing a block's samples, and the timing of in-flight batches — and the programs it
 // compiles (engine/batch_program.h). Two implementations: the CPU (engine/cpu/device.cc) and a CUDA
 // device (engine/cuda/device.cc). Pointers are in the device's memory. Kernels and copies are queued
-// in order; only download(), finish() and synchronize() wait.
+// in order; only download() and finish() wait.
 #pragma once
 
 #include <cstdint>
@@ -38,7 +38,7 @@ class PdaDevice {
     virtual int64_t max_batch(const Graph& net, const Shape& image, int64_t k, Execution exec,
                               const std::set<std::string>& keep) = 0;
     // The program for batches of `batch` images around the clean image x (1, C, H, W); may be smaller
-    // when the device runs out of memory (its note() says so). net must outlive it.
+    // when the device runs out of memory (its batch() says). net must outlive it.
     virtual std::unique_ptr<BatchProgram> compile(const Graph& net, ConstTensorView x, int64_t k, int64_t batch,
                                                   Execution exec, const std::set<std::string>& keep) = 0;
 
@@ -77,7 +77,6 @@ class PdaDevice {
     virtual void mark(int slot, BatchPhase phase) = 0;
     // Waits for the batch in `slot` (marked up to kDone) and returns its times.
     virtual BatchTimes finish(int slot) = 0;
-    virtual void synchronize() = 0;
 };
 
 // A typed allocation of n elements of T on a device.

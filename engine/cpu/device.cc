@@ -3,7 +3,6 @@
 // Everything runs synchronously, so a batch is finished when the loop marks it done.
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
@@ -52,9 +51,8 @@ class CpuDevice : public PdaDevice {
     }
 
     std::shared_ptr<void> allocate(int64_t bytes) override {
-        void* p = std::aligned_alloc(64, static_cast<size_t>((std::max<int64_t>(bytes, 1) + 63) / 64 * 64));
-        if (!p) fail_input("out of host memory allocating " + std::to_string(bytes) + " bytes");
-        return std::shared_ptr<void>(p, std::free);
+        const int64_t floats = (bytes + static_cast<int64_t>(sizeof(float)) - 1) / static_cast<int64_t>(sizeof(float));
+        return std::shared_ptr<float>(alloc_floats(floats).release(), AlignedFree{});
     }
     void upload(void* dst, const void* host, int64_t bytes) override { std::memcpy(dst, host, bytes); }
     void download(void* host, const void* src, int64_t bytes) override { std::memcpy(host, src, bytes); }
@@ -109,7 +107,6 @@ class CpuDevice : public PdaDevice {
         t.reduce = span(BatchPhase::kReduce, BatchPhase::kRestore);
         return t;
     }
-    void synchronize() override {}
 
   private:
     CpuContext& ctx_;

@@ -128,7 +128,6 @@ class CudaDevice : public PdaDevice {
         t.reduce = span(BatchPhase::kReduce, BatchPhase::kRestore);
         return t;
     }
-    void synchronize() override { ctx_.synchronize(); }
 
   private:
     cudaStream_t stream() const { return ctx_.stream(); }

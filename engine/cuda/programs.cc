@@ -15,7 +15,6 @@ class CudaFullBatch : public BatchProgram {
     float* input() override { return f_.program->device_input(0).data; }
     void run(const PdaWindows&) override { f_.program->run_device(); }
     const float* value(const std::string& name) const override { return f_.program->device_value(name).data; }
-    std::string note() const override { return f_.note; }
 
   private:
     FittedProgram f_;
@@ -37,7 +36,6 @@ class CudaIncrementalBatch : public BatchProgram {
         f_.program->run_device(rows, cols);
     }
     const float* value(const std::string& name) const override { return f_.program->device_value(name).data; }
-    std::string note() const override { return f_.note; }
 
   private:
     FittedIncremental f_;
