@@ -1,13 +1,10 @@
 // The harness of the CUDA suites (test_cuda_ops.cc, test_cuda_networks.cc): a graph run on both
-// backends with every output compared against the CPU (the reference) and the worst mismatch
-// printed, the CudaOps fixture that skips visibly without a device, and the test-only conv chunk knob.
+// backends with every output compared against the CPU (the reference) by the op suites' comparator
+// (ops_harness.h), the CudaOps fixture that skips visibly without a device, and the conv chunk knob.
 #pragma once
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <cmath>
-#include <cstdio>
 #include <set>
 #include <string>
 #include <vector>
@@ -31,24 +28,6 @@ namespace cuda_test {
 
 using ops_test::OneNode;
 using ops_test::random_tensor;
-
-// Worst |gpu − cpu| must stay within tol · max(1, max |cpu|); the worst mismatch is always printed.
-inline void expect_match(ConstTensorView gpu, ConstTensorView cpu, double tol, const std::string& what) {
-    ASSERT_EQ(gpu.shape, cpu.shape) << what;
-    double worst = -1, max_ref = 0;
-    int64_t at = 0;
-    for (int64_t i = 0; i < cpu.numel(); ++i) {
-        max_ref = std::max(max_ref, std::abs(static_cast<double>(cpu.data[i])));
-        double d = std::abs(static_cast<double>(gpu.data[i]) - cpu.data[i]);
-        if (std::isnan(gpu.data[i]) != std::isnan(cpu.data[i])) d = INFINITY;
-        if (d > worst) worst = d, at = i;
-    }
-    const double bound = tol * std::max(1.0, max_ref);
-    std::printf("[ match    ] %-48s worst |gpu-cpu| %.3g at %lld (gpu %.7g cpu %.7g), bound %.3g\n", what.c_str(),
-                worst, static_cast<long long>(at), gpu.data[at], cpu.data[at], bound);
-    EXPECT_LE(worst, bound) << what << ": worst mismatch at " << at << ": gpu " << gpu.data[at] << ", cpu "
-                            << cpu.data[at];
-}
 
 class CudaOps : public ::testing::Test {
   protected:
@@ -75,7 +54,12 @@ class CudaOps : public ::testing::Test {
         gpu->run(views);
         std::vector<std::string> names(g.outputs.begin(), g.outputs.end());
         names.insert(names.end(), keep.begin(), keep.end());
-        for (const std::string& v : names) expect_match(gpu->value(v), cpu->value(v), tol, what + " " + v);
+        for (const std::string& v : names) {
+            ConstTensorView a = gpu->value(v), b = cpu->value(v);
+            ASSERT_EQ(a.shape, b.shape) << what << " " << v;
+            ops_test::expect_close(std::vector<float>(a.data, a.data + a.numel()),
+                                   ops_test::Ref(b.data, b.data + b.numel()), what + " " + v, tol);
+        }
     }
     void check(const OneNode& c, double tol, const std::string& what) { check(c.g, c.feeds, tol, what); }
 

@@ -1,12 +1,13 @@
-// Harness shared by the CPU op suites (test_ops*.cc): seeded random tensors, a one-node graph
-// compiled with compile_cpu, and a comparison that prints the worst mismatch against a double
-// reference.
+// Harness shared by the op suites (test_ops.cc, test_cuda_ops.cc and the table in op_cases.cc):
+// seeded random tensors, a one-node graph compiled with compile_cpu, and the one comparison of every
+// op test (CPU against the float64 reference, CUDA against the CPU), which prints the worst mismatch.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <random>
 #include <string>
@@ -31,9 +32,10 @@ inline Tensor random_tensor(const Shape& s, uint32_t seed, float lo = -1.f, floa
     return t;
 }
 
-// Worst absolute difference must stay within tol · max(1, max |ref|).
+// Worst |got − ref| must stay within tol · max(1, max |ref|); the worst mismatch is always printed.
 inline void expect_close(const std::vector<float>& got, const Ref& ref, const std::string& what, double tol = 1e-5) {
     ASSERT_EQ(got.size(), ref.size()) << what;
+    if (ref.empty()) return;
     double max_ref = 0, worst = -1;
     size_t at = 0;
     for (size_t i = 0; i < ref.size(); ++i) {
@@ -42,8 +44,10 @@ inline void expect_close(const std::vector<float>& got, const Ref& ref, const st
         if (std::isnan(got[i]) != std::isnan(ref[i])) d = std::numeric_limits<double>::infinity();
         if (d > worst) worst = d, at = i;
     }
-    EXPECT_LE(worst, tol * std::max(1.0, max_ref))
-        << what << ": worst mismatch at " << at << ": got " << got[at] << ", reference " << ref[at];
+    const double bound = tol * std::max(1.0, max_ref);
+    std::printf("[ match    ] %-48s worst |got-ref| %.3g at %zu (got %.7g ref %.7g), bound %.3g\n", what.c_str(), worst,
+                at, got[at], ref[at], bound);
+    EXPECT_LE(worst, bound) << what << ": worst mismatch at " << at << ": got " << got[at] << ", reference " << ref[at];
 }
 
 // A graph of one node whose non-constant inputs are graph inputs (in the node's order).
@@ -65,6 +69,14 @@ struct OneNode {
         n.output = "y";
         g.nodes.push_back(n);
         g.outputs = {"y"};
+    }
+
+    // The node's inputs in its order, constants and feeds alike (for the references).
+    std::vector<const Tensor*> inputs() const {
+        std::vector<const Tensor*> r;
+        size_t f = 0;
+        for (const std::string& v : g.nodes[0].inputs) r.push_back(g.is_constant(v) ? &g.constants.at(v) : &feeds[f++]);
+        return r;
     }
 };
 
