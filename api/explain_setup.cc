@@ -13,6 +13,8 @@
 #include <map>
 #include <set>
 
+#include "engine/cpu/threads.h"
+#include "engine/cuda_program.h"
 #include "engine/device.h"
 #include "engine/explainer.h"
 #include "engine/gaussian.h"
@@ -43,7 +45,7 @@ void check_nodes(const Graph& g, const std::vector<std::string>& nodes) {
     }
 }
 
-std::unique_ptr<Sampler> make_conditional(GaussianPatchModel g, const ExplainConfig& c, const std::string& file) {
+std::unique_ptr<Sampler> make_conditional(GaussianPatchModel g, const ExplainerOptions& c, const std::string& file) {
     ConditionalOptions o;
     o.per_channel = c.per_channel;
     o.clip = c.clip;
@@ -60,7 +62,7 @@ SamplerFile load_sampler_file(const std::string& path, const LoadedModel& m, int
     return f;
 }
 
-const char* const kImageExtensions[] = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tga", ".ppm", ".pgm", ".pnm"};
+const char* const kImageExtensions[] = {".png", ".jpg", ".jpeg", ".bmp"};
 
 }  // namespace
 
@@ -82,35 +84,47 @@ Device resolve_device(const Device& device) {
     return device;
 }
 
-CheckedConfig check_config(ExplainConfig c) {
-    const ExplainParams& p = c.params;
-    const Device device = resolve_device(c.device);
-    if (!device.is_cuda() && c.precision != Precision::kFp32)
-        fail_input(std::string("--precision ") + precision_name(c.precision) +
-                   " needs a CUDA device; the CPU backend computes in fp32 (--device " + c.device.str() +
+std::shared_ptr<Backend> make_backend(const ModelOptions& opt) {
+    const Device d = resolve_device(opt.device);
+    if (d.is_cuda()) return make_cuda_backend(d.index, opt.precision);
+    return make_cpu_backend(opt.threads);
+}
+
+void check_options(const ModelOptions& opt) {
+    if (opt.threads < 0) fail_input("--threads must be ≥ 0, got " + std::to_string(opt.threads));
+    const Device device = resolve_device(opt.device);
+    if (!device.is_cuda() && opt.precision != Precision::kFp32)
+        fail_input(std::string("--precision ") + precision_name(opt.precision) +
+                   " needs a CUDA device; the CPU backend computes in fp32 (--device " + opt.device.str() +
                    " runs on the CPU here)");
+}
+
+void check_options(const ExplainerOptions& c) {
     if (!c.sampler_file.empty() && c.sampler != SamplerKind::kConditional)
         fail_input(std::string("--sampler-file applies to the conditional sampler only (--sampler ") +
                    sampler_name(c.sampler) + ")");
-    bool have_set = !c.sample_images.empty() || !c.sample_photos.empty() || !c.sample_photos_source.empty();
+    bool have_set = !c.sample_images.empty() || !c.sample_pictures.empty() || !c.sample_pictures_source.empty();
     if (c.sampler == SamplerKind::kMarginal && !have_set) fail_input("--sampler marginal needs --sample-images DIR");
     if (c.sampler == SamplerKind::kConditional && c.sampler_file.empty() && !have_set)
         fail_input("--sampler conditional needs --sampler-file F (pda fit-sampler) or --sample-images DIR to fit on");
     if (c.sampler == SamplerKind::kConditional && !c.sampler_file.empty() && !c.sample_images.empty())
         fail_input("give either --sampler-file or --sample-images for the conditional sampler, not both");
-    if (p.k < 1) fail_input("--k must be ≥ 1, got " + std::to_string(p.k));
+    if (c.k < 1) fail_input("--k must be ≥ 1, got " + std::to_string(c.k));
     if (c.pad < 0) fail_input("--pad must be ≥ 0, got " + std::to_string(c.pad));
-    if (p.stride < 1) fail_input("--stride must be ≥ 1, got " + std::to_string(p.stride));
-    if (p.samples < 1) fail_input("--samples must be ≥ 1, got " + std::to_string(p.samples));
-    if (!(p.laplace_n > 0)) fail_input("--laplace-n must be > 0");
-    if (p.batch < 0) fail_input("--batch must be ≥ 0 (0 = from available memory)");
-    if (c.threads < 0) fail_input("--threads must be ≥ 0");
-    return CheckedConfig(std::move(c), device);
+    if (c.stride < 1) fail_input("--stride must be ≥ 1, got " + std::to_string(c.stride));
+    if (c.samples < 1) fail_input("--samples must be ≥ 1, got " + std::to_string(c.samples));
+    if (!(c.laplace_n > 0)) fail_input("--laplace-n must be > 0");
+    if (c.batch < 0) fail_input("--batch must be ≥ 0 (0 = from available memory)");
+    if (c.max_patches < 0) fail_input("--max-patches must be ≥ 0 (0 = the fit's default)");
+    if (c.max_windows < -1) fail_input("max_windows must be ≥ −1 (−1 = all windows)");
+    for (const RgbImage& p : c.sample_pictures)
+        if (!p.pixels || p.height < 1 || p.width < 1) fail_input("a sample picture needs pixels and a positive size");
 }
 
 std::vector<std::string> list_images(const std::string& dir) {
     std::error_code ec;
-    if (!fs::is_directory(dir, ec)) fail_input(dir + ": not a folder (--sample-images)");
+    if (!fs::exists(dir, ec)) fail_input(dir + ": no such directory");
+    if (!fs::is_directory(dir, ec)) fail_input(dir + ": not a folder");
     std::vector<std::string> files;
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
         if (!entry.is_regular_file()) continue;
@@ -120,7 +134,7 @@ std::vector<std::string> list_images(const std::string& dir) {
             files.push_back(entry.path().string());
     }
     if (ec) fail_input(dir + ": " + ec.message());
-    if (files.empty()) fail_input(dir + ": no images (png, jpg, bmp, ...) in the folder given to --sample-images");
+    if (files.empty()) fail_input("no images in " + dir + " (JPEG, PNG or BMP)");
     std::sort(files.begin(), files.end());
     return files;
 }
@@ -166,57 +180,74 @@ struct ExplainSession::SampleSet {
     std::string source;
 };
 
-ExplainSession::ExplainSession(LoadedModel model, CheckedConfig config)
-    : ExplainSession(std::make_shared<const LoadedModel>(std::move(model)), std::move(config)) {}
+Image to_image(const RgbImage& p) {
+    Image img;
+    img.height = p.height;
+    img.width = p.width;
+    img.rgb.assign(p.pixels, p.pixels + static_cast<size_t>(p.height) * p.width * 3);
+    return img;
+}
 
-ExplainSession::ExplainSession(std::shared_ptr<const LoadedModel> model, CheckedConfig config)
-    : model_(std::move(model)), config_(config.config()), device_(config.device()) {
-    auto t0 = std::chrono::steady_clock::now();
-    precision_ = config_.precision;
-    ctx_.threads = config_.threads;
+ExplainSession::ExplainSession(std::shared_ptr<const LoadedModel> model, std::shared_ptr<Backend> backend, int threads,
+                               ExplainerOptions options)
+    : model_(std::move(model)), backend_(std::move(backend)), threads_(threads), opt_(std::move(options)) {
+    check_options(opt_);
+    const CpuThreads scope(threads_);
+    std::vector<RgbImage> pictures = std::move(opt_.sample_pictures);  // not kept: valid during construction only
+    opt_.sample_pictures.clear();
+    ExplainParams& p = params_;
+    p.k = opt_.k;
+    p.stride = opt_.stride;
+    p.samples = opt_.samples;
+    p.laplace_n = opt_.laplace_n;
+    p.seed = opt_.seed;
+    p.batch = opt_.batch;
+    p.classes = opt_.classes;
+    p.nodes = opt_.nodes;
+    p.max_windows = opt_.max_windows;
+    p.exec = opt_.exec;
     output_.value = model_->desc.output;
     output_.logits = model_->desc.output_kind == ModelDesc::OutputKind::kLogits;
-    ExplainParams& p = config_.params;
     const int64_t h = model_->input_shape[2], w = model_->input_shape[3];
     if (p.k > h || p.k > w)
         fail_input("--k " + std::to_string(p.k) + " is larger than the model's " + std::to_string(h) + "×" +
                    std::to_string(w) + " input");
-    const int64_t l = p.k + 2 * config_.pad;
-    if (config_.sampler == SamplerKind::kConditional && (l > h || l > w))
+    const int64_t l = p.k + 2 * opt_.pad;
+    if (opt_.sampler == SamplerKind::kConditional && (l > h || l > w))
         fail_input("conditional context l = k + 2·pad = " + std::to_string(l) + " is larger than the model's " +
                    std::to_string(h) + "×" + std::to_string(w) + " input");
     if (p.classes.kind == ClassSelection::Kind::kIds) resolve_classes(p.classes, {}, model_->num_classes);
     check_nodes(model_->graph, p.nodes);
 
-    const SamplerKind kind = config_.sampler;
+    const SamplerKind kind = opt_.sampler;
     if (kind == SamplerKind::kOcclusion) {
-        shared_ = make_occlusion_sampler(config_.fill);
-        shared_desc_ = {{"kind", "occlusion"}, {"fill", config_.fill}};
-    } else if (kind == SamplerKind::kConditional && !config_.sampler_file.empty()) {
-        SamplerFile f = load_sampler_file(config_.sampler_file, *model_, p.k, config_.pad);
+        shared_ = make_occlusion_sampler(opt_.fill);
+        shared_desc_ = {{"kind", "occlusion"}, {"fill", opt_.fill}};
+    } else if (kind == SamplerKind::kConditional && !opt_.sampler_file.empty()) {
+        SamplerFile f = load_sampler_file(opt_.sampler_file, *model_, p.k, opt_.pad);
         shared_desc_ = {{"kind", "conditional"},
-                        {"file", config_.sampler_file},
+                        {"file", opt_.sampler_file},
                         {"fitted_for_model", f.meta.model},
                         {"fitted_images", f.meta.images.size()},
                         {"fitted_patches", f.model.patches},
                         {"fit_seed", f.meta.seed},
                         {"created_by", f.meta.created_by}};
-        shared_ = make_conditional(std::move(f.model), config_, config_.sampler_file);
+        shared_ = make_conditional(std::move(f.model), opt_, opt_.sampler_file);
     } else {
         // A sample set: a folder of photos or photos in memory, preprocessed like the explained image.
         set_ = std::make_unique<SampleSet>();
-        if (!config_.sample_images.empty()) {
-            for (const std::string& f : list_images(config_.sample_images)) {
+        if (!opt_.sample_images.empty()) {
+            for (const std::string& f : list_images(opt_.sample_images)) {
                 set_->images.push_back(load_input(*model_, f));
                 set_->names.push_back(f);
             }
-            set_->source = config_.sample_images;
+            set_->source = opt_.sample_images;
         } else {
-            for (size_t i = 0; i < config_.sample_photos.size(); ++i) {
-                set_->images.push_back(make_explain_input(*model_, "", config_.sample_photos[i]).x);
-                set_->names.push_back(config_.sample_photos_source + " #" + std::to_string(i));
+            for (size_t i = 0; i < pictures.size(); ++i) {
+                set_->images.push_back(make_explain_input(*model_, "", to_image(pictures[i])).x);
+                set_->names.push_back(opt_.sample_pictures_source + " #" + std::to_string(i));
             }
-            set_->source = config_.sample_photos_source;
+            set_->source = opt_.sample_pictures_source;
         }
         if (kind == SamplerKind::kMarginal) {
             if (p.samples > static_cast<int64_t>(set_->images.size()))
@@ -231,26 +262,23 @@ ExplainSession::ExplainSession(std::shared_ptr<const LoadedModel> model, Checked
             shared_desc_ = nullptr;
         }
     }
-    if (device_.is_cuda()) cuda_ = make_cuda_context(device_.index);
-    pda_device_ = cuda_ ? make_cuda_device(*cuda_, precision_) : make_cpu_device(ctx_);
-    seconds_setup_ = seconds_since(t0);
 }
 
 ExplainSession::~ExplainSession() = default;
 
 int64_t ExplainSession::samples_per_window() const {
-    if (config_.sampler == SamplerKind::kOcclusion) return 1;
-    return config_.params.samples;
+    if (opt_.sampler == SamplerKind::kOcclusion) return 1;
+    return params_.samples;
 }
 
 int64_t ExplainSession::windows() const {
-    WindowGrid g(model_->input_shape[2], model_->input_shape[3], config_.params.k, config_.params.stride);
+    WindowGrid g(model_->input_shape[2], model_->input_shape[3], params_.k, params_.stride);
     return g.count();
 }
 
 Sampler& ExplainSession::sampler_for(const Tensor& x, nlohmann::json& desc, double& seconds) {
     seconds = 0;
-    if (config_.sampler != SamplerKind::kConditional || !config_.sampler_file.empty() || !set_) {
+    if (opt_.sampler != SamplerKind::kConditional || !opt_.sampler_file.empty() || !set_) {
         desc = shared_desc_;
         return *shared_;
     }
@@ -269,16 +297,13 @@ Sampler& ExplainSession::sampler_for(const Tensor& x, nlohmann::json& desc, doub
     auto t0 = std::chrono::steady_clock::now();
     std::vector<Tensor> fit_set;
     for (int64_t i : keep) fit_set.push_back(set_->images[i].clone());
-    GaussianPatchModel g =
-        fit_gaussian(fit_set, config_.params.k, config_.pad,
-                     config_.max_patches > 0 ? config_.max_patches : kDefaultMaxPatches, config_.params.seed);
-    nlohmann::json d = {{"kind", "conditional"},
-                        {"fitted_on", set_->source},
-                        {"fitted_images", keep.size()},
-                        {"excluded_explained_image", set_->images.size() - keep.size()},
-                        {"fitted_patches", g.patches},
-                        {"max_patches", config_.max_patches > 0 ? config_.max_patches : kDefaultMaxPatches}};
-    std::unique_ptr<Sampler> s = make_conditional(std::move(g), config_, "");
+    GaussianPatchModel g = fit_gaussian(fit_set, params_.k, opt_.pad,
+                                        opt_.max_patches > 0 ? opt_.max_patches : kDefaultMaxPatches, params_.seed);
+    nlohmann::json d = {
+        {"kind", "conditional"},        {"fitted_on", set_->source},
+        {"fitted_images", keep.size()}, {"excluded_explained_image", set_->images.size() - keep.size()},
+        {"fitted_patches", g.patches},  {"max_patches", opt_.max_patches > 0 ? opt_.max_patches : kDefaultMaxPatches}};
+    std::unique_ptr<Sampler> s = make_conditional(std::move(g), opt_, "");
     seconds = seconds_since(t0);
     if (all) {
         shared_ = std::move(s);
@@ -292,9 +317,10 @@ Sampler& ExplainSession::sampler_for(const Tensor& x, nlohmann::json& desc, doub
 }
 
 ImageExplanation ExplainSession::explain(ExplainInput input, const ProgressFn& progress) {
+    const CpuThreads scope(threads_);
     ImageExplanation r;
     Sampler& s = sampler_for(input.x, r.sampler, r.seconds_setup);
-    r.e = ::pda::explain(model_->graph, output_, input.x.view(), s, config_.params, *pda_device_, progress);
+    r.e = ::pda::explain(model_->graph, output_, input.x.view(), s, params_, backend_->pda(), progress);
     for (const auto& [key, value] : s.describe()) r.sampler[key] = value;
     r.input = std::move(input);
     return r;
@@ -302,7 +328,8 @@ ImageExplanation ExplainSession::explain(ExplainInput input, const ProgressFn& p
 
 nlohmann::json ExplainSession::describe() const {
     const Preprocess& pp = model_->desc.pre;
-    const ExplainParams& p = config_.params;
+    const ExplainParams& p = params_;
+    const Device device = backend_->device();
     return {
         {"model",
          {{"spec", model_->spec},
@@ -321,10 +348,10 @@ nlohmann::json ExplainSession::describe() const {
           {"mean", pp.mean},
           {"std", pp.std}}},
         {"parameters",
-         {{"sampler", sampler_name(config_.sampler)},
+         {{"sampler", sampler_name(opt_.sampler)},
           {"k", p.k},
-          {"pad", config_.pad},
-          {"l", p.k + 2 * config_.pad},
+          {"pad", opt_.pad},
+          {"l", p.k + 2 * opt_.pad},
           {"samples", p.samples},
           {"samples_per_window", samples_per_window()},
           {"stride", p.stride},
@@ -333,17 +360,17 @@ nlohmann::json ExplainSession::describe() const {
           {"laplace_n", p.laplace_n},
           {"seed", p.seed},
           {"batch", p.batch},
-          {"threads", config_.threads},
-          {"fill", config_.fill},
-          {"per_channel", config_.per_channel},
-          {"clip", config_.clip},
-          {"sampler_file", config_.sampler_file},
-          {"sample_images", config_.sample_images},
+          {"threads", threads_},
+          {"fill", opt_.fill},
+          {"per_channel", opt_.per_channel},
+          {"clip", opt_.clip},
+          {"sampler_file", opt_.sampler_file},
+          {"sample_images", opt_.sample_images},
           {"max_windows", p.max_windows}}},
         {"seed", p.seed},
-        {"device", device_.str()},
-        {"precision", precision_name(precision_)},
-        {"execution", execution()},
+        {"device", device.str()},
+        {"precision", precision_name(backend_->precision())},
+        {"execution", execution_name(p.exec)},
     };
 }
 

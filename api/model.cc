@@ -1,15 +1,16 @@
-// pda::Model, the public API: a loaded model with its fused graph and one compiled CPU program per
-// batch size used so far.
+// pda::Model, the public API: a loaded model on its backend, with its fused graph and one compiled
+// program per batch size used so far; info_json() is what `pda info` shows.
 #include <algorithm>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "api/explain_setup.h"
 #include "api/loader.h"
 #include "api/model_impl.h"
 #include "engine/cpu/threads.h"
-#include "engine/cuda_program.h"
 #include "engine/explain_common.h"
 #include "engine/program.h"
+#include "networks/regions.h"
 #include "pda/build_info.h"
 #include "pda/pda.h"
 
@@ -33,13 +34,9 @@ Model& Model::operator=(Model&&) noexcept = default;
 Model::~Model() = default;
 
 Model Model::load(const std::string& model, const ModelOptions& opt) {
-    if (opt.threads < 0) fail_input("threads must be ≥ 0, got " + std::to_string(opt.threads));
+    check_options(opt);
     auto impl = std::make_unique<Impl>();
     impl->opt = opt;
-    impl->device = resolve_device(opt.device);
-    if (!impl->device.is_cuda() && opt.precision != Precision::kFp32)
-        fail_input(std::string("precision ") + precision_name(opt.precision) +
-                   " needs a CUDA device; the CPU backend computes in fp32");
     LoadOptions lo;
     lo.preset = opt.preset;
     lo.weights = opt.weights;
@@ -47,12 +44,13 @@ Model Model::load(const std::string& model, const ModelOptions& opt) {
     lo.overrides = opt.sidecar;
     const CpuThreads threads(opt.threads);
     impl->m = std::make_shared<LoadedModel>(load_model(model, lo));
-    impl->ctx.threads = opt.threads;
-    if (impl->device.is_cuda()) impl->cuda = make_cuda_context(impl->device.index);
+    impl->backend = make_backend(opt);
     return Model(std::move(impl));
 }
 
-Device Model::device() const { return impl_->device; }
+Device Model::device() const { return impl_->backend->device(); }
+Precision Model::precision() const { return impl_->backend->precision(); }
+int Model::threads() const { return impl_->opt.threads; }
 
 const std::string& Model::name() const { return impl_->m->spec; }
 int Model::channels() const { return static_cast<int>(impl_->m->input_shape[1]); }
@@ -80,13 +78,7 @@ std::vector<float> Model::probabilities(const std::vector<float>& batch, int n) 
     auto& prog = impl_->programs[n];
     Shape s = in;
     s[0] = n;
-    if (!prog && impl_->cuda) {
-        CudaCompileOptions copt;
-        copt.precision = impl_->opt.precision;
-        prog = compile_cuda(impl_->fused, {s}, *impl_->cuda, copt);
-    } else if (!prog) {
-        prog = compile_cpu(impl_->fused, {s}, impl_->ctx);
-    }
+    if (!prog) prog = impl_->backend->compile(impl_->fused, {s});
     prog->run({ConstTensorView(batch.data(), s)});
     ConstTensorView out = prog->value(impl_->m->desc.output);
     std::vector<float> probs(out.data, out.data + out.numel());
@@ -100,6 +92,76 @@ std::vector<Prediction> Model::top(const float* probs, int k) const {
     for (int64_t c : top_classes(probs, num_classes(), k))
         out.push_back({static_cast<int>(c), c < static_cast<int64_t>(labels.size()) ? labels[c] : "", probs[c]});
     return out;
+}
+
+}  // namespace pda
+
+namespace pda {
+
+std::string Model::info_json(int64_t pda_k) const {
+    if (pda_k < 0) fail_input("--pda-k must be ≥ 1, got " + std::to_string(pda_k));
+    const LoadedModel& m = *impl_->m;
+    const Graph& g = m.graph;
+    auto shapes = infer_shapes(g, {m.input_shape});
+    const std::string input = m.desc.input.empty() ? g.inputs.at(0).name : m.desc.input;
+    CropPlan plan;
+    FlopModel model;
+    if (pda_k > 0) {
+        if (pda_k > m.input_shape[2] || pda_k > m.input_shape[3])
+            fail_input("--pda-k " + std::to_string(pda_k) + " is larger than the model's input " + m.input_shape.str());
+        plan = crop_plan(g, shapes, input, pda_k);
+        model = incremental_flops(g, shapes, plan);
+    }
+    nlohmann::json nodes = nlohmann::json::array();
+    double total_flops = 0;
+    int64_t total_params = 0;
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+        const Node& n = g.nodes[i];
+        int64_t params = 0;
+        for (const std::string& v : n.inputs)
+            if (g.is_constant(v)) params += g.constant(v).numel();
+        double flops = node_flops(g, n, shapes);
+        total_flops += flops;
+        total_params += params;
+        nodes.push_back({{"name", n.name},
+                         {"op", op_name(n.op)},
+                         {"output", n.output},
+                         {"shape", shapes.at(n.output).vec()},
+                         {"params", params},
+                         {"mflop", flops / 1e6}});
+        if (pda_k > 0) {
+            const NodeCrop& c = plan.nodes[i];
+            int nd = shapes.at(n.output).spatial_rank();
+            nodes.back()["crop"] = std::vector<int64_t>(c.out.begin(), c.out.begin() + std::max(nd, 0));
+            nodes.back()["exec"] = !c.changed ? "clean" : c.incremental ? "crop" : "full";
+            nodes.back()["mflop_incremental"] = model.per_node[i].second / 1e6;
+        }
+    }
+    const Preprocess& p = m.desc.pre;
+    nlohmann::json out = {
+        {"model", m.spec},
+        {"builtin", m.builtin},
+        {"input", {{"name", m.desc.input}, {"shape", m.input_shape.vec()}}},
+        {"output",
+         {{"name", m.desc.output}, {"kind", output_kind_name(m.desc.output_kind)}, {"classes", m.num_classes}}},
+        {"preprocessing",
+         {{"resize_shorter", p.resize_shorter},
+          {"crop", p.crop},
+          {"channel_order", p.bgr ? "BGR" : "RGB"},
+          {"scale", p.scale},
+          {"mean", p.mean},
+          {"std", p.std}}},
+        {"nodes", nodes},
+        {"params", total_params},
+        {"gflop", total_flops / 1e9}};
+    if (pda_k > 0)
+        out["incremental"] = {{"k", pda_k},
+                              {"crop_size", "largest box over all window positions"},
+                              {"full_crop_fraction", kFullCropFraction},
+                              {"gflop_full", model.full / 1e9},
+                              {"gflop_incremental", model.incremental / 1e9},
+                              {"ratio", model.ratio()}};
+    return out.dump(2);
 }
 
 }  // namespace pda

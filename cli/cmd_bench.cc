@@ -7,9 +7,9 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <random>
 
-#include "api/explain_setup.h"
 #include "cli/common.h"
 
 namespace pda::cli {
@@ -19,7 +19,13 @@ namespace {
 // A smooth random picture (coloured blobs on a gradient, mild noise), so that a Gaussian fitted on
 // such pictures has a well-conditioned covariance. Integer draws of mt19937_64 only: the same
 // picture on every platform.
-Image synthetic_photo(int h, int w, uint64_t seed) {
+struct Picture {
+    std::vector<uint8_t> rgb;
+    int height = 0, width = 0;
+    RgbImage view(const std::string& name) const { return {rgb.data(), height, width, name}; }
+};
+
+Picture synthetic_photo(int h, int w, uint64_t seed) {
     std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + 12345);
     auto uni = [&rng] { return static_cast<double>(rng() >> 11) / 9007199254740992.0; };
     struct Blob {
@@ -28,7 +34,7 @@ Image synthetic_photo(int h, int w, uint64_t seed) {
     std::vector<Blob> blobs(8);
     for (Blob& b : blobs) b = {uni() * h, uni() * w, (0.05 + 0.2 * uni()) * std::min(h, w), {uni(), uni(), uni()}};
     double base[3] = {uni(), uni(), uni()};
-    Image img;
+    Picture img;
     img.height = h;
     img.width = w;
     img.rgb.resize(static_cast<size_t>(h) * w * 3);
@@ -79,70 +85,72 @@ void add_bench(CLI::App& app) {
         ->capture_default_str();
     cmd->add_flag("--json", *json, "machine-readable output");
     cmd->callback([flags, config, image, windows, repeat, json] {
-        ExplainConfig c = config->typed(*flags);
+        ExplainerOptions c = config->typed(*flags);
+        const ModelOptions model_opt = config->model_options(*flags);
         const bool synthetic_set =
             c.sampler != SamplerKind::kOcclusion && c.sampler_file.empty() && c.sample_images.empty();
-        if (synthetic_set) c.sample_photos_source = "seeded synthetic pictures";
-        check_config(c);  // before the model is loaded; the session checks the final configuration
-        LoadedModel m = flags->load();
-        const int h = static_cast<int>(m.input_shape[2]), w = static_cast<int>(m.input_shape[3]);
-        const int side = static_cast<int>(std::max<int64_t>(m.desc.pre.resize_shorter, std::max(h, w)));
+        if (synthetic_set) c.sample_pictures_source = "seeded synthetic pictures";
+        check_options(c);  // before the model is loaded
+        check_options(model_opt);
+        const Model model = Model::load(flags->model, model_opt);
+        const nlohmann::json info = nlohmann::json::parse(model.info_json());
+        const bool builtin = info["builtin"].get<bool>();
+        const int h = model.height(), w = model.width();
+        const int side = std::max(info["preprocessing"]["resize_shorter"].get<int>(), std::max(h, w));
         std::string sampler_note;
+        std::vector<Picture> pictures;
         if (synthetic_set) {
             // Pictures seeded seed+1, seed+2, ...: never the explained one (seed).
-            const int64_t n = c.sampler == SamplerKind::kMarginal ? std::max<int64_t>(c.params.samples, 4) : 4;
-            for (int64_t i = 1; i <= n; ++i) c.sample_photos.push_back(synthetic_photo(side, side, flags->seed + i));
+            const int64_t n = c.sampler == SamplerKind::kMarginal ? std::max<int64_t>(c.samples, 4) : 4;
+            for (int64_t i = 1; i <= n; ++i) pictures.push_back(synthetic_photo(side, side, flags->seed + i));
+            for (const Picture& p : pictures) c.sample_pictures.push_back(p.view(""));
             if (c.max_patches == 0) c.max_patches = 20000;  // the loop is measured, not the fit
-            c.sample_photos_source = std::to_string(n) + " seeded synthetic pictures";
+            c.sample_pictures_source = std::to_string(n) + " seeded synthetic pictures";
             sampler_note = (c.sampler == SamplerKind::kMarginal ? "drawn from " : "fitted on ") +
-                           c.sample_photos_source + " (benchmark only: the cost is real, the maps are meaningless)";
+                           c.sample_pictures_source + " (benchmark only: the cost is real, the maps are meaningless)";
         }
-        ExplainSession session(std::move(m), check_config(std::move(c)));
-        const LoadedModel& lm = session.model();
-        ExplainInput input = image->empty()
-                                 ? make_explain_input(lm, "synthetic (seed " + std::to_string(flags->seed) + ")",
-                                                      synthetic_photo(side, side, flags->seed))
-                                 : load_explain_input(lm, *image);
+        Explainer explainer(model, c);
+        const Picture synthetic = synthetic_photo(side, side, flags->seed);
+        const std::string image_name = image->empty() ? "synthetic (seed " + std::to_string(flags->seed) + ")" : *image;
 
-        const int64_t all_windows = session.windows();
-        const int64_t n = std::min(*windows, all_windows);
+        const int64_t n = std::min(*windows, explainer.windows());
         auto run = [&](int64_t count) {
-            session.set_max_windows(count);
-            ExplainInput in{input.path, input.crop, input.x.clone()};
-            return session.explain(std::move(in));
+            explainer.set_max_windows(count);
+            return image->empty() ? explainer.explain(synthetic.view(image_name)) : explainer.explain(*image);
         };
-        ImageExplanation warm = run(std::max<int64_t>(1, n / 4));  // compiles, fits, touches memory
+        ExplainResult warm = run(std::max<int64_t>(1, n / 4));  // compiles, fits, touches memory
         std::vector<double> rates, seconds;
         int64_t images = 0, batch = 0;
-        nlohmann::json sampler = warm.sampler;
+        const nlohmann::json sampler = nlohmann::json::parse(warm.summary_json)["sampler"];
         for (int r = 0; r < *repeat; ++r) {
-            ImageExplanation res = run(n);
+            ExplainResult res = run(n);
             // The loop's time: sampling, reduction and the network's share of the resampled batches
             // (the clean image runs as one more full batch, which a whole image amortises; compile excluded).
-            const int64_t nb = (res.e.forward_passes + res.e.batch - 1) / std::max<int64_t>(res.e.batch, 1);
-            double t = res.e.seconds_sampling + res.e.seconds_reduce +
-                       res.e.seconds_network * static_cast<double>(nb) / static_cast<double>(nb + 1);
-            images = res.e.forward_passes;
-            batch = res.e.batch;
+            const int64_t nb = (res.forward_passes + res.batch - 1) / std::max<int64_t>(res.batch, 1);
+            double t = res.seconds.sampling + res.seconds.reduce +
+                       res.seconds.network * static_cast<double>(nb) / static_cast<double>(nb + 1);
+            images = res.forward_passes;
+            batch = res.batch;
             seconds.push_back(t);
             rates.push_back(t > 0 ? images / t : 0);
         }
-        auto shapes = infer_shapes(lm.graph, {lm.input_shape});
-        double flops = 0;
-        for (const Node& node : lm.graph.nodes) flops += node_flops(lm.graph, node, shapes);
+        const double flops = info["gflop"].get<double>() * 1e9;
         const double rate = median(rates);
-        const int64_t S = session.samples_per_window();
-        const int64_t k = session.config().params.k;
+        const int64_t S = explainer.samples_per_window();
+        const int64_t k = c.k;
         const int64_t windows_s1 = (h - k + 1) * (w - k + 1);
         const double s_per_image = rate > 0 ? windows_s1 * S / rate : 0;
+        const std::string device = explainer.device().str();
+        const char* precision = precision_name(explainer.precision());
+        const char* execution = execution_name(c.exec);
         nlohmann::json out = {
-            {"model", lm.spec},
+            {"model", model.name()},
             {"weights",
-             lm.builtin && flags->weights.empty() ? "random (seed " + std::to_string(flags->seed) + ")" : "trained"},
-            {"image", input.path},
-            {"device", session.device().str()},
-            {"precision", precision_name(session.precision())},
-            {"execution", session.execution()},
+             builtin && flags->weights.empty() ? "random (seed " + std::to_string(flags->seed) + ")" : "trained"},
+            {"image", image_name},
+            {"device", device},
+            {"precision", precision},
+            {"execution", execution},
             {"threads", flags->threads},
             {"sampler", sampler},
             {"sampler_note", sampler_note},
@@ -153,7 +161,7 @@ void add_bench(CLI::App& app) {
             {"batch", batch},
             {"repeat", *repeat},
             {"seconds_per_run_median", median(seconds)},
-            {"seconds_compile", warm.e.seconds_compile},
+            {"seconds_compile", warm.seconds.compile},
             {"images_per_s", rate},
             {"gflop_per_image", flops / 1e9},
             {"gflop_per_s", rate * flops / 1e9},
@@ -163,11 +171,11 @@ void add_bench(CLI::App& app) {
             std::cout << out.dump(2) << "\n";
             return;
         }
-        std::printf("pda bench: %s (%s weights), image %s\n", lm.spec.c_str(),
-                    out["weights"].get<std::string>().c_str(), input.path.c_str());
-        std::printf("device %s, precision %s, execution %s, threads %d\n", session.device().str().c_str(),
-                    precision_name(session.precision()), session.execution().c_str(), flags->threads);
-        std::printf("sampler %s%s\n", sampler_name(session.config().sampler),
+        std::printf("pda bench: %s (%s weights), image %s\n", model.name().c_str(),
+                    out["weights"].get<std::string>().c_str(), image_name.c_str());
+        std::printf("device %s, precision %s, execution %s, threads %d\n", device.c_str(), precision, execution,
+                    flags->threads);
+        std::printf("sampler %s%s\n", sampler_name(c.sampler),
                     sampler_note.empty() ? "" : (": " + sampler_note).c_str());
         std::printf(
             "k %lld, %lld samples/window, %lld windows = %lld resampled images per run, batch %lld, median of %d\n",

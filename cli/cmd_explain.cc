@@ -1,20 +1,16 @@
 // `pda explain MODEL IMAGE...`: Prediction Difference Analysis of images, one result folder per image
-// (relevance.npy, counts.npy, heatmaps, node maps, summary.json). Options are turned into a sampler and
-// parameters by api/explain_setup (shared with pda::Explainer and `pda bench`); every input error is
-// found before the first window is explained.
-#include <chrono>
+// (relevance.npy, counts.npy, heatmaps, node maps, summary.json), through the public pda::Explainer;
+// every input error is found before the first window is explained.
 #include <cstdio>
-#include <iostream>
+#include <filesystem>
 
-#include "api/explain_output.h"
-#include "api/explain_setup.h"
 #include "cli/common.h"
 #include "cli/progress.h"
 
 namespace pda::cli {
 
 void ExplainFlags::add_to(CLI::App& cmd) {
-    ExplainConfig& c = config;
+    ExplainerOptions& c = opt;
     auto* s = "Sampler";
     cmd.add_option("--sampler", sampler, "conditional | marginal | occlusion")->group(s)->capture_default_str();
     cmd.add_option("--sampler-file", c.sampler_file,
@@ -33,24 +29,24 @@ void ExplainFlags::add_to(CLI::App& cmd) {
         ->group(s);
     cmd.add_flag("--clip", c.clip, "conditional: clip samples to the fitted value range")->group(s);
     auto* p = "Analysis";
-    cmd.add_option("--k", c.params.k, "window size (k × k pixels, all channels)")->group(p)->capture_default_str();
-    cmd.add_option("--samples", c.params.samples, "samples per window (occlusion: 1)")->group(p)->capture_default_str();
-    cmd.add_option("--stride", c.params.stride, "window stride (1 = every position, as in the paper)")
+    cmd.add_option("--k", c.k, "window size (k × k pixels, all channels)")->group(p)->capture_default_str();
+    cmd.add_option("--samples", c.samples, "samples per window (occlusion: 1)")->group(p)->capture_default_str();
+    cmd.add_option("--stride", c.stride, "window stride (1 = every position, as in the paper)")
         ->group(p)
         ->capture_default_str();
     cmd.add_option("--classes", classes, "classes to map: top3 (topN), all, or ids 281,285")
         ->group(p)
         ->capture_default_str();
-    cmd.add_option("--node", c.params.nodes,
+    cmd.add_option("--node", c.nodes,
                    "nodes or values to map by activation difference (hidden layers, logits): NAME,NAME or repeated")
         ->group(p)
         ->delimiter(',')
         ->allow_extra_args(false);
-    cmd.add_option("--laplace-n", c.params.laplace_n, "N of the Laplace correction (training-set size)")
+    cmd.add_option("--laplace-n", c.laplace_n, "N of the Laplace correction (training-set size)")
         ->group(p)
         ->capture_default_str();
     auto* e = "Execution";
-    cmd.add_option("--batch", c.params.batch, "resampled images per forward batch (0 = from available memory)")
+    cmd.add_option("--batch", c.batch, "resampled images per forward batch (0 = from available memory)")
         ->group(e)
         ->capture_default_str();
     cmd.add_option("--device", device, "auto (GPU 0 when one is visible, else cpu) | cpu | cuda[:N]")
@@ -69,16 +65,20 @@ void ExplainFlags::add_to(CLI::App& cmd) {
         ->capture_default_str();
 }
 
-ExplainConfig ExplainFlags::typed(const ModelFlags& model) const {
-    ExplainConfig c = config;
+ExplainerOptions ExplainFlags::typed(const ModelFlags& model) const {
+    ExplainerOptions c = opt;
     c.sampler = parse_sampler(sampler);
-    c.params.classes = parse_classes(classes);
-    c.device = parse_device(device);
-    c.params.exec = parse_execution(exec);
-    c.precision = parse_precision(precision);
-    c.params.seed = model.seed;
-    c.threads = model.threads;
+    c.classes = parse_classes(classes);
+    c.exec = parse_execution(exec);
+    c.seed = model.seed;
     return c;
+}
+
+ModelOptions ExplainFlags::model_options(const ModelFlags& model) const {
+    ModelOptions o = model.options();
+    o.device = parse_device(device);
+    o.precision = parse_precision(precision);
+    return o;
 }
 
 void add_explain(CLI::App& app) {
@@ -104,34 +104,31 @@ void add_explain(CLI::App& app) {
     cmd->add_flag("--quiet", *quiet, "no progress bar and no per-image lines");
     cmd->callback([flags, config, images, out, quiet] {
         // Everything that can be wrong with the call is found before the model is even loaded.
-        check_unique_stems(*images);
-        check_output_dir(*out);
-        CheckedConfig c = check_config(config->typed(*flags));
-        LoadedModel m = flags->load();
-        for (const std::string& img : *images) load_explain_input(m, img);  // every image decodes and fits
-        ExplainSession session(std::move(m), std::move(c));
-        const int64_t n = static_cast<int64_t>(images->size());
-        for (int64_t i = 0; i < n; ++i) {
+        check_outputs(*out, *images);
+        const ExplainerOptions opt = config->typed(*flags);
+        const ModelOptions model_opt = config->model_options(*flags);
+        check_options(opt);
+        check_options(model_opt);
+        const Model model = Model::load(flags->model, model_opt);
+        for (const std::string& img : *images) model.preprocess(img);  // every image decodes and fits
+        Explainer explainer(model, opt);
+        const size_t n = images->size();
+        for (size_t i = 0; i < n; ++i) {
             const std::string& img = (*images)[i];
-            const std::string stem = image_stem(img);
-            auto t0 = std::chrono::steady_clock::now();
-            ProgressBar bar(!*quiet, n > 1 ? "[" + std::to_string(i + 1) + "/" + std::to_string(n) + "] " + stem : stem,
-                            session.samples_per_window());
-            ImageExplanation r = session.explain(load_explain_input(session.model(), img),
-                                                 [&bar](int64_t done, int64_t total) { bar.update(done, total); });
+            const std::string name = std::filesystem::path(img).stem().string();
+            ProgressBar bar(!*quiet, n > 1 ? "[" + std::to_string(i + 1) + "/" + std::to_string(n) + "] " + name : name,
+                            explainer.samples_per_window());
+            ExplainResult r =
+                explainer.explain(img, *out, [&bar](int64_t done, int64_t total) { bar.update(done, total); });
             bar.finish();
-            double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            nlohmann::json summary = image_summary(session, r, stem, total);
-            std::string dir = write_image_result(*out, stem, summary, r);
             if (*quiet) continue;
-            std::printf("%s -> %s (%lld windows, %lld forward passes, %.1f s)\n", img.c_str(), dir.c_str(),
-                        static_cast<long long>(r.e.windows), static_cast<long long>(r.e.forward_passes), total);
-            for (const auto& cl : summary["classes"])
-                std::printf("  class %5lld  p = %.4f  %s\n", static_cast<long long>(cl["id"].get<int64_t>()),
-                            cl["probability"].get<double>(), cl["label"].get<std::string>().c_str());
-            if (r.e.uncovered > 0)
+            std::printf("%s -> %s (%lld windows, %lld forward passes, %.1f s)\n", img.c_str(), r.folder.c_str(),
+                        static_cast<long long>(r.windows), static_cast<long long>(r.forward_passes), r.seconds.total);
+            for (const Prediction& cl : r.classes)
+                std::printf("  class %5d  p = %.4f  %s\n", cl.class_id, cl.probability, cl.label.c_str());
+            if (r.uncovered > 0)
                 std::printf("  %lld pixels covered by no window (map value 0; see counts.npy)\n",
-                            static_cast<long long>(r.e.uncovered));
+                            static_cast<long long>(r.uncovered));
         }
     });
 }

@@ -2,106 +2,48 @@
 // conditional sampler's Gaussian over l × l × C patches (METHOD.md §3) in the model's input space, on
 // every photo of a folder, and writes a sampler file (docs/sampler-file.md) for `pda explain
 // --sampler-file`. All checks run before the fit; the file appears only when everything succeeded.
-#include <algorithm>
-#include <cctype>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "cli/common.h"
-#include "engine/gaussian.h"
-#include "io/sampler_file.h"
+#include "pda/sampler.h"
 
 namespace pda::cli {
 namespace {
 
-namespace fs = std::filesystem;
-
 struct FitArgs {
     std::string images, out;
-    int64_t k = 0, pad = 0, max_patches = kDefaultMaxPatches;
+    SamplerFitOptions opt;
 };
 
-// JPEG, PNG and BMP files directly in dir, sorted by file name.
-std::vector<fs::path> list_images(const std::string& dir) {
-    std::error_code ec;
-    if (!fs::is_directory(dir, ec)) fail_input(dir + ": no such directory");
-    std::vector<fs::path> files;
-    for (const auto& e : fs::directory_iterator(dir, ec)) {
-        std::string ext = e.path().extension().string();
-        std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-        if (e.is_regular_file(ec) && (ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp"))
-            files.push_back(e.path());
-    }
-    if (ec) fail_input(dir + ": cannot list the directory: " + ec.message());
-    if (files.empty()) fail_input("no images in " + dir + " (JPEG, PNG or BMP)");
-    std::sort(files.begin(), files.end(),
-              [](const fs::path& a, const fs::path& b) { return a.filename().string() < b.filename().string(); });
-    return files;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-void run_fit(const ModelFlags& flags, const FitArgs& a) {
-    if (a.k < 1) fail_input("--k must be ≥ 1, got " + std::to_string(a.k));
-    if (a.pad < 0) fail_input("--pad must be ≥ 0, got " + std::to_string(a.pad));
-    if (a.max_patches < 0)
-        fail_input("--max-patches must be ≥ 0 (0 = all positions), got " + std::to_string(a.max_patches));
-    const fs::path parent = fs::path(a.out).parent_path();
-    std::error_code ec;
-    if (!parent.empty() && !fs::is_directory(parent, ec))
-        fail_input(a.out + ": directory " + parent.string() + " does not exist");
-    const std::vector<fs::path> files = list_images(a.images);
-
-    const auto t_load = std::chrono::steady_clock::now();
-    LoadedModel m = flags.load();
-    const Preprocess& pre = m.desc.pre;
-    const int64_t l = a.k + 2 * a.pad;
-    if (a.k > pre.height || a.k > pre.width)
-        fail_input("window size k = " + std::to_string(a.k) + " is larger than the network input (" +
-                   std::to_string(pre.height) + "×" + std::to_string(pre.width) + ")");
-    if (l > pre.height || l > pre.width)
-        fail_input("context l = k + 2·pad = " + std::to_string(l) + " is larger than the network input (" +
-                   std::to_string(pre.height) + "×" + std::to_string(pre.width) + ")");
-    std::vector<Tensor> inputs;
-    SamplerFileMeta meta;
-    int64_t positions = 0;
-    for (const fs::path& f : files) {
-        inputs.push_back(load_input(m, f.string()));
-        meta.images.push_back(f.filename().string());
-        const Shape& s = inputs.back().shape();
-        positions += (s[2] - l + 1) * (s[3] - l + 1);
-    }
-    const double load_s = seconds_since(t_load);
-
-    const auto t_fit = std::chrono::steady_clock::now();
-    GaussianPatchModel g = fit_gaussian(inputs, a.k, a.pad, a.max_patches, flags.seed);
-    const double fit_s = seconds_since(t_fit);
-
-    meta.pre = pre;
-    meta.model = m.builtin ? m.spec : fs::path(m.spec).filename().string();
-    meta.seed = flags.seed;
-    meta.max_patches = a.max_patches;
-    write_sampler_file(a.out, g, meta);
-    const double mb = static_cast<double>(fs::file_size(a.out, ec)) / 1e6;
+void run_fit(const ModelFlags& flags, FitArgs a) {
+    a.opt.seed = flags.seed;
+    check_options(a.opt);
+    FittedSampler::check_path(a.out);
+    const std::vector<std::string> files = list_images(a.images);
+    const Model model = Model::load(flags.model, flags.options());
+    const FittedSampler g = FittedSampler::fit(model, files, a.opt);
+    g.save(a.out);
+    const double mb = static_cast<double>(std::filesystem::file_size(a.out)) / 1e6;
 
     std::string ranges;
-    for (int64_t c = 0; c < g.channels; ++c) {
+    for (auto [lo, hi] : g.value_range()) {
         char buf[64];
-        std::snprintf(buf, sizeof buf, "%s[%.4g, %.4g]", c ? ", " : "", g.min[c], g.max[c]);
+        std::snprintf(buf, sizeof buf, "%s[%.4g, %.4g]", ranges.empty() ? "" : ", ", lo, hi);
         ranges += buf;
     }
+    const int64_t l = g.k() + 2 * g.pad();
     std::printf(
-        "Fitted a Gaussian over l×l×C = %lld×%lld×%lld patches (d = %lld) for k = %lld, pad = %lld on %zu images "
-        "of %s, in the input space of %s (%lld×%lld, %s): %lld of %lld patch positions (seed %llu), value range "
-        "per channel %s. Loading took %.2f s, fitting %.2f s. Wrote %s (%.1f MB).\n",
-        static_cast<long long>(l), static_cast<long long>(l), static_cast<long long>(g.channels),
-        static_cast<long long>(g.dim()), static_cast<long long>(a.k), static_cast<long long>(a.pad), files.size(),
-        a.images.c_str(), meta.model.c_str(), static_cast<long long>(pre.height), static_cast<long long>(pre.width),
-        pre.bgr ? "BGR" : "RGB", static_cast<long long>(g.patches), static_cast<long long>(positions),
-        static_cast<unsigned long long>(flags.seed), ranges.c_str(), load_s, fit_s, a.out.c_str(), mb);
+        "Fitted a Gaussian over l×l×C = %lld×%lld×%d patches (d = %lld) for k = %d, pad = %d on %zu images of %s, in "
+        "the input space of %s (%d×%d, %s): %lld of %lld patch positions (seed %llu), value range per channel %s. "
+        "Loading took %.2f s, fitting %.2f s. Wrote %s (%.1f MB).\n",
+        static_cast<long long>(l), static_cast<long long>(l), g.channels(), static_cast<long long>(g.dim()), g.k(),
+        g.pad(), files.size(), a.images.c_str(), g.model().c_str(), model.height(), model.width(),
+        nlohmann::json::parse(model.info_json())["preprocessing"]["channel_order"].get<std::string>().c_str(),
+        static_cast<long long>(g.patches()), static_cast<long long>(g.positions()),
+        static_cast<unsigned long long>(flags.seed), ranges.c_str(), g.seconds_load(), g.seconds_fit(), a.out.c_str(),
+        mb);
 }
 
 }  // namespace
@@ -114,9 +56,9 @@ void add_fit_sampler(CLI::App& app) {
     if (CLI::Option* seed = cmd->get_option_no_throw("--seed"))
         seed->description("seed of the random patch subset (and of a built-in network's random weights)");
     cmd->add_option("--images", args->images, "folder of JPEG/PNG/BMP photos to fit on")->required();
-    cmd->add_option("--k", args->k, "window size k")->required();
-    cmd->add_option("--pad", args->pad, "context padding: the context is l = k + 2·pad")->required();
-    cmd->add_option("--max-patches", args->max_patches,
+    cmd->add_option("--k", args->opt.k, "window size k")->required();
+    cmd->add_option("--pad", args->opt.pad, "context padding: the context is l = k + 2·pad")->required();
+    cmd->add_option("--max-patches", args->opt.max_patches,
                     "patches used: a seeded random subset of all positions (0 = all positions)")
         ->capture_default_str();
     cmd->add_option("-o,--out", args->out, "sampler file to write")->required();

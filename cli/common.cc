@@ -1,8 +1,6 @@
 // The model flags shared by the subcommands: MODEL, preset, built-in weights, sidecar overrides.
 #include "cli/common.h"
 
-#include <omp.h>
-
 namespace pda::cli {
 
 void ModelFlags::add_to(CLI::App& app) {
@@ -47,17 +45,6 @@ ModelOptions ModelFlags::options() const {
     for (const auto& [key, value] : fields)
         if (!value->empty()) o.sidecar.emplace_back(key, *value);
     return o;
-}
-
-LoadedModel ModelFlags::load() const {
-    if (threads > 0) omp_set_num_threads(threads);  // the CLI is one process: its thread count
-    const ModelOptions mo = options();
-    LoadOptions o;
-    o.preset = mo.preset;
-    o.weights = mo.weights;
-    o.seed = mo.seed;
-    o.overrides = mo.sidecar;
-    return load_model(model, o);
 }
 
 }  // namespace pda::cli

@@ -1,12 +1,12 @@
-// Shared pieces of the pda subcommands: the model flags every subcommand takes, and JSON/number
-// formatting helpers.
+// Shared pieces of the pda subcommands: the model flags every subcommand takes and the explain flags
+// of `explain` and `bench`, turned into the public API's typed options (include/pda/). The CLI uses
+// nothing but that API.
 #pragma once
 
 #include <CLI/CLI.hpp>
 #include <string>
 
-#include "api/explain_setup.h"
-#include "api/loader.h"
+#include "pda/explainer.h"
 #include "pda/pda.h"
 
 namespace pda::cli {
@@ -19,18 +19,18 @@ struct ModelFlags {
     int threads = 0;
 
     void add_to(CLI::App& app);
-    LoadedModel load() const;      // applies threads, loads, applies overrides
-    ModelOptions options() const;  // the same, for pda::Model::load
+    ModelOptions options() const;  // for pda::Model::load (device and precision: ExplainFlags)
 };
 
 // The explain options shared by `explain` and `bench`: typed fields bound directly, the rest as the
-// strings given, parsed into their types once by typed() (with the model flags' seed and threads).
+// strings given, parsed into their types once (with the model flags' seed and threads).
 struct ExplainFlags {
-    ExplainConfig config;
+    ExplainerOptions opt;
     std::string sampler = "conditional", classes = "top3", device = "auto", exec = "incremental", precision = "fp32";
 
-    void add_to(CLI::App& cmd);  // cli/cmd_explain.cc
-    ExplainConfig typed(const ModelFlags& model) const;
+    void add_to(CLI::App& cmd);                                 // cli/cmd_explain.cc
+    ExplainerOptions typed(const ModelFlags& model) const;      // seed from the model flags
+    ModelOptions model_options(const ModelFlags& model) const;  // with --device and --precision
 };
 
 void add_info(CLI::App& app);

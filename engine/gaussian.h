@@ -8,11 +8,9 @@
 #include <vector>
 
 #include "kernels/tensor.h"
+#include "pda/sampler.h"  // kDefaultMaxPatches
 
 namespace pda {
-
-// Patches fitted when the caller does not say (a seeded random subset of all positions).
-constexpr int64_t kDefaultMaxPatches = 200000;
 
 // A multivariate normal over l × l × C patches (l = k + 2·pad), the same at every image position.
 // Patch vector layout, channel-major: element (c, y, x) of the patch is at index (c·l + y)·l + x,

@@ -33,7 +33,8 @@ class CudaOps : public ::testing::Test {
   protected:
     void SetUp() override {
         PDA_SKIP_WITHOUT_CUDA();
-        ctx_ = make_cuda_context(0);
+        if (!suite_ctx_) own_ = make_cuda_context(0);
+        ctx_ = suite_ctx_ ? suite_ctx_.get() : own_.get();
     }
 
     // Runs the graph on both backends and compares every graph output (and `keep`).
@@ -63,7 +64,9 @@ class CudaOps : public ::testing::Test {
     }
     void check(const OneNode& c, double tol, const std::string& what) { check(c.g, c.feeds, tol, what); }
 
-    CudaContextPtr ctx_;
+    CudaContext* ctx_ = nullptr;
+    CudaContextPtr own_;                      // this test's context, unless the suite shares one
+    static inline CudaContextPtr suite_ctx_;  // set by suites whose tests leave the context as they found it
 };
 
 inline Node window_node(OpType op, int nd, int64_t k, int64_t s, int64_t pad, bool ceil = false) {

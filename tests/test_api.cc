@@ -1,7 +1,9 @@
 // The public C++ API (include/pda/) beyond files: an Explainer made from a loaded Model gives the same
 // maps as one that loads the file itself; 8-bit RGB pixels in memory and an already preprocessed
 // float32 tensor give the maps of the image file they come from, bit for bit; bad sizes are input
-// errors; a Model's thread count leaves the caller's OpenMP setting as it was.
+// errors; a Model's thread count leaves the caller's OpenMP setting as it was; a sampler fitted and
+// saved through pda::FittedSampler gives the maps of the same fit made on the fly; photos in memory
+// give the maps of their folder; options are refused before any work.
 #include <gtest/gtest.h>
 #include <omp.h>
 #include <unistd.h>
@@ -10,10 +12,12 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "io/image.h"
 #include "pda/explainer.h"
+#include "pda/sampler.h"
 #include "tests/tiny_model.h"
 
 namespace fs = std::filesystem;
@@ -96,19 +100,21 @@ TEST(PublicApi, PixelsAndPreprocessedTensorsEqualTheirFile) {
     EXPECT_TRUE(fs::exists(f.dir / "out" / "p1" / "summary.json"));
 }
 
+template <class F>
+void expect_input(F fn, const std::string& needle) {
+    try {
+        fn();
+        ADD_FAILURE() << "accepted; expected an error with '" << needle << "'";
+    } catch (const pda::Error& e) {
+        EXPECT_EQ(e.kind(), pda::ErrorKind::kInput) << e.what();
+        EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+}
+
 TEST(PublicApi, BadInMemoryImagesAreInputErrors) {
     const ApiFixture f;
     const pda::Model model = pda::Model::load(f.model);
     pda::Explainer ex(model, options(f));
-    auto expect_input = [](auto fn, const std::string& needle) {
-        try {
-            fn();
-            ADD_FAILURE() << "accepted; expected an error with '" << needle << "'";
-        } catch (const pda::Error& e) {
-            EXPECT_EQ(e.kind(), pda::ErrorKind::kInput) << e.what();
-            EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-        }
-    };
     std::vector<float> x(3 * 16 * 16, 0.f);
     expect_input([&] { ex.explain_preprocessed(x.data(), 3 * 16 * 15); }, "768 floats");
     expect_input([&] { ex.explain_preprocessed(nullptr, 3 * 16 * 16); }, "768 floats");
@@ -129,6 +135,97 @@ TEST(PublicApi, ModelThreadsLeaveTheCallersSettingAlone) {
     pda::ModelOptions bad;
     bad.threads = -1;
     EXPECT_THROW(pda::Model::load(f.model, bad), pda::Error);
+}
+
+// A random picture that is not in the fixture's folder (so no fit leaves it out).
+pda::Image outsider() {
+    std::mt19937_64 rng(99);
+    pda::Image img;
+    img.height = 18;
+    img.width = 17;
+    img.rgb.resize(18 * 17 * 3);
+    for (auto& v : img.rgb) v = static_cast<uint8_t>(rng() & 0xff);
+    return img;
+}
+
+TEST(PublicApi, SavedFittedSamplerEqualsTheSameFitOnTheFly) {
+    const ApiFixture f;
+    const pda::Model model = pda::Model::load(f.model);
+    pda::SamplerFitOptions fo;
+    fo.k = 4;
+    fo.pad = 1;
+    fo.max_patches = 300;
+    fo.seed = 5;
+    const pda::FittedSampler g = pda::FittedSampler::fit(model, pda::list_images(f.photos), fo);
+    EXPECT_EQ(g.dim(), 6 * 6 * 3);
+    EXPECT_EQ(g.patches(), 300);
+    EXPECT_EQ(g.images().size(), 3u);
+    const std::string file = (f.dir / "tiny.sampler").string();
+    g.save(file);
+
+    pda::ExplainerOptions on_the_fly = options(f);
+    on_the_fly.sampler = pda::SamplerKind::kConditional;
+    on_the_fly.pad = 1;
+    on_the_fly.max_patches = 300;
+    on_the_fly.seed = 5;
+    pda::ExplainerOptions from_file = on_the_fly;
+    from_file.sample_images.clear();
+    from_file.sampler_file = file;
+    const pda::Image img = outsider();
+    const pda::RgbImage rgb{img.rgb.data(), img.height, img.width, "outsider"};
+    expect_same(pda::Explainer(model, from_file).explain(rgb), pda::Explainer(model, on_the_fly).explain(rgb),
+                "sampler file vs fit on the fly");
+    expect_input([&] { g.save((f.dir / "missing" / "x.sampler").string()); }, "does not exist");
+    fo.pad = -1;
+    expect_input([&] { pda::FittedSampler::fit(model, pda::list_images(f.photos), fo); }, "--pad");
+}
+
+TEST(PublicApi, PicturesInMemoryEqualTheirFolderAndMaxWindowsLimits) {
+    const ApiFixture f;
+    const pda::Model model = pda::Model::load(f.model);
+    std::vector<pda::Image> photos;
+    for (const std::string& p : pda::list_images(f.photos)) photos.push_back(pda::load_image(p));
+    pda::ExplainerOptions in_memory = options(f);
+    in_memory.sample_images.clear();
+    for (const pda::Image& p : photos) in_memory.sample_pictures.push_back({p.rgb.data(), p.height, p.width, ""});
+    in_memory.sample_pictures_source = "the fixture's photos";
+    pda::Explainer ex(model, in_memory);
+    EXPECT_TRUE(ex.options().sample_pictures.empty());  // not kept
+    const pda::Image img = outsider();
+    const pda::RgbImage rgb{img.rgb.data(), img.height, img.width, "outsider"};
+    expect_same(ex.explain(rgb), pda::Explainer(model, options(f)).explain(rgb), "pictures vs folder");
+    const int64_t all = ex.explain(rgb).windows;
+    EXPECT_EQ(all, ex.windows());
+    ex.set_max_windows(2);
+    EXPECT_EQ(ex.explain(rgb).windows, 2);
+    EXPECT_LT(2, all);
+}
+
+TEST(PublicApi, OptionsAreRefusedBeforeAnyWork) {
+    const ApiFixture f;
+    pda::ExplainerOptions opt = options(f);
+    opt.k = 0;
+    expect_input([&] { pda::check_options(opt); }, "--k must be ≥ 1");
+    opt = options(f);
+    opt.sample_images.clear();
+    expect_input([&] { pda::check_options(opt); }, "needs --sample-images");
+    pda::ModelOptions mo;
+    mo.precision = pda::Precision::kBf16;
+    expect_input([&] { pda::check_options(mo); }, "needs a CUDA device");
+    expect_input([&] { pda::list_images((f.dir / "nothing").string()); }, "no such directory");
+    expect_input([&] { pda::check_outputs((f.dir / "tiny.onnx").string(), {"a.png"}); }, "not a folder");
+    expect_input([&] { pda::check_outputs((f.dir / "out").string(), {"x/a.png", "y/a.jpg"}); }, "share the name");
+}
+
+TEST(PublicApi, InfoDescribesTheModel) {
+    const pda::Model model = pda::Model::load("alexnet");
+    const nlohmann::json info = nlohmann::json::parse(model.info_json(10));
+    EXPECT_TRUE(info["builtin"].get<bool>());
+    EXPECT_EQ(info["input"]["shape"], (std::vector<int64_t>{1, 3, 227, 227}));
+    EXPECT_GT(info["nodes"].size(), 10u);
+    EXPECT_NEAR(info["gflop"].get<double>(), 1.456, 0.01);
+    EXPECT_GT(info["incremental"]["ratio"].get<double>(), 2.0);
+    expect_input([&] { model.info_json(228); }, "larger than");
 }
 
 }  // namespace

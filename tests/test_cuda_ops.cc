@@ -31,7 +31,14 @@ TEST(CudaDevice, Info) {
     EXPECT_GE(info.cudnn_version, 90000);
 }
 
-class CudaOpsCases : public CudaOps, public ::testing::WithParamInterface<OpCase> {};
+// One context for the whole table: cuDNN and cuBLAS set-up per case would cost more than the cases.
+class CudaOpsCases : public CudaOps, public ::testing::WithParamInterface<OpCase> {
+  public:
+    static void SetUpTestSuite() {
+        if (cuda_device_count() > 0) suite_ctx_ = make_cuda_context(0);
+    }
+    static void TearDownTestSuite() { suite_ctx_.reset(); }
+};
 
 TEST_P(CudaOpsCases, MatchCpu) {
     const OpCase& c = GetParam();

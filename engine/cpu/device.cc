@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "engine/backend.h"
 #include "engine/cpu/programs.h"
 #include "engine/pda_device.h"
 #include "engine/program.h"
@@ -119,5 +120,29 @@ class CpuDevice : public PdaDevice {
 }  // namespace
 
 std::unique_ptr<PdaDevice> make_cpu_device(CpuContext& ctx) { return std::make_unique<CpuDevice>(ctx); }
+
+namespace {
+
+class CpuBackend final : public Backend {
+  public:
+    explicit CpuBackend(int threads) {
+        ctx_.threads = threads;
+        device_ = make_cpu_device(ctx_);
+    }
+    Device device() const override { return Device::cpu(); }
+    Precision precision() const override { return Precision::kFp32; }
+    std::unique_ptr<Program> compile(const Graph& g, const std::vector<Shape>& shapes) override {
+        return compile_cpu(g, shapes, ctx_);
+    }
+    PdaDevice& pda() override { return *device_; }
+
+  private:
+    CpuContext ctx_;
+    std::unique_ptr<PdaDevice> device_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(int threads) { return std::make_unique<CpuBackend>(threads); }
 
 }  // namespace pda

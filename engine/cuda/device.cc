@@ -8,6 +8,7 @@
 #include <chrono>
 #include <map>
 
+#include "engine/backend.h"
 #include "engine/cuda/programs.h"
 #include "engine/cuda_program.h"
 #include "engine/explainer.h"
@@ -244,6 +245,37 @@ const float* CudaDevice::draw(const PdaWindows& b, int slot) {
 
 std::unique_ptr<PdaDevice> make_cuda_device(CudaContext& ctx, Precision precision) {
     return std::make_unique<CudaDevice>(ctx, precision);
+}
+
+namespace {
+
+class CudaBackend final : public Backend {
+  public:
+    CudaBackend(int device, Precision precision)
+        : index_(device),
+          precision_(precision),
+          ctx_(make_cuda_context(device)),
+          device_(make_cuda_device(*ctx_, precision)) {}
+    Device device() const override { return Device::cuda(index_); }
+    Precision precision() const override { return precision_; }
+    std::unique_ptr<Program> compile(const Graph& g, const std::vector<Shape>& shapes) override {
+        CudaCompileOptions opt;
+        opt.precision = precision_;
+        return compile_cuda(g, shapes, *ctx_, opt);
+    }
+    PdaDevice& pda() override { return *device_; }
+
+  private:
+    int index_;
+    Precision precision_;
+    CudaContextPtr ctx_;
+    std::unique_ptr<PdaDevice> device_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cuda_backend(int device, Precision precision) {
+    return std::make_unique<CudaBackend>(device, precision);
 }
 
 Explanation explain_cuda(const Graph& g, const OutputSpec& out, ConstTensorView x, Sampler& sampler,

@@ -1,5 +1,6 @@
 // engine/cuda_program.h for builds without the CUDA backend: no devices, and every entry point
 // that needs one throws "built without the CUDA backend".
+#include "engine/backend.h"
 #include "engine/cuda_program.h"
 #include "engine/explainer.h"
 #include "engine/pda_device.h"
@@ -22,6 +23,7 @@ FittedProgram compile_cuda_fitting(const Graph&, Shape, int64_t, CudaContext&, c
     no_backend();
 }
 std::unique_ptr<PdaDevice> make_cuda_device(CudaContext&, Precision) { no_backend(); }
+std::unique_ptr<Backend> make_cuda_backend(int, Precision) { no_backend(); }
 Explanation explain_cuda(const Graph&, const OutputSpec&, ConstTensorView, Sampler&, const ExplainParams&, CudaContext&,
                          Precision, const ProgressFn&) {
     no_backend();

@@ -15,16 +15,28 @@
 
 namespace pda {
 
+// 8-bit RGB pixels, height × width × 3, row-major (not owned): resized and cropped as the model says.
+struct RgbImage {
+    const uint8_t* pixels = nullptr;
+    int height = 0, width = 0;
+    std::string name = "image";  // the result folder's name when written
+};
+
 struct ExplainerOptions {
-    // Sampler: conditional (needs sampler_file or sample_images), marginal (needs sample_images) or
-    // occlusion (constant fill, one sample per window).
+    // Sampler: conditional (needs sampler_file or a sample set), marginal (needs a sample set) or
+    // occlusion (constant fill, one sample per window). The sample set is the photos of a folder
+    // (sample_images) or photos in memory (sample_pictures, read during construction only); the
+    // explained image itself is never part of the set it is sampled from.
     SamplerKind sampler = SamplerKind::kConditional;
-    std::string sampler_file;   // Gaussian fitted by `pda fit-sampler`, checked against model, k, pad
-    std::string sample_images;  // folder of photos (the explained image itself is never used)
-    float fill = 0.f;           // occlusion value in network-input space
-    int pad = 2;                // conditional context l = k + 2·pad
-    bool per_channel = false;   // conditional: channels conditioned independently
-    bool clip = false;          // conditional: clip samples to the fitted range
+    std::string sampler_file;               // Gaussian fitted by `pda fit-sampler`, checked against model, k, pad
+    std::string sample_images;              // folder of photos
+    std::vector<RgbImage> sample_pictures;  // photos in memory, instead of a folder
+    std::string sample_pictures_source;     // what they are, for the summary
+    int64_t max_patches = 0;                // conditional fit on a sample set: patches (0 = the fit's default)
+    float fill = 0.f;                       // occlusion value in network-input space
+    int pad = 2;                            // conditional context l = k + 2·pad
+    bool per_channel = false;               // conditional: channels conditioned independently
+    bool clip = false;                      // conditional: clip samples to the fitted range
     // Analysis.
     int k = 10;                      // window size
     int samples = 10;                // samples per window
@@ -36,7 +48,20 @@ struct ExplainerOptions {
     // Execution (the device, precision and threads are the Model's).
     int batch = 0;  // resampled images per batch; 0 = from available memory
     Execution exec = Execution::kIncremental;
+    int64_t max_windows = -1;  // explain only the first N windows (previews, benchmarks); −1 = all
 };
+
+// What can be checked without a model: numbers in range, the sampler and the options it needs. Throws
+// pda::Error (input kind) naming the option as the CLI's flag (--k, --sampler-file, ...).
+PDA_API void check_options(const ExplainerOptions& opt);
+
+// Before any work on a batch of images to be written under out_dir: their result folders' names
+// (file-name stems) are distinct and usable, and out_dir is a folder or can be made. Input error otherwise.
+PDA_API void check_outputs(const std::string& out_dir, const std::vector<std::string>& image_paths);
+
+// Image files of a folder (JPEG, PNG, BMP), sorted by name; an input error when the folder is
+// missing or holds none.
+PDA_API std::vector<std::string> list_images(const std::string& dir);
 
 // A float32 array with its shape (row-major).
 struct Map {
@@ -45,21 +70,28 @@ struct Map {
     std::vector<float> values;
 };
 
+// Seconds spent on one explanation, by phase.
+struct ExplainTimings {
+    double setup = 0;     // a sampler fitted for this image
+    double compile = 0;   // programs compiled for this image's batch
+    double sampling = 0;  // drawing the resampled windows
+    double network = 0;   // forward passes, the clean image's included
+    double reduce = 0;    // weights of evidence and node differences
+    double total = 0;     // the whole call
+};
+
 struct ExplainResult {
     std::vector<Prediction> classes;  // the explained classes, in the order of relevance's first axis
     Map relevance;                    // (M, H, W) weight of evidence (log2 odds difference) per pixel
     Map counts;                       // (H, W) windows covering each pixel
     std::vector<Map> nodes;           // (units, H, W) activation difference per requested node
     int64_t uncovered = 0;            // pixels covered by no window (value 0 in every map)
-    std::string summary_json;         // what summary.json holds
-    std::string folder;               // where the result was written ("" when not written)
-};
-
-// 8-bit RGB pixels, height × width × 3, row-major (not owned): resized and cropped as the model says.
-struct RgbImage {
-    const uint8_t* pixels = nullptr;
-    int height = 0, width = 0;
-    std::string name = "image";  // the result folder's name when written
+    int64_t windows = 0;              // windows explained
+    int64_t forward_passes = 0;       // resampled images run through the network
+    int64_t batch = 0;                // resampled images per batch
+    ExplainTimings seconds;
+    std::string summary_json;  // what summary.json holds
+    std::string folder;        // where the result was written ("" when not written)
 };
 
 class PDA_API Explainer {
@@ -91,6 +123,11 @@ class PDA_API Explainer {
     // Windows per image at the configured stride, and samples each window gets.
     int64_t windows() const;
     int64_t samples_per_window() const;
+    const ExplainerOptions& options() const;  // sample_pictures cleared
+    Device device() const;                    // the model's: cpu or cuda:N
+    Precision precision() const;
+    // From now on explain only the first n windows (−1: all), as options().max_windows.
+    void set_max_windows(int64_t n);
 
   private:
     struct Impl;

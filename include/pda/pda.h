@@ -31,6 +31,10 @@ struct ModelOptions {
     int threads = 0;
 };
 
+// What can be checked without loading the model: the thread count, the device (cuda:N must exist)
+// and the precision (beyond fp32 needs a CUDA device). Throws pda::Error (input kind).
+PDA_API void check_options(const ModelOptions& opt);
+
 struct Prediction {
     int class_id = 0;
     std::string label;
@@ -61,11 +65,19 @@ class PDA_API Model {
     // The k most probable classes of one probability vector.
     std::vector<Prediction> top(const float* probs, int k) const;
 
-    // The device it runs on (resolved: cpu or cuda:N).
+    // The device it runs on (resolved: cpu or cuda:N), its precision and CPU threads.
     Device device() const;
+    Precision precision() const;
+    int threads() const;
+
+    // What `pda info --json` prints: the model (built-in or not), input, output, preprocessing, and per node its op,
+    // output shape, parameters and MFLOP (batch 1); with pda_k > 0 also each node's crop for pda_k × pda_k windows and
+    // its MFLOP under incremental execution.
+    std::string info_json(int64_t pda_k = 0) const;
 
   private:
     friend class Explainer;
+    friend class FittedSampler;
     struct Impl;
     explicit Model(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
