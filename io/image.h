@@ -1,6 +1,7 @@
-// Images in and out: 8-bit RGB pictures decoded by stb_image (JPEG, PNG, BMP, GIF, TGA, PSD, HDR,
-// PIC, PNM) and PNG files written by stb_image_write. The rest of pda sees only `Image`, so the
-// decoder can change without touching preprocessing or heatmap code.
+// Images in and out: 8-bit RGB pictures decoded from PNG (libpng), JPEG (libjpeg-turbo) and BMP (our
+// own small decoder), the format chosen by the file's magic bytes, never by its name; everything else
+// is refused. PNG files are written by stb_image_write. The rest of pda sees only `Image`, so the
+// decoders can change without touching preprocessing or heatmap code.
 #pragma once
 
 #include <cstdint>
@@ -19,10 +20,24 @@ struct Image {
     uint8_t at(int y, int x, int c) const { return rgb[(static_cast<size_t>(y) * width + x) * 3 + c]; }
 };
 
-// Decodes an image file. Grey images are replicated to R = G = B; an alpha channel (grey+alpha,
-// RGBA) is dropped, not composited, as PIL's `convert("RGB")` (and so torchvision) does. 16-bit
-// PNGs are reduced to 8 bits. A missing, unreadable, empty, truncated or undecodable file throws an
-// input error "<path>: <reason>".
+// What load_image accepts: the file's size, checked before it is read, and width × height, checked
+// from the header before any pixel memory is allocated (2^27 pixels is 384 MiB of RGB); each side at
+// most 2^24 (stb_image's old limit), which also bounds libpng's row buffers.
+constexpr int64_t kMaxImageFileBytes = int64_t{256} << 20;
+constexpr int64_t kMaxImagePixels = int64_t{1} << 27;
+constexpr int64_t kMaxImageSide = int64_t{1} << 24;
+
+// Decodes a PNG, JPEG or BMP file, recognised by its first bytes. Grey images are replicated to
+// R = G = B; an alpha channel (grey+alpha, RGBA, a palette's tRNS) is dropped, not composited, as
+// PIL's `convert("RGB")` (and so torchvision) does. 16-bit PNGs keep the high byte of each sample;
+// palette and 1/2/4-bit PNGs are expanded; interlaced PNGs and progressive JPEGs are decoded. JPEGs
+// are decoded with libjpeg's defaults, as PIL does (accurate integer IDCT, fancy upsampling); CMYK and
+// YCCK JPEGs are converted to RGB with PIL's formula (Adobe's inverted CMYK). EXIF orientation is not
+// applied (PIL's Image.open does not either). Fails closed: a missing, unreadable, empty, truncated,
+// corrupt, too large or unsupported file (RLE BMP, 12-bit JPEG, a JPEG of more than 500 scans), or
+// one that is not a regular file (a folder, a device, a FIFO), throws an input error "<path>:
+// <reason>"; any warning of libjpeg or a failed CRC in a PNG's image data is such an error, not a
+// picture with filler.
 Image load_image(const std::string& path);
 
 // Writes `image` as an 8-bit RGB PNG. The bytes go to "<path>.tmp" first and are renamed onto

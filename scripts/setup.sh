@@ -7,7 +7,8 @@ packages=(
     build-essential cmake ninja-build pkg-config clang-format
     libdnnl-dev                                  # CPU convolution, pooling, LRN, inner product
     libonnx-dev libprotobuf-dev protobuf-compiler  # ONNX import
-    libstb-dev libcli11-dev nlohmann-json3-dev    # images, command line, JSON
+    libstb-dev libcli11-dev nlohmann-json3-dev    # PNG writing, command line, JSON
+    libpng-dev libjpeg62-turbo-dev               # PNG and JPEG decoding
     libgtest-dev libbenchmark-dev                # tests, benchmarks
     libonnx-testdata                             # ONNX operator conformance cases
     python3 python3-numpy python3-onnx python3-torch python3-torchvision  # golden outputs
