@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <set>
 
 namespace pda {
@@ -113,9 +114,39 @@ Shape broadcast(const Node& n, const Shape& a, const Shape& b) {
     return out;
 }
 
+// The element count of s, saturated at INT64_MAX instead of overflowing; -1 for a negative dimension.
+int64_t checked_numel(const Shape& s) {
+    int64_t n = 1;
+    for (int i = 0; i < s.rank; ++i) {
+        if (s[i] < 0) return -1;
+        if (s[i] > 0 && n > std::numeric_limits<int64_t>::max() / s[i]) return std::numeric_limits<int64_t>::max();
+        n *= s[i];
+    }
+    return n;
+}
+
+// Refuses a value of more than kMaxActivationElements elements per image (batch: the run's batch size).
+void check_size(const Node* n, const std::string& value, const Shape& s, int64_t batch) {
+    const int64_t count = checked_numel(s);
+    if (count >= 0 && count / std::max<int64_t>(batch, 1) <= kMaxActivationElements) return;
+    std::string what = (count < 0 ? "has a negative dimension"
+                                  : "has more than " + std::to_string(kMaxActivationElements) +
+                                        " elements per image (kMaxActivationElements)");
+    what = "value '" + value + "' of shape " + s.str() + " " + what;
+    if (n) node_error(*n, what);
+    fail_input(what);
+}
+
 Shape window_output(const Node& n, const Shape& x, int64_t channels) {
     if (x.rank != n.geo.nd + 2)
         node_error(n, "input " + x.str() + " does not have " + std::to_string(n.geo.nd) + " spatial axes");
+    for (int i = 0; i < n.geo.nd; ++i) {  // bounded so that out_size cannot overflow
+        const Geometry& g = n.geo;
+        for (int64_t v : {g.kernel[i], g.stride[i], g.pad_begin[i], g.pad_end[i], g.dilation[i]})
+            if (v < 0 || v > kMaxActivationElements)
+                node_error(n, "kernel, stride, pad or dilation " + std::to_string(v) + " is outside 0–" +
+                                  std::to_string(kMaxActivationElements));
+    }
     Shape y = x;
     y[1] = channels;
     for (int i = 0; i < n.geo.nd; ++i) {
@@ -231,6 +262,9 @@ Shape infer_node(const Node& n, const std::vector<Shape>& in) {
                     node_error(n, "negative dimension in target shape");
                 }
                 y[i] = d;
+                if (d > 0 && known > kMaxActivationElements / d)
+                    node_error(n, "target shape " + Shape(n.shape).str() + " has more than " +
+                                      std::to_string(kMaxActivationElements) + " elements (kMaxActivationElements)");
                 known *= d;
             }
             if (infer >= 0) {
@@ -270,7 +304,11 @@ std::map<std::string, Shape> infer_shapes(const Graph& g, const std::vector<Shap
                    std::to_string(input_shapes.size()));
     std::map<std::string, Shape> shapes;
     for (const auto& [name, t] : g.constants) shapes[name] = t.shape();
-    for (size_t i = 0; i < g.inputs.size(); ++i) shapes[g.inputs[i].name] = input_shapes[i];
+    const int64_t batch = !input_shapes.empty() && input_shapes[0].rank > 0 ? input_shapes[0][0] : 1;
+    for (size_t i = 0; i < g.inputs.size(); ++i) {
+        check_size(nullptr, g.inputs[i].name, input_shapes[i], batch);
+        shapes[g.inputs[i].name] = input_shapes[i];
+    }
     for (const Node& n : g.nodes) {
         std::vector<Shape> in;
         for (const std::string& v : n.inputs) {
@@ -278,7 +316,9 @@ std::map<std::string, Shape> infer_shapes(const Graph& g, const std::vector<Shap
             if (it == shapes.end()) node_error(n, "input '" + v + "' is not defined before this node");
             in.push_back(it->second);
         }
-        shapes[n.output] = infer_node(n, in);
+        Shape y = infer_node(n, in);
+        check_size(&n, n.output, y, batch);
+        shapes[n.output] = y;
     }
     return shapes;
 }

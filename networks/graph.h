@@ -93,8 +93,17 @@ struct Graph {
     const Node* producer(const std::string& v) const;
 };
 
+// The most elements one inferred value may have per image (its element count divided by the batch,
+// the first input's dimension 0): 2^31 − 1, 8 GiB of float32 for one image, far above any real
+// network's activations and still a count that fits the 32-bit dimensions of cuDNN / cuBLAS
+// descriptors. Larger values come from corrupt or hostile shapes and are refused before anything
+// is planned or allocated for them.
+constexpr int64_t kMaxActivationElements = (int64_t{1} << 31) - 1;
+
 // Output shapes of every value (constants included) for the given input shapes, in the order of
-// graph.inputs. Throws an input error naming the node when shapes do not fit.
+// graph.inputs. Throws an input error naming the node when shapes do not fit, or when a value has
+// more than kMaxActivationElements elements per image (window sizes, strides, pads and dilations are
+// bounded by the same number, so that no size computation overflows).
 std::map<std::string, Shape> infer_shapes(const Graph& g, const std::vector<Shape>& input_shapes);
 
 // Floating-point operations of one node for one batch (multiply-add counts as 2).

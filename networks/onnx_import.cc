@@ -1,9 +1,12 @@
-// ONNX ModelProto → Graph. One pass over the nodes in file order: each node is checked (opset,
-// domain, attributes, value types, constant operands) and converted (onnx_ops.cc), and its output
-// shape is inferred at once so that auto_pad can become explicit pads. Initializers, Constant nodes
-// and frozen inputs are kept as raw TensorProtos and become float constants only where a node reads them.
+// ONNX ModelProto → Graph. First constant folding (onnx_fold.cc): Constant nodes, Identity
+// renamings and nodes computed from constants alone become constants; then one pass over the other
+// nodes in file order: each is checked (opset, domain, attributes, value types, constant operands) and
+// converted (onnx_ops.cc), and its output shape is inferred at once so that auto_pad can become
+// explicit pads. Initializers, Constant nodes, folded values and frozen inputs are kept as raw
+// TensorProtos and become float constants only where a node reads them.
 #include "networks/onnx_import.h"
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -18,6 +21,22 @@ std::string join(const std::vector<int64_t>& v) {
     std::string s;
     for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
     return s;
+}
+
+std::string shown(const std::string& s, size_t max) {
+    std::string out;
+    size_t i = 0;
+    for (; i < s.size() && out.size() < max; ++i) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c != 0x7f) {
+            out += s[i];
+        } else {
+            char e[8];
+            std::snprintf(e, sizeof e, "\\x%02x", c);
+            out += e;
+        }
+    }
+    return i < s.size() ? out + "…" : out;
 }
 
 Graph Importer::run() {
@@ -36,7 +55,9 @@ Graph Importer::run() {
     }
     collect_types();
     read_inputs();
-    for (int i = 0; i < gp_.node_size(); ++i) convert(gp_.node(i), i);
+    fold_constants();
+    for (int i = 0; i < gp_.node_size(); ++i)
+        if (!folded_[i]) convert(gp_.node(i), i);
     for (const auto& o : gp_.output()) {
         bool is_float =
             !o.has_type() || (o.type().has_tensor_type() && (o.type().tensor_type().elem_type() == TP::FLOAT ||
@@ -67,7 +88,7 @@ void Importer::refuse(const onnx::NodeProto& n, const std::string& why) const {
     std::string name = n.name();
     for (int i = 0; name.empty() && i < gp_.node_size(); ++i)
         if (&gp_.node(i) == &n) name = node_name(n, i);
-    fail(file_ + ": node '" + name + "' (" + n.op_type() + ", opset " + std::to_string(opset_) +
+    fail(file_ + ": node '" + shown(name) + "' (" + shown(n.op_type()) + ", opset " + std::to_string(opset_) +
          ") is not supported: " + why);
 }
 
@@ -250,8 +271,14 @@ namespace {
 
 Graph import_model(const onnx::ModelProto& m, const std::string& label, const OnnxImportOptions& opt) {
     if (m.ir_version() <= 0 || !m.has_graph())
-        fail_input(label + ": not an ONNX model (no IR version or no graph; truncated or corrupt file?)");
-    return onnx_detail::Importer(m, label, opt).run();
+        fail_input(onnx_detail::shown(label, std::string::npos) +
+                   ": not an ONNX model (no IR version or no graph; truncated or corrupt file?)");
+    try {
+        return onnx_detail::Importer(m, label, opt).run();
+    } catch (const Error& e) {
+        if (e.kind() != ErrorKind::kInput) throw;
+        fail_input(onnx_detail::shown(e.what(), std::string::npos));  // one line, whatever the file's names hold
+    }
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
-// Internal to the ONNX importer (onnx_import.cc: the model, its values and attributes; onnx_ops.cc:
-// the conversion of each node, legacy opsets included). Not part of pda's interface.
+// Internal to the ONNX importer (onnx_import.cc: the model, its values and attributes; onnx_fold.cc:
+// constant folding before the graph is built; onnx_ops.cc: the conversion of each node, legacy opsets
+// included). Not part of pda's interface.
 #pragma once
 
 #include <onnx/onnx_pb.h>
@@ -18,6 +19,11 @@ namespace onnx_detail {
 using TP = onnx::TensorProto;
 
 std::string join(const std::vector<int64_t>& v);
+// s for a message: control characters escaped, at most `max` bytes (a corrupt file's names and op
+// types must not break the one-line error).
+std::string shown(const std::string& s, size_t max = 80);
+// Whether op is one that pda evaluates only on constants, at import (onnx_fold.cc).
+bool folds_only_on_constants(const std::string& op);
 
 class Importer {
   public:
@@ -54,6 +60,15 @@ class Importer {
     std::vector<int64_t> get_ints(const onnx::NodeProto& n, const char* name) const;
     std::string get_string(const onnx::NodeProto& n, const char* name, const std::string& def) const;
 
+    // constant folding (onnx_fold.cc)
+    void fold_constants();
+    bool fold_node(const onnx::NodeProto& n, int index, const std::set<std::string>& defined,
+                   const std::set<std::string>& graph_outputs);
+    std::string resolved(const std::string& v) const {
+        auto it = alias_.find(v);
+        return it == alias_.end() ? v : it->second;
+    }
+
     // nodes (onnx_ops.cc)
     void check_attributes(const onnx::NodeProto& n) const;
     void convert(const onnx::NodeProto& n, int index);
@@ -76,7 +91,10 @@ class Importer {
     std::map<std::string, std::string> deferred_inputs_;  // non-float graph inputs
     std::map<std::string, Shape> shapes_;
     std::set<std::string> node_names_;
-    std::set<std::string> value_names_;  // every value name in the file, for fresh_name
+    std::set<std::string> value_names_;         // every value name in the file, for fresh_name
+    std::map<std::string, std::string> alias_;  // Identity outputs → the value they rename
+    std::vector<bool> folded_;                  // per ONNX node: evaluated at import, not converted
+    int64_t folded_elements_ = 0;               // all folded values together, bounded
 };
 
 }  // namespace onnx_detail

@@ -116,7 +116,16 @@ const std::map<std::string, OpType>& simple_ops() {
 void Importer::check_attributes(const onnx::NodeProto& n) const {
     const std::string& op = n.op_type();
     auto known = known_attributes().find(op);
-    if (known == known_attributes().end()) refuse(n, "pda has no " + op + " op");
+    if (known == known_attributes().end()) {
+        if (folds_only_on_constants(op)) {
+            for (const std::string& v : n.input())
+                if (!v.empty() && !raw_.count(resolved(v)))
+                    refuse(n, "pda evaluates '" + op + "' only on constants, at import, and input '" + v +
+                                  "' is computed at run time");
+            refuse(n, "pda evaluates '" + op + "' only into constants, and its output is a graph output");
+        }
+        refuse(n, "pda has no '" + shown(op) + "' op");
+    }
     for (const auto& a : n.attribute()) {
         const Versioned* v = versioned(op, a.name());
         if (!v) {
@@ -155,10 +164,10 @@ void Importer::convert(const onnx::NodeProto& n, int index) {
     node.name = node_name(n, index);
     if (!node_names_.insert(node.name).second) node.name += "_" + std::to_string(index);
     node.output = n.output(0);
-    if (raw_.count(node.output) || shapes_.count(node.output))
+    if (raw_.count(node.output) || shapes_.count(node.output) || alias_.count(node.output))
         refuse(n, "output '" + node.output + "' is defined twice");
-    std::vector<std::string> in;  // present inputs, optional "" ones dropped at the end
-    for (const std::string& v : n.input()) in.push_back(v);
+    std::vector<std::string> in;  // present inputs (Identity renamings resolved), optional "" ones dropped at the end
+    for (const std::string& v : n.input()) in.push_back(resolved(v));
     auto need_inputs = [&](size_t lo, size_t hi) {
         if (in.size() < lo || in.size() > hi || in[0].empty())
             refuse(n, "has " + std::to_string(in.size()) + " inputs, expects " + std::to_string(lo) +
@@ -303,7 +312,7 @@ void Importer::convert(const onnx::NodeProto& n, int index) {
         }
         only_first_output("mask");
     } else {
-        refuse(n, "pda has no " + op + " op");
+        refuse(n, "pda has no '" + shown(op) + "' op");
     }
     infer_output(n, node);
     g_.nodes.push_back(std::move(node));
@@ -417,6 +426,10 @@ Geometry Importer::geometry(const onnx::NodeProto& n, const std::string& x, cons
     for (int i = 0; i < nd; ++i) {
         if (k[i] < 1 || s[i] < 1 || d[i] < 1 || p[i] < 0 || p[nd + i] < 0)
             refuse(n, "kernel, strides and dilations must be positive and pads non-negative");
+        for (int64_t v : {k[i], s[i], d[i], p[i], p[nd + i]})  // so that the pad arithmetic cannot overflow
+            if (v > kMaxActivationElements)
+                refuse(n, "kernel, strides, dilations and pads must be at most " +
+                              std::to_string(kMaxActivationElements) + " (kMaxActivationElements)");
         g.kernel[i] = k[i];
         g.stride[i] = s[i];
         g.dilation[i] = d[i];
