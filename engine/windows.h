@@ -1,5 +1,6 @@
 // The sliding windows of PDA (METHOD.md §2), validated: k × k squares over all channels, fully inside
-// the image, rows outer and columns inner, stepped by `stride` (the formulas: kernels/window_math.h).
+// the image, rows outer and columns inner, stepped by `stride`, the last row and column of windows
+// flush with the far edges (the formulas: kernels/window_math.h).
 // Window i has a fixed index, so every random stream and every accumulation is keyed by it and never
 // by batch or thread.
 #pragma once
@@ -26,8 +27,8 @@ struct WindowGrid {
     int64_t rows() const { return window_grid_extent(height, k, stride); }
     int64_t cols() const { return window_grid_extent(width, k, stride); }
     int64_t count() const { return rows() * cols(); }
-    int64_t row(int64_t i) const { return window_top(i, cols(), stride); }   // top edge of window i
-    int64_t col(int64_t i) const { return window_left(i, cols(), stride); }  // left edge of window i
+    int64_t row(int64_t i) const { return window_start(i / cols(), height, k, stride); }  // top edge of window i
+    int64_t col(int64_t i) const { return window_start(i % cols(), width, k, stride); }   // left edge of window i
     // Windows [w0, w0 + count) over images of `channels` channels, S images per window.
     PdaWindows block(int64_t channels, int64_t samples, int64_t w0, int64_t count) const {
         return pda_windows(channels, height, width, k, stride, samples, w0, count);

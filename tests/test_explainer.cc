@@ -224,7 +224,7 @@ TEST(ExplainerClosedForm, MarginalDrawnPerWindow) {
     want.insert(want.end(), r.we.begin() + 3 * plane, r.we.begin() + 4 * plane);
     const double d = max_abs_diff(e.relevance, want);
     EXPECT_LT(d, 1e-6);
-    EXPECT_EQ(e.uncovered, 5);  // rows 0..4 covered (windows at rows 0, 2), row 5 not
+    EXPECT_EQ(e.uncovered, 0);  // windows at rows 0, 2 and the border row 3 cover row 5
     std::printf("closed form, marginal 3 of 5 per window: max |WE − ref| = %.2e\n", d);
 }
 
@@ -293,9 +293,12 @@ TEST(ExplainerInvariance, BatchSizeAndThreads) {
 }
 
 std::vector<double> hand_counts(int64_t H, int64_t W, int64_t k, int64_t s) {
-    auto cover = [&](int64_t n, int64_t y) {
+    auto cover = [&](int64_t n, int64_t y) {  // positions 0, s, 2s, … and n − k (METHOD.md §2)
+        std::vector<int64_t> starts;
+        for (int64_t r = 0; r + k <= n; r += s) starts.push_back(r);
+        if (starts.back() != n - k) starts.push_back(n - k);
         int64_t c = 0;
-        for (int64_t r = 0; r + k <= n; r += s) c += (r <= y && y < r + k);
+        for (int64_t r : starts) c += (r <= y && y < r + k);
         return c;
     };
     std::vector<double> c(static_cast<size_t>(H * W));
@@ -325,12 +328,16 @@ TEST(ExplainerInvariance, CountsMatchHandCounts) {
                 for (int64_t m = 0; m < 3; ++m) EXPECT_EQ(e.relevance.data()[m * 63 + i], 0.f);
             }
         EXPECT_EQ(e.uncovered, uncovered) << "stride " << stride;
+        if (stride <= 3) EXPECT_EQ(e.uncovered, 0) << "stride " << stride;  // border windows: no edge left out
         if (stride == 1) {
             EXPECT_EQ(e.counts.data()[4 * 9 + 4], 9.f);  // interior: 3 window rows × 3 window cols
         } else if (stride == 3) {
-            EXPECT_EQ(e.uncovered, 9);  // row 6 (windows at rows 0, 3)
+            EXPECT_EQ(e.windows, 3 * 3);                 // rows 0, 3 and the border row 4; columns 0, 3, 6
+            EXPECT_EQ(e.counts.data()[6 * 9 + 0], 1.f);  // row 6: only the border row of windows
+            EXPECT_EQ(e.counts.data()[4 * 9 + 4], 2.f);  // rows starting 3 and 4 × the column starting 3
         } else if (stride == 4) {
-            EXPECT_EQ(e.uncovered, 63 - 6 * 6);  // rows 0–2, 4–6 × cols 0–2, 4–6 covered
+            EXPECT_EQ(e.windows, 2 * 3);     // rows 0, 4; columns 0, 4 and the border column 6
+            EXPECT_EQ(e.uncovered, 9 + 7 - 1);  // stride > k: row 3 and column 3 fall between windows
         }
     }
 }

@@ -184,7 +184,7 @@ TEST(Fidelity, MarginalSamplerPutsEvidenceOnThePattern) {
 }
 
 // pda's occlusion maps (deterministic) against bench/peers/pda_torch.py on the real SqueezeNet:
-// the same windows (k = 10, stride 24: pixels left uncovered too), the same constant, both in float32; WE maps must
+// the same windows (k = 10, stride 24, with the border windows), the same constant, both in float32; WE maps must
 // agree to float rounding (max |difference| ≤ 2e-3 bits, correlation ≥ 0.9999) with identical counts.
 TEST(Fidelity, OcclusionMatchesPyTorchPeer) {
     PDA_SKIP_WITHOUT_SHARED();

@@ -334,7 +334,10 @@ def main():
         else:
             sampler = Conditional(images, a.k, a.pad, a.seed, a.max_patches, H, W)
     setup_s = time.perf_counter() - t
-    wins = [(r, c) for r in range(0, H - a.k + 1, a.stride) for c in range(0, W - a.k + 1, a.stride)]
+    def starts(n):  # 0, stride, 2·stride, … and the border position n − k (METHOD.md §2)
+        s = list(range(0, n - a.k + 1, a.stride))
+        return s if s[-1] == n - a.k else s + [n - a.k]
+    wins = [(r, c) for r in starts(H) for c in starts(W)]
     if a.windows >= 0:
         wins = wins[:a.windows]
     with torch.inference_mode():
@@ -357,7 +360,7 @@ def main():
     sec = statistics.median(times)
     rate = len(wins) * S / sec
     full = (H - a.k + 1) * (W - a.k + 1)
-    at_stride = ((H - a.k) // a.stride + 1) * ((W - a.k) // a.stride + 1)
+    at_stride = len(starts(H)) * len(starts(W))
     res = {"peer": "bench/peers/pda_torch.py", "torch": torch.__version__, "threads": a.threads, "model": a.model,
            "sampler": a.sampler, "k": a.k, "pad": a.pad, "samples": S, "stride": a.stride, "windows": len(wins),
            "batch": max(1, a.batch // S) * S, "classes": classes, "setup_seconds": setup_s, "seconds": times,
