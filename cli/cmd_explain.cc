@@ -31,7 +31,8 @@ void ExplainFlags::add_to(CLI::App& cmd) {
     auto* p = "Analysis";
     cmd.add_option("--k", c.k, "window size (k × k pixels, all channels)")->group(p)->capture_default_str();
     cmd.add_option("--samples", c.samples, "samples per window (occlusion: 1)")->group(p)->capture_default_str();
-    cmd.add_option("--stride", c.stride, "window stride (1 = every position, as in the paper; the last row and column of windows sit flush "
+    cmd.add_option("--stride", c.stride,
+                   "window stride (1 = every position, as in the paper; the last row and column of windows sit flush "
                    "with the edges, so a stride ≤ k covers every pixel)")
         ->group(p)
         ->capture_default_str();

@@ -1,8 +1,8 @@
 // The window grid of PDA (METHOD.md §2) as PDA_HD code, written once for every backend, the
 // incremental plan and the samplers: k × k windows over all channels, fully inside the image, rows
 // outer and columns inner, stepped by `stride`, with a last window flush with the far edge wherever
-// the stride does not land there (every pixel is covered at every stride ≤ k); and a block of consecutive windows of the grid with S
-// images each (window-major), the unit of work of the PDA loop on both backends.
+// the stride does not land there (every pixel is covered at every stride ≤ k); and a block of consecutive windows of
+// the grid with S images each (window-major), the unit of work of the PDA loop on both backends.
 #pragma once
 
 #include <cstdint>

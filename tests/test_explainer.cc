@@ -336,7 +336,7 @@ TEST(ExplainerInvariance, CountsMatchHandCounts) {
             EXPECT_EQ(e.counts.data()[6 * 9 + 0], 1.f);  // row 6: only the border row of windows
             EXPECT_EQ(e.counts.data()[4 * 9 + 4], 2.f);  // rows starting 3 and 4 × the column starting 3
         } else if (stride == 4) {
-            EXPECT_EQ(e.windows, 2 * 3);     // rows 0, 4; columns 0, 4 and the border column 6
+            EXPECT_EQ(e.windows, 2 * 3);        // rows 0, 4; columns 0, 4 and the border column 6
             EXPECT_EQ(e.uncovered, 9 + 7 - 1);  // stride > k: row 3 and column 3 fall between windows
         }
     }
