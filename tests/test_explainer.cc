@@ -328,7 +328,9 @@ TEST(ExplainerInvariance, CountsMatchHandCounts) {
                 for (int64_t m = 0; m < 3; ++m) EXPECT_EQ(e.relevance.data()[m * 63 + i], 0.f);
             }
         EXPECT_EQ(e.uncovered, uncovered) << "stride " << stride;
-        if (stride <= 3) EXPECT_EQ(e.uncovered, 0) << "stride " << stride;  // border windows: no edge left out
+        if (stride <= 3) {
+            EXPECT_EQ(e.uncovered, 0) << "stride " << stride;  // border windows: no edge left out
+        }
         if (stride == 1) {
             EXPECT_EQ(e.counts.data()[4 * 9 + 4], 9.f);  // interior: 3 window rows × 3 window cols
         } else if (stride == 3) {
