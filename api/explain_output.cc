@@ -1,10 +1,13 @@
-// Output of one explained image, written into a temporary sibling folder and swapped into place
+// Output of one explained image, written into a temporary sibling folder (under the output lock of
+// api/interrupts.h) and swapped into place
 // with renameat2(RENAME_EXCHANGE) (plain rename where there is nothing to replace, or where the file
 // system cannot exchange), so readers never see half a result.
 #include "api/explain_output.h"
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,6 +17,8 @@
 #include <fstream>
 #include <map>
 
+#include "api/interrupts.h"
+#include "engine/memory.h"
 #include "io/heatmap.h"
 #include "io/npy.h"
 #include "pda/pda.h"
@@ -84,10 +89,54 @@ std::vector<std::string> node_file_names(const std::vector<std::string>& nodes) 
     return out;
 }
 
-void check_output_dir(const std::string& out_dir) {
+void check_output_dir(const std::string& out_dir, const std::vector<std::string>& stems, double bytes) {
+    if (out_dir.empty()) fail_input("--out needs a folder name");
+    const fs::path out(out_dir);
     std::error_code ec;
-    if (fs::exists(out_dir, ec) && !fs::is_directory(out_dir, ec))
+    if (fs::exists(out, ec) && !fs::is_directory(out, ec))
         fail_input("--out " + out_dir + ": exists and is not a folder");
+    for (const std::string& stem : stems) {
+        if (stem.empty() || stem == "." || stem == "..")
+            fail_input("an image named '" + stem + "' gives no usable result folder name under " + out_dir);
+        const fs::file_status st = fs::symlink_status(out / stem, ec);
+        if (fs::is_symlink(st))
+            fail_input(out_dir + "/" + stem + ": is a symbolic link, not a result folder; move it away");
+        if (fs::exists(st) && !fs::is_directory(st))
+            fail_input(out_dir + "/" + stem + ": exists and is not a result folder; move it away");
+    }
+    // Probe: create OUT's missing folders, write and remove an entry, remove what was created.
+    fs::path existing = out;
+    std::vector<fs::path> created;
+    while (!existing.empty() && !fs::exists(existing, ec)) {
+        created.push_back(existing);
+        existing = existing.parent_path();
+    }
+    if (existing.empty()) existing = ".";
+    if (!fs::is_directory(existing, ec)) fail_input("--out " + out_dir + ": " + existing.string() + " is not a folder");
+    auto cleanup = [&] {
+        for (const fs::path& p : created) fs::remove(p, ec);  // deepest first
+    };
+    for (auto it = created.rbegin(); it != created.rend(); ++it)
+        if (::mkdir(it->c_str(), 0777) != 0) {
+            const std::string why = std::strerror(errno);
+            cleanup();
+            fail_input("--out " + out_dir + ": cannot create the folder: " + why);
+        }
+    const fs::path probe = out / (".pda-probe-" + std::to_string(::getpid()));
+    const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    const int err = errno;
+    if (fd >= 0) {
+        ::close(fd);
+        ::unlink(probe.c_str());
+    }
+    struct statvfs vfs {};
+    const bool have_vfs = ::statvfs(out.c_str(), &vfs) == 0;
+    cleanup();
+    if (fd < 0) fail_input("--out " + out_dir + ": cannot write there: " + std::strerror(err));
+    const double free_bytes = have_vfs ? static_cast<double>(vfs.f_bavail) * static_cast<double>(vfs.f_frsize) : -1;
+    if (bytes > 0 && free_bytes >= 0 && free_bytes < bytes)
+        fail_input("--out " + out_dir + ": " + format_bytes(free_bytes) + " free, the results need about " +
+                   format_bytes(bytes));
 }
 
 nlohmann::json image_summary(const ExplainSession& s, const ImageExplanation& r, const std::string& stem,
@@ -149,23 +198,30 @@ std::string write_image_result(const std::string& out_dir, const std::string& st
     fs::create_directories(out_dir, ec);
     if (ec) fail_input("--out " + out_dir + ": cannot create the folder: " + ec.message());
     const fs::path final_dir = fs::path(out_dir) / stem;
-    const fs::path tmp = fs::path(out_dir) / ("." + stem + ".tmp-" + std::to_string(::getpid()));
+    const std::unique_lock<std::mutex> lock = output_lock();  // an interrupt waits for this folder
+    sweep_stale_results(out_dir);
+    const fs::path tmp = fs::path(out_dir) / temp_result_name(stem, "tmp");
     fs::remove_all(tmp, ec);
     if (!fs::create_directory(tmp, ec) || ec)
         fail_input(tmp.string() + ": cannot create the folder: " + (ec ? ec.message() : "exists"));
     DirGuard guard{tmp};
+    auto stop_if_interrupted = [] {
+        if (interrupt_requested()) fail_input("interrupted");
+    };
 
     write_npy((tmp / "relevance.npy").string(), e.relevance.view());
     write_npy((tmp / "counts.npy").string(), e.counts.view());
     const int64_t h = e.relevance.shape()[1], w = e.relevance.shape()[2];
-    for (size_t i = 0; i < e.classes.size(); ++i)
+    for (size_t i = 0; i < e.classes.size(); ++i, stop_if_interrupted())
         write_png((tmp / ("heatmap-" + std::to_string(e.classes[i]) + ".png")).string(),
                   heatmap_overlay(r.input.crop, e.relevance.data() + i * h * w, h, w));
     std::vector<std::string> names;
     for (const auto& [name, t] : e.node_maps) names.push_back(name);
     std::vector<std::string> files = node_file_names(names);
-    for (size_t i = 0; i < names.size(); ++i) write_npy((tmp / files[i]).string(), e.node_maps.at(names[i]).view());
+    for (size_t i = 0; i < names.size(); ++i, stop_if_interrupted())
+        write_npy((tmp / files[i]).string(), e.node_maps.at(names[i]).view());
     write_text(tmp / "summary.json", summary.dump(2) + "\n");
+    stop_if_interrupted();
 
     if (fs::exists(fs::symlink_status(final_dir))) {
         if (!fs::is_directory(fs::symlink_status(final_dir)))
@@ -175,7 +231,7 @@ std::string write_image_result(const std::string& out_dir, const std::string& st
             if (errno != EINVAL && errno != ENOSYS)
                 fail_input(final_dir.string() + ": cannot replace: " + std::strerror(errno));
             // No exchange on this file system: move the old one aside, then the new one in.
-            fs::path old = fs::path(out_dir) / ("." + stem + ".old-" + std::to_string(::getpid()));
+            fs::path old = fs::path(out_dir) / temp_result_name(stem, "old");
             fs::remove_all(old, ec);
             fs::rename(final_dir, old);
             fs::rename(tmp, final_dir);

@@ -1,6 +1,6 @@
 // Writing one explained image's results (METHOD.md §6): DIR/<stem>/ with relevance.npy (M, H, W),
 // counts.npy (H, W), heatmap-<class>.png per class, node-<name>.npy per node and summary.json.
-// Written into DIR/.<stem>.tmp-<pid> and moved into place in one step, so DIR/<stem> is always
+// Written into DIR/.<stem>.tmp-<host>-<pid> and moved into place in one step, so DIR/<stem> is always
 // either the previous complete result or the new complete one, never a partial directory.
 #pragma once
 
@@ -26,8 +26,12 @@ std::string sanitize_file_name(const std::string& name);
 // appended when two names sanitise to the same file.
 std::vector<std::string> node_file_names(const std::vector<std::string>& nodes);
 
-// Input error when `out_dir` exists and is not a folder (checked before any work).
-void check_output_dir(const std::string& out_dir);
+// Before any work, input errors (one line naming OUT or the image) when results could not be
+// written: an empty OUT, an OUT that is not a folder or cannot be created or written to (probed
+// by writing and removing an entry; an OUT created for the probe is removed again), an image whose
+// stem cannot name a folder ("", ".", ".."), an OUT/<stem> that is a file or a symbolic link, or
+// (bytes > 0) less free space under OUT than `bytes`.
+void check_output_dir(const std::string& out_dir, const std::vector<std::string>& stems, double bytes = 0);
 
 // The summary.json of one image: the session's description plus this image's classes (ids, labels,
 // probabilities, map index), counts, timings, files, version, date.

@@ -18,6 +18,7 @@
 #include "engine/device.h"
 #include "engine/explainer.h"
 #include "engine/gaussian.h"
+#include "engine/memory.h"
 #include "engine/sampler_conditional.h"
 #include "engine/samplers.h"
 #include "io/preprocess.h"
@@ -113,6 +114,10 @@ void check_options(const ExplainerOptions& c) {
     if (c.pad < 0) fail_input("--pad must be ≥ 0, got " + std::to_string(c.pad));
     if (c.stride < 1) fail_input("--stride must be ≥ 1, got " + std::to_string(c.stride));
     if (c.samples < 1) fail_input("--samples must be ≥ 1, got " + std::to_string(c.samples));
+    if (c.samples > kMaxSamples)
+        fail_input("--samples " + std::to_string(c.samples) + " is above the limit of " + std::to_string(kMaxSamples));
+    if (c.batch > kMaxBatch)
+        fail_input("--batch " + std::to_string(c.batch) + " is above the limit of " + std::to_string(kMaxBatch));
     if (!(c.laplace_n > 0)) fail_input("--laplace-n must be > 0");
     if (c.batch < 0) fail_input("--batch must be ≥ 0 (0 = from available memory)");
     if (c.max_patches < 0) fail_input("--max-patches must be ≥ 0 (0 = the fit's default)");
@@ -218,6 +223,22 @@ ExplainSession::ExplainSession(std::shared_ptr<const LoadedModel> model, std::sh
                    std::to_string(h) + "×" + std::to_string(w) + " input");
     if (p.classes.kind == ClassSelection::Kind::kIds) resolve_classes(p.classes, {}, model_->num_classes);
     check_nodes(model_->graph, p.nodes);
+    const int64_t channels = model_->input_shape[1];
+    const double input_bytes = static_cast<double>(h * w * channels) * sizeof(float);
+    check_host_memory(static_cast<double>(samples_per_window()) * input_bytes,
+                      "--samples " + std::to_string(p.samples) + " (the resampled images of one window)");
+    if (p.batch > 0)
+        check_host_memory(static_cast<double>(p.batch) * input_bytes,
+                          "--batch " + std::to_string(p.batch) + " (the images of one batch)");
+    if (opt_.sampler == SamplerKind::kConditional) {  // sizes first: nothing is read or fitted yet
+        const std::string flags = "--k " + std::to_string(p.k) + " --pad " + std::to_string(opt_.pad);
+        check_gaussian_dim(p.k, opt_.pad, channels, flags);
+        const int64_t fit_patches = opt_.max_patches > 0 ? opt_.max_patches : kDefaultMaxPatches;
+        check_host_memory(
+            conditional_sampler_bytes(p.k, opt_.pad, channels, windows(), effective_threads(threads_)) +
+                (opt_.sampler_file.empty() ? gaussian_fit_bytes(p.k, opt_.pad, channels, fit_patches) : 0),
+            "the conditional sampler (" + flags + ")");
+    }
 
     const SamplerKind kind = opt_.sampler;
     if (kind == SamplerKind::kOcclusion) {
@@ -237,7 +258,11 @@ ExplainSession::ExplainSession(std::shared_ptr<const LoadedModel> model, std::sh
         // A sample set: a folder of photos or photos in memory, preprocessed like the explained image.
         set_ = std::make_unique<SampleSet>();
         if (!opt_.sample_images.empty()) {
-            for (const std::string& f : list_images(opt_.sample_images)) {
+            const std::vector<std::string> files = list_images(opt_.sample_images);
+            check_host_memory(static_cast<double>(files.size()) * h * w * channels * sizeof(float),
+                              "--sample-images " + opt_.sample_images + " (" + std::to_string(files.size()) +
+                                  " images in the network's input space)");
+            for (const std::string& f : files) {
                 set_->images.push_back(load_input(*model_, f));
                 set_->names.push_back(f);
             }
@@ -274,6 +299,24 @@ int64_t ExplainSession::samples_per_window() const {
 int64_t ExplainSession::windows() const {
     WindowGrid g(model_->input_shape[2], model_->input_shape[3], params_.k, params_.stride);
     return g.count();
+}
+
+double ExplainSession::output_bytes() const {
+    const int64_t h = model_->input_shape[2], w = model_->input_shape[3], K = model_->num_classes;
+    const ClassSelection& c = params_.classes;
+    const int64_t maps = c.kind == ClassSelection::Kind::kAll   ? K
+                         : c.kind == ClassSelection::Kind::kTop ? std::min<int64_t>(c.top, K)
+                                                                : static_cast<int64_t>(c.ids.size());
+    double units = 0;
+    if (!params_.nodes.empty()) {
+        const std::map<std::string, Shape> shapes = infer_shapes(model_->graph, {model_->input_shape});
+        for (const Node& n : model_->graph.nodes)
+            for (const std::string& want : params_.nodes)
+                if (n.name == want || n.output == want) units += static_cast<double>(shapes.at(n.output)[1]);
+    }
+    // float32 maps (relevance, counts, nodes) and RGB heatmaps at the input size, and the summary.
+    const double plane = static_cast<double>(h * w);
+    return plane * (4.0 * static_cast<double>(maps + 1) + 4.0 * units + 3.0 * static_cast<double>(maps)) + (64 << 10);
 }
 
 Sampler& ExplainSession::sampler_for(const Tensor& x, nlohmann::json& desc, double& seconds) {

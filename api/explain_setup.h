@@ -64,6 +64,8 @@ class ExplainSession {
     const Backend& backend() const { return *backend_; }
     const OutputSpec& output() const { return output_; }
     int64_t samples_per_window() const;
+    // Disk space of one image's result folder, about (maps, node maps, heatmaps, summary).
+    double output_bytes() const;
     int64_t windows() const;  // per image at the configured stride (before max_windows)
     void set_max_windows(int64_t n) { opt_.max_windows = params_.max_windows = n; }
 

@@ -8,6 +8,7 @@
 
 #include "api/explain_output.h"
 #include "api/explain_setup.h"
+#include "api/interrupts.h"
 #include "api/model_impl.h"
 
 namespace pda {
@@ -38,9 +39,27 @@ void Explainer::set_max_windows(int64_t n) {
     impl_->session->set_max_windows(n);
 }
 
+namespace {
+
+std::vector<std::string> stems_of(const std::vector<std::string>& image_paths) {
+    std::vector<std::string> stems;
+    for (const std::string& p : image_paths) stems.push_back(image_stem(p));
+    return stems;
+}
+
+}  // namespace
+
 void check_outputs(const std::string& out_dir, const std::vector<std::string>& image_paths) {
     check_unique_stems(image_paths);
-    check_output_dir(out_dir);
+    check_output_dir(out_dir, stems_of(image_paths));
+}
+
+double Explainer::output_bytes() const { return impl_->session->output_bytes(); }
+
+void Explainer::check_outputs(const std::string& out_dir, const std::vector<std::string>& image_paths) const {
+    check_unique_stems(image_paths);
+    sweep_stale_results(out_dir);  // their space counts as free
+    check_output_dir(out_dir, stems_of(image_paths), output_bytes() * static_cast<double>(image_paths.size()));
 }
 
 namespace {
@@ -49,8 +68,8 @@ namespace {
 // out_dir/<stem>/ when out_dir is given (checked before the work).
 ExplainResult run(ExplainSession& s, ExplainInput input, const std::string& out_dir,
                   const std::function<void(int64_t, int64_t)>& progress) {
-    if (!out_dir.empty()) check_output_dir(out_dir);
     const std::string stem = image_stem(input.path);
+    if (!out_dir.empty()) check_output_dir(out_dir, {stem}, s.output_bytes());
     auto t0 = std::chrono::steady_clock::now();
     ImageExplanation r = s.explain(std::move(input), progress);
     double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

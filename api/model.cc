@@ -37,12 +37,13 @@ Model Model::load(const std::string& model, const ModelOptions& opt) {
     check_options(opt);
     auto impl = std::make_unique<Impl>();
     impl->opt = opt;
+    if (opt.threads > hardware_threads()) impl->opt.threads = hardware_threads();
     LoadOptions lo;
     lo.preset = opt.preset;
     lo.weights = opt.weights;
     lo.seed = opt.seed;
     lo.overrides = opt.sidecar;
-    const CpuThreads threads(opt.threads);
+    const CpuThreads threads(impl->opt.threads);
     impl->m = std::make_shared<LoadedModel>(load_model(model, lo));
     impl->backend = make_backend(opt);
     return Model(std::move(impl));
@@ -51,6 +52,8 @@ Model Model::load(const std::string& model, const ModelOptions& opt) {
 Device Model::device() const { return impl_->backend->device(); }
 Precision Model::precision() const { return impl_->backend->precision(); }
 int Model::threads() const { return impl_->opt.threads; }
+
+int hardware_threads() { return cpu_processors(); }
 
 const std::string& Model::name() const { return impl_->m->spec; }
 int Model::channels() const { return static_cast<int>(impl_->m->input_shape[1]); }

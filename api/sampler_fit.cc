@@ -7,6 +7,7 @@
 #include "api/model_impl.h"
 #include "engine/cpu/threads.h"
 #include "engine/gaussian.h"
+#include "engine/memory.h"
 #include "io/sampler_file.h"
 #include "pda/sampler.h"
 
@@ -55,6 +56,11 @@ FittedSampler FittedSampler::fit(const Model& model, const std::vector<std::stri
     if (l > pre.height || l > pre.width)
         fail_input("context l = k + 2·pad = " + std::to_string(l) + " is larger than the network input (" +
                    std::to_string(pre.height) + "×" + std::to_string(pre.width) + ")");
+    check_gaussian_dim(opt.k, opt.pad, m.input_shape[1],
+                       "--k " + std::to_string(opt.k) + " --pad " + std::to_string(opt.pad));
+    check_host_memory(
+        static_cast<double>(image_paths.size()) * pre.height * pre.width * m.input_shape[1] * sizeof(float),
+        std::to_string(image_paths.size()) + " images in the network's input space");
     const CpuThreads threads(mi.opt.threads);
     auto impl = std::make_unique<Impl>();
     const auto t_load = std::chrono::steady_clock::now();

@@ -79,9 +79,9 @@ void add_bench(CLI::App& app) {
     cmd->get_option("--seed")->description("seed of the sampling, the synthetic pictures and a built-in net's weights");
     cmd->add_option("IMAGE", *image, "photo to explain (default: a seeded synthetic picture)");
     config->add_to(*cmd);
-    cmd->add_option("--windows", *windows, "windows per timed run")->check(CLI::PositiveNumber)->capture_default_str();
+    cmd->add_option("--windows", *windows, "windows per timed run")->check(at_least(1))->capture_default_str();
     cmd->add_option("--repeat", *repeat, "timed runs (the median is reported)")
-        ->check(CLI::PositiveNumber)
+        ->check(at_least(1))
         ->capture_default_str();
     cmd->add_flag("--json", *json, "machine-readable output");
     cmd->callback([flags, config, image, windows, repeat, json] {

@@ -90,9 +90,11 @@ void add_explain(CLI::App& app) {
         "Writes OUT/<image stem>/: relevance.npy (float32 (M, H, W), weight of evidence of the M classes listed "
         "in summary.json, in that order), counts.npy (windows per pixel), heatmap-<class id>.png (red = evidence "
         "for, blue = against, limits ±max|value|, on the displayed crop), node-<name>.npy per --node (activation "
-        "difference, (units, H, W)), summary.json. Each folder is written under OUT/.<stem>.tmp-<pid> and moved "
-        "into place in one step; an existing OUT/<stem> is REPLACED atomically. On an error no partial folder is "
-        "left. --seed seeds both the sampling and a built-in net's random weights.");
+        "difference, (units, H, W)), summary.json. Each folder is written under OUT/.<stem>.tmp-<host>-<pid> and "
+        "moved into place in one step; an existing OUT/<stem> is REPLACED atomically. OUT is checked (writable, free "
+        "space) before any work. On an error no partial folder is left; Ctrl-C or SIGTERM keeps every finished "
+        "result, removes a folder being written, and exits; temporary folders of killed runs are removed by "
+        "the next run into OUT. --seed seeds both the sampling and a built-in net's random weights.");
     auto flags = std::make_shared<ModelFlags>();
     auto config = std::make_shared<ExplainFlags>();
     auto images = std::make_shared<std::vector<std::string>>();
@@ -114,6 +116,7 @@ void add_explain(CLI::App& app) {
         const Model model = Model::load(flags->model, model_opt);
         for (const std::string& img : *images) model.preprocess(img);  // every image decodes and fits
         Explainer explainer(model, opt);
+        explainer.check_outputs(*out, *images);  // again, now with the free space the results need
         const size_t n = images->size();
         for (size_t i = 0; i < n; ++i) {
             const std::string& img = (*images)[i];

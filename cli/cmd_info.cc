@@ -28,7 +28,7 @@ void add_info(CLI::App& app) {
     cmd->add_flag("--json", *json, "machine-readable output");
     cmd->add_option("--pda-k", *pda_k,
                     "also show each node's crop for K×K windows and its FLOP, full vs incremental execution")
-        ->check(CLI::PositiveNumber);
+        ->check(at_least(1));
     cmd->callback([flags, json, pda_k] {
         const Model model = Model::load(flags->model, flags->options());
         const std::string text = model.info_json(*pda_k);

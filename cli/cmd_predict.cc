@@ -21,7 +21,7 @@ void add_predict(CLI::App& app) {
     auto precision = std::make_shared<std::string>("fp32");
     flags->add_to(*cmd);
     cmd->add_option("IMAGE", *images, "JPEG, PNG or BMP files")->required();
-    cmd->add_option("--top", *top, "classes to show per image")->check(CLI::PositiveNumber);
+    cmd->add_option("--top", *top, "classes to show per image")->check(at_least(1));
     cmd->add_flag("--json", *json, "machine-readable output");
     cmd->add_option("--device", *device, "auto (GPU 0 when one is visible, else cpu) | cpu | cuda[:N]")
         ->capture_default_str();

@@ -33,6 +33,10 @@ struct ExplainFlags {
     ModelOptions model_options(const ModelFlags& model) const;  // with --device and --precision
 };
 
+// A check for an integer option: at least `min`, said in one plain line ("must be an integer ≥ 1,
+// got -3") instead of CLI11's range of doubles.
+CLI::Validator at_least(long long min);
+
 void add_info(CLI::App& app);
 void add_predict(CLI::App& app);
 void add_fit_sampler(CLI::App& app);  // cli/cmd_fit_sampler.cc

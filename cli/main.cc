@@ -1,12 +1,29 @@
 // The pda program: subcommands, --version, and the exit-code contract: 0 ok, 2 bad usage or input
-// (one clear line on stderr), 1 internal error.
+// (one clear line on stderr; a failed write to stdout counts as one), 1 internal error.
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
+#include <new>
 
 #include "cli/common.h"
 #include "pda/pda.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+// Everything printed reached its destination: a full disk or a closed pipe is an error, not exit 0.
+int checked_stdout(int code) {
+    std::cout.flush();
+    errno = 0;
+    if (std::fflush(stdout) != 0 || std::ferror(stdout) || !std::cout) {
+        std::cerr << "pda: cannot write to standard output" << (errno ? std::string(": ") + std::strerror(errno) : "")
+                  << "\n";
+        return code == 0 ? 2 : code;
+    }
+    return code;
+}
+
+int run(int argc, char** argv) {
     CLI::App app{"pda: explains image classifiers with Prediction Difference Analysis"};
     app.require_subcommand(0, 1);
     bool show_version = false;
@@ -36,9 +53,19 @@ int main(int argc, char** argv) {
     } catch (const pda::Error& e) {
         std::cerr << "pda: " << e.what() << "\n";
         return e.kind() == pda::ErrorKind::kInput ? 2 : 1;
+    } catch (const std::bad_alloc&) {
+        std::cerr << "pda: out of memory (a request larger than the checks foresaw; try a smaller --batch)\n";
+        return 1;
     } catch (const std::exception& e) {
         std::cerr << "pda: internal error: " << e.what() << "\n";
         return 1;
     }
     return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    pda::handle_interrupts();  // before any thread starts
+    return checked_stdout(run(argc, argv));
 }

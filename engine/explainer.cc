@@ -14,6 +14,7 @@
 #include <set>
 
 #include "engine/explain_common.h"
+#include "engine/memory.h"
 #include "kernels/pda_math.h"
 
 namespace pda {
@@ -37,8 +38,24 @@ Explanation explain(const Graph& g, const OutputSpec& out, ConstTensorView x, Sa
     std::set<std::string> keep{out.value};
     for (const NodeTarget& t : nodes) keep.insert(t.value);
     const DeviceArray<float> x_dev = device_upload(dev, x.data, image_size);  // before sizing the batch
-    const int64_t images = p.batch > 0 ? p.batch : dev.max_batch(net, x.shape, p.k, p.exec, keep);
-    if (images < 1) fail_input("graph '" + g.name + "' does not fit in " + dev.name() + " memory even for one image");
+    const BatchLimits lim = dev.batch_limits(net, x.shape, p.k, p.exec, keep);
+    auto refuse = [&](const std::string& what, int64_t n) {
+        std::string need;
+        if (lim.image_bytes > 0)
+            need = " need " + format_bytes(lim.image_bytes * static_cast<double>(n)) + " (" +
+                   format_bytes(lim.image_bytes) + " each)" +
+                   (lim.memory_bytes > 0 ? ", more than the " + format_bytes(lim.memory_bytes) + " of memory available"
+                                         : std::string()) +
+                   ":";
+        fail_input(what + need + " at most " + std::to_string(lim.most) + " images of graph '" + g.name + "' fit in " +
+                   dev.name() + " memory");
+    };
+    if (lim.most < 1)
+        fail_input("graph '" + g.name + "' does not fit in " + dev.name() + " memory even for one image" +
+                   (lim.image_bytes > 0 ? " (" + format_bytes(lim.image_bytes) + ")" : std::string()));
+    if (lim.most < S) refuse("--samples " + std::to_string(S) + ": the resampled images of one window", S);
+    if (p.batch > lim.most) refuse("--batch " + std::to_string(p.batch) + ": its images", p.batch);
+    const int64_t images = p.batch > 0 ? p.batch : lim.preferred;
     int64_t wpb = std::min(n_windows, std::max<int64_t>(1, images / S));  // whole windows per batch
     std::unique_ptr<BatchProgram> prog = dev.compile(net, x, p.k, wpb * S, p.exec, keep);
     wpb = std::min(wpb, prog->batch() / S);  // lowered on out-of-memory

@@ -8,6 +8,7 @@
 #include <dnnl.hpp>
 #include <string>
 
+#include "engine/memory.h"
 #include "kernels/philox.h"
 #include "pda/error.h"
 
@@ -79,6 +80,67 @@ std::vector<double> factor_with_ridge(const std::vector<double>& a, int64_t n, d
 
 }  // namespace
 
+double gaussian_fit_bytes(int64_t k, int64_t pad, int64_t channels, int64_t patches) {
+    const double d = static_cast<double>((k + 2 * pad) * (k + 2 * pad) * channels), n = static_cast<double>(patches);
+    // acc and cov (float64), the block GEMM's result (float32); per block: a float64 partial mean and
+    // a float32 block of patches; the chosen positions.
+    return 20 * d * d + (n / kFitBlock + 1) * d * 8 + kFitBlock * d * 4 + n * 8;
+}
+
+double conditional_sampler_bytes(int64_t k, int64_t pad, int64_t channels, int64_t windows, int threads) {
+    const double l = static_cast<double>(k + 2 * pad), c = static_cast<double>(channels);
+    const double d = l * l * c, di = static_cast<double>(k * k) * c, dr = d - di;
+    const double configs = static_cast<double>((2 * pad + 1) * (2 * pad + 1));
+    // Per configuration: A in float64 and as float32 Aᵀ, Σ_{i|o} and its factor in float64, Lᵀ in
+    // float32. Transient per thread: Σ_oo and its factor.
+    const double per_config = dr * di * 12 + di * di * 20 + (dr + di) * 24;
+    return d * d * 8 + configs * per_config + static_cast<double>(std::max(threads, 1)) * dr * dr * 16 +
+           static_cast<double>(windows) * di * 4;
+}
+
+void check_gaussian_dim(int64_t k, int64_t pad, int64_t channels, const std::string& what) {
+    const int64_t l = k + 2 * pad;
+    const bool small = k <= kMaxGaussianDim && pad <= kMaxGaussianDim && channels <= kMaxGaussianDim;
+    if (small && l * l * channels <= kMaxGaussianDim) return;
+    fail_input(what + ": the Gaussian over l × l × C patches (l = k + 2·pad = " + std::to_string(l) +
+               ", C = " + std::to_string(channels) + ") has dimension " +
+               (small ? std::to_string(l * l * channels) : std::string("far")) + " above the limit of " +
+               std::to_string(kMaxGaussianDim));
+}
+
+void check_gaussian_model(const GaussianPatchModel& m, const std::string& what) {
+    check_gaussian_dim(m.k, m.pad, m.channels, what);
+    const int64_t d = m.dim();
+    if (m.k < 1 || m.pad < 0 || m.l != m.k + 2 * m.pad || m.channels < 1 || static_cast<int64_t>(m.mean.size()) != d ||
+        static_cast<int64_t>(m.cov.size()) != d * d || static_cast<int64_t>(m.min.size()) != m.channels ||
+        static_cast<int64_t>(m.max.size()) != m.channels)
+        fail_input(what + ": inconsistent Gaussian patch model (sizes do not match k, pad and channels)");
+    for (int64_t c = 0; c < m.channels; ++c)
+        if (!std::isfinite(m.min[c]) || !std::isfinite(m.max[c]) || m.min[c] > m.max[c])
+            fail_input(what + ": the value range of channel " + std::to_string(c) + " is not finite and ordered");
+    for (int64_t i = 0; i < d; ++i) {
+        if (!std::isfinite(m.mean[i])) fail_input(what + ": the mean holds a non-finite value at " + std::to_string(i));
+        const double vi = m.cov[i * d + i];
+        if (!(vi > 0) || !std::isfinite(vi))
+            fail_input(what + ": the covariance's variance " + std::to_string(i) + " is " + std::to_string(vi) +
+                       " (a fitted covariance has positive, finite variances)");
+    }
+    for (int64_t i = 0; i < d; ++i)
+        for (int64_t j = 0; j < i; ++j) {
+            const double a = m.cov[i * d + j], b = m.cov[j * d + i];
+            if (!std::isfinite(a) || !std::isfinite(b))
+                fail_input(what + ": the covariance holds a non-finite value at (" + std::to_string(i) + ", " +
+                           std::to_string(j) + ")");
+            const double bound = std::sqrt(m.cov[i * d + i] * m.cov[j * d + j]);
+            if (std::abs(a - b) > 1e-9 * bound)
+                fail_input(what + ": the covariance is not symmetric at (" + std::to_string(i) + ", " +
+                           std::to_string(j) + ")");
+            if (std::abs(a) > bound * (1 + 1e-9))
+                fail_input(what + ": the covariance is not positive semi-definite (|Σ_ij| > sqrt(Σ_ii Σ_jj) at (" +
+                           std::to_string(i) + ", " + std::to_string(j) + "))");
+        }
+}
+
 bool cholesky_lower(std::vector<double>& a, int64_t n) {
     for (int64_t i = 0; i < n; ++i) {
         double* ri = a.data() + i * n;
@@ -109,6 +171,7 @@ GaussianPatchModel fit_gaussian(const std::vector<Tensor>& images, int64_t k, in
     const int64_t l = m.l;
     if (images[0].shape().rank != 4) fail_input("Gaussian fit: images must be (1, C, H, W)");
     m.channels = images[0].shape()[1];
+    check_gaussian_dim(k, pad, m.channels, "Gaussian fit");
     const int64_t C = m.channels, d = m.dim();
 
     PatchSource src;
@@ -137,6 +200,8 @@ GaussianPatchModel fit_gaussian(const std::vector<Tensor>& images, int64_t k, in
         }
     }
     const int64_t total = src.first.back();
+    check_host_memory(gaussian_fit_bytes(k, pad, C, max_patches > 0 ? std::min(total, max_patches) : total),
+                      "the Gaussian fit (d = " + std::to_string(d) + ")");
 
     // The positions: all, or a uniform subset by selection sampling (Knuth's algorithm S), which
     // keeps them in order and draws one seeded number per position.

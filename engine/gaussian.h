@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "kernels/tensor.h"
@@ -24,6 +25,27 @@ struct GaussianPatchModel {
 
     int64_t dim() const { return l * l * channels; }
 };
+
+// The largest Gaussian a fit, a sampler file and the conditional sampler accept: dimension
+// d = l·l·C ≤ 8192, a 512 MiB float64 covariance (l ≤ 52 for three channels). Shared by
+// `pda fit-sampler` and `pda explain`, so that a file one writes the other reads.
+constexpr int64_t kMaxGaussianDim = 8192;
+
+// Memory fit_gaussian needs over and above its images, for `patches` patches of dimension d.
+double gaussian_fit_bytes(int64_t k, int64_t pad, int64_t channels, int64_t patches);
+// Memory the conditional sampler needs for one image of `windows` windows: the model, the
+// conditional algebra of every context configuration ((2·pad + 1)² at most) and the windows'
+// conditional means, plus one configuration's transient factorisation per thread.
+double conditional_sampler_bytes(int64_t k, int64_t pad, int64_t channels, int64_t windows, int threads);
+// Refuses, before any work, a Gaussian over l × l × C patches above kMaxGaussianDim, naming k, pad,
+// C, d and the limit (input error). `what` names the source: "--k 82 --pad 0", a file.
+void check_gaussian_dim(int64_t k, int64_t pad, int64_t channels, const std::string& what);
+
+// Refuses (input error naming `what`) a model that cannot be a fitted covariance: sizes that do
+// not match k, pad and C, a non-finite mean or covariance entry or value range, an asymmetric
+// covariance, a variance that is not positive, or a covariance |Σ_ij| > sqrt(Σ_ii Σ_jj) (no
+// positive semi-definite matrix has one). O(d²): a full factorisation is left to the sampler.
+void check_gaussian_model(const GaussianPatchModel& m, const std::string& what);
 
 // Fits the model on images (each (1, C, H, W), network-input space, all of the same C, each at
 // least l × l). Patches: all positions of all images when max_patches ≤ 0 or there are no more

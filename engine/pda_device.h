@@ -27,16 +27,22 @@ struct BatchTimes {
 // The marks a batch passes on its way through the loop, in this order.
 enum class BatchPhase { kPaste, kNetwork, kReduce, kRestore, kDone };
 
+struct BatchLimits {
+    int64_t preferred = 0;    // the batch when the caller leaves it to the device
+    int64_t most = 0;         // the largest batch that fits; 0 when not even one image does
+    double image_bytes = 0;   // memory one image of a batch takes (0: not known before compiling)
+    double memory_bytes = 0;  // memory available for batches (0: not known)
+};
+
 class PdaDevice {
   public:
     virtual ~PdaDevice() = default;
     virtual std::string name() const = 0;  // "cpu", "cuda:N"
 
     // ---- programs ----------------------------------------------------------------------------------
-    // The largest batch of images of shape `image` (1, C, H, W) the device holds for net, windows of
-    // side k; 0 when not even one fits.
-    virtual int64_t max_batch(const Graph& net, const Shape& image, int64_t k, Execution exec,
-                              const std::set<std::string>& keep) = 0;
+    // How many images of shape `image` (1, C, H, W) a batch for net, windows of side k, may hold.
+    virtual BatchLimits batch_limits(const Graph& net, const Shape& image, int64_t k, Execution exec,
+                                     const std::set<std::string>& keep) = 0;
     // The program for batches of `batch` images around the clean image x (1, C, H, W); may be smaller
     // when the device runs out of memory (its batch() says). net must outlive it.
     virtual std::unique_ptr<BatchProgram> compile(const Graph& net, ConstTensorView x, int64_t k, int64_t batch,

@@ -118,13 +118,7 @@ std::string fmt(double v) {
 
 ConditionalSampler::ConditionalSampler(GaussianPatchModel model, const ConditionalOptions& opt)
     : model_(std::move(model)), opt_(opt) {
-    const int64_t d = model_.dim();
-    if (model_.k < 1 || model_.pad < 0 || model_.l != model_.k + 2 * model_.pad || model_.channels < 1 ||
-        static_cast<int64_t>(model_.mean.size()) != d || static_cast<int64_t>(model_.cov.size()) != d * d ||
-        static_cast<int64_t>(model_.min.size()) != model_.channels ||
-        static_cast<int64_t>(model_.max.size()) != model_.channels)
-        fail_input("conditional sampler: inconsistent Gaussian patch model" +
-                   (opt_.file.empty() ? std::string() : " in " + opt_.file));
+    check_gaussian_model(model_, opt_.file.empty() ? std::string("conditional sampler") : opt_.file);
     side_ = 2 * model_.pad + 1;
     cache_.resize(static_cast<size_t>(side_ * side_));
 }

@@ -24,7 +24,6 @@ namespace {
 
 constexpr char kMagic[8] = {'P', 'D', 'A', 'S', 'A', 'M', 'P', '1'};
 constexpr uint64_t kMaxHeader = 16u << 20;
-constexpr int64_t kMaxDim = 20000;  // d = l·l·C; 20000 is a 3.2 GB covariance, far beyond any real use
 
 bool close_enough(double a, double b) { return std::fabs(a - b) <= 1e-6 * std::max({1.0, std::fabs(a), std::fabs(b)}); }
 
@@ -154,11 +153,11 @@ SamplerFile read_sampler_file(const std::string& path) {
     m.l = field(h, "l", path, V::number_integer).get<int64_t>();
     m.channels = field(h, "channels", path, V::number_integer).get<int64_t>();
     m.patches = field(h, "patches", path, V::number_integer).get<int64_t>();
-    if (m.k < 1 || m.pad < 0 || m.l != m.k + 2 * m.pad || m.channels < 1 || m.channels > 64 || m.l > 1000 ||
-        m.dim() > kMaxDim)
+    if (m.k < 1 || m.pad < 0 || m.l != m.k + 2 * m.pad || m.channels < 1)
         fail_input(path + ": corrupt sampler file header (k = " + std::to_string(m.k) +
                    ", pad = " + std::to_string(m.pad) + ", l = " + std::to_string(m.l) +
                    ", channels = " + std::to_string(m.channels) + ")");
+    check_gaussian_dim(m.k, m.pad, m.channels, path);
     meta.k = m.k;
     meta.pad = m.pad;
     meta.l = m.l;
@@ -202,12 +201,7 @@ SamplerFile read_sampler_file(const std::string& path) {
     f.read(reinterpret_cast<char*>(m.min.data()), static_cast<std::streamsize>(4 * C));
     f.read(reinterpret_cast<char*>(m.max.data()), static_cast<std::streamsize>(4 * C));
     if (!f) fail_input(path + ": truncated sampler file (read failed)");
-    for (double v : m.mean)
-        if (!std::isfinite(v)) fail_input(path + ": corrupt sampler file (non-finite mean)");
-    for (double v : m.cov)
-        if (!std::isfinite(v)) fail_input(path + ": corrupt sampler file (non-finite covariance)");
-    for (uint64_t c = 0; c < C; ++c)
-        if (!(m.min[c] <= m.max[c])) fail_input(path + ": corrupt sampler file (value range min > max)");
+    check_gaussian_model(m, path + ": corrupt sampler file");
     return out;
 }
 

@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <fstream>
 
 #include "engine/backend.h"
 #include "engine/cpu/programs.h"
+#include "engine/memory.h"
 #include "engine/pda_device.h"
 #include "engine/program.h"
 #include "kernels/cpu/context.h"
@@ -23,27 +23,23 @@ using Clock = std::chrono::steady_clock;
 // 1.5–1.7× faster than 250 (SqueezeNet, AlexNet; larger batches only leave the caches).
 constexpr int64_t kMaxAutoBatch = 64;
 
-int64_t available_memory_bytes() {
-    std::ifstream f("/proc/meminfo");
-    std::string key, unit;
-    int64_t kb = 0;
-    while (f >> key >> kb >> unit)
-        if (key == "MemAvailable:") return kb * 1024;
-    return int64_t{1} << 32;  // unknown: assume 4 GiB
-}
-
 class CpuDevice : public PdaDevice {
   public:
     explicit CpuDevice(CpuContext& ctx) : ctx_(ctx) {}
     std::string name() const override { return "cpu"; }
 
-    int64_t max_batch(const Graph& net, const Shape& image, int64_t k, Execution,
-                      const std::set<std::string>& keep) override {
+    BatchLimits batch_limits(const Graph& net, const Shape& image, int64_t k, Execution,
+                             const std::set<std::string>& keep) override {
         CompileOptions opt;
         opt.keep = keep;
         const std::unique_ptr<Program> one = compile_cpu(net, {image}, ctx_, opt);
-        const int64_t per_image = one->activation_bytes() + 2 * image.numel() * static_cast<int64_t>(sizeof(float));
-        return std::clamp<int64_t>(available_memory_bytes() / 4 / std::max<int64_t>(per_image, 1), 1, kMaxAutoBatch);
+        BatchLimits b;
+        b.image_bytes = static_cast<double>(one->activation_bytes() + 2 * image.numel() * sizeof(float));
+        b.memory_bytes = static_cast<double>(available_memory_bytes());
+        b.most = static_cast<int64_t>(std::min(kUsableMemoryFraction * b.memory_bytes / b.image_bytes, 1e15));
+        b.preferred = std::clamp<int64_t>(static_cast<int64_t>(b.memory_bytes / 4 / b.image_bytes), 1, kMaxAutoBatch);
+        b.preferred = std::min(b.preferred, std::max<int64_t>(b.most, 1));
+        return b;
     }
     std::unique_ptr<BatchProgram> compile(const Graph& net, ConstTensorView x, int64_t k, int64_t batch, Execution exec,
                                           const std::set<std::string>& keep) override {

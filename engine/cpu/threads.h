@@ -8,6 +8,14 @@
 
 namespace pda {
 
+// The processors this process may run on (its affinity mask), at least 1.
+inline int cpu_processors() { return omp_get_num_procs() > 0 ? omp_get_num_procs() : 1; }
+
+// The threads a requested count runs with: 0 = every hardware thread, more is capped there.
+inline int effective_threads(int requested) {
+    return requested <= 0 || requested > cpu_processors() ? cpu_processors() : requested;
+}
+
 class CpuThreads {
   public:
     explicit CpuThreads(int threads) : saved_(omp_get_max_threads()), set_(threads > 0) {

@@ -48,10 +48,13 @@ class CudaDevice : public PdaDevice {
     }
     std::string name() const override { return "cuda:" + std::to_string(ctx_.device); }
 
-    int64_t max_batch(const Graph& net, const Shape& image, int64_t k, Execution exec,
-                      const std::set<std::string>& keep) override {
-        return exec == Execution::kIncremental ? cuda_incremental_max_batch(net, image, k, ctx_, keep)
-                                               : cuda_max_batch(net, image, ctx_);
+    BatchLimits batch_limits(const Graph& net, const Shape& image, int64_t k, Execution exec,
+                             const std::set<std::string>& keep) override {
+        BatchLimits b;
+        b.most = exec == Execution::kIncremental ? cuda_incremental_max_batch(net, image, k, ctx_, keep)
+                                                 : cuda_max_batch(net, image, ctx_);
+        b.preferred = b.most;
+        return b;
     }
     std::unique_ptr<BatchProgram> compile(const Graph& net, ConstTensorView x, int64_t k, int64_t batch, Execution exec,
                                           const std::set<std::string>& keep) override {

@@ -51,12 +51,19 @@ struct ExplainerOptions {
     int64_t max_windows = -1;  // explain only the first N windows (previews, benchmarks); −1 = all
 };
 
+// Stated limits of check_options (far beyond any useful run; the memory they would need is checked
+// against the machine when the model is known).
+constexpr int kMaxSamples = 1000000;  // samples per window
+constexpr int kMaxBatch = 1000000;    // resampled images per batch
+
 // What can be checked without a model: numbers in range, the sampler and the options it needs. Throws
 // pda::Error (input kind) naming the option as the CLI's flag (--k, --sampler-file, ...).
 PDA_API void check_options(const ExplainerOptions& opt);
 
 // Before any work on a batch of images to be written under out_dir: their result folders' names
-// (file-name stems) are distinct and usable, and out_dir is a folder or can be made. Input error otherwise.
+// (file-name stems) are distinct and usable, no OUT/<stem> is a file or a symbolic link, and out_dir
+// is a folder or can be made, and can be written to (probed; nothing is left behind). Input error
+// otherwise. Explainer::check_outputs also checks the free space.
 PDA_API void check_outputs(const std::string& out_dir, const std::vector<std::string>& image_paths);
 
 // Image files of a folder (JPEG, PNG, BMP), sorted by name; an input error when the folder is
@@ -119,6 +126,11 @@ class PDA_API Explainer {
     ExplainResult explain_preprocessed(const float* chw, int64_t count, const std::string& name = "tensor",
                                        const std::string& out_dir = "",
                                        const std::function<void(int64_t, int64_t)>& progress = {});
+
+    // Disk space one image's result folder takes (maps, heatmaps, summary), about.
+    double output_bytes() const;
+    // check_outputs(out_dir, image_paths), and enough free space under out_dir for all their results.
+    void check_outputs(const std::string& out_dir, const std::vector<std::string>& image_paths) const;
 
     // Windows per image at the configured stride, and samples each window gets.
     int64_t windows() const;

@@ -25,11 +25,21 @@ struct ModelOptions {
     // channel_order, scale, mean, std, resize_shorter, input_size, labels), e.g. {"mean", "0,0,0"}.
     std::vector<std::pair<std::string, std::string>> sidecar;
     // Where this model (and every Explainer made from it) runs. The thread count applies to this
-    // model's calls only (0: all cores); the process's default is left alone.
+    // model's calls only (0: all cores; above hardware_threads() it is capped there, and
+    // Model::threads() says so); the process's default is left alone.
     Device device = Device::cpu();
     Precision precision = Precision::kFp32;  // beyond fp32: CUDA only
     int threads = 0;
 };
+
+// For programs (call it first in main, before any thread starts): SIGINT, SIGTERM and SIGHUP then
+// stop a result folder being written and remove it, and end the process with the signal's status. Without it a signal
+// may leave OUT/.<stem>.tmp-<host>-<pid>, which the next explain into OUT removes. Results already in place are never
+// touched.
+PDA_API void handle_interrupts();
+
+// The processors this process may run on.
+PDA_API int hardware_threads();
 
 // What can be checked without loading the model: the thread count, the device (cuda:N must exist)
 // and the precision (beyond fp32 needs a CUDA device). Throws pda::Error (input kind).
