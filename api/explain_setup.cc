@@ -118,7 +118,8 @@ void check_options(const ExplainerOptions& c) {
         fail_input("--samples " + std::to_string(c.samples) + " is above the limit of " + std::to_string(kMaxSamples));
     if (c.batch > kMaxBatch)
         fail_input("--batch " + std::to_string(c.batch) + " is above the limit of " + std::to_string(kMaxBatch));
-    if (!(c.laplace_n > 0)) fail_input("--laplace-n must be > 0");
+    if (!(c.laplace_n > 0) || !std::isfinite(c.laplace_n)) fail_input("--laplace-n must be finite and > 0");
+    if (!std::isfinite(c.fill)) fail_input("--fill must be a finite value in network-input space");
     if (c.batch < 0) fail_input("--batch must be ≥ 0 (0 = from available memory)");
     if (c.max_patches < 0) fail_input("--max-patches must be ≥ 0 (0 = the fit's default)");
     if (c.max_windows < -1) fail_input("max_windows must be ≥ −1 (−1 = all windows)");

@@ -3,7 +3,9 @@
 // converting results to standard types. `pda explain` and `pda bench` are built on it.
 #include "pda/explainer.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 
 #include "api/explain_output.h"
@@ -74,6 +76,14 @@ ExplainResult run(ExplainSession& s, ExplainInput input, const std::string& out_
     ImageExplanation r = s.explain(std::move(input), progress);
     double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     nlohmann::json summary = image_summary(s, r, stem, total);
+    auto non_finite = [](const float* v, size_t n) {
+        return static_cast<int64_t>(std::count_if(v, v + n, [](float x) { return !std::isfinite(x); }));
+    };
+    const int64_t bad_p = non_finite(r.e.probabilities.data(), r.e.probabilities.size());
+    const int64_t bad_r = non_finite(r.e.relevance.data(), static_cast<size_t>(r.e.relevance.numel()));
+    int64_t bad_n = 0;
+    for (const auto& [name, t] : r.e.node_maps) bad_n += non_finite(t.data(), static_cast<size_t>(t.numel()));
+    summary["non_finite"] = {{"probabilities", bad_p}, {"relevance", bad_r}, {"nodes", bad_n}};
 
     ExplainResult out;
     const auto& labels = s.model().desc.labels;
@@ -90,6 +100,9 @@ ExplainResult run(ExplainSession& s, ExplainInput input, const std::string& out_
     out.windows = r.e.windows;
     out.forward_passes = r.e.forward_passes;
     out.batch = r.e.batch;
+    out.non_finite_probabilities = bad_p;
+    out.non_finite_relevance = bad_r;
+    out.non_finite_nodes = bad_n;
     out.seconds = {r.seconds_setup,     r.e.seconds_compile, r.e.seconds_sampling,
                    r.e.seconds_network, r.e.seconds_reduce,  total};
     out.summary_json = summary.dump(2);

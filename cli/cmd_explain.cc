@@ -126,6 +126,13 @@ void add_explain(CLI::App& app) {
             ExplainResult r =
                 explainer.explain(img, *out, [&bar](int64_t done, int64_t total) { bar.update(done, total); });
             bar.finish();
+            if (r.non_finite_probabilities + r.non_finite_relevance + r.non_finite_nodes > 0)
+                std::fprintf(stderr,
+                             "pda: warning: %s: non-finite values (NaN or Inf): %lld in the model's output, %lld in "
+                             "the relevance maps, %lld in the node maps (summary.json: non_finite)\n",
+                             img.c_str(), static_cast<long long>(r.non_finite_probabilities),
+                             static_cast<long long>(r.non_finite_relevance),
+                             static_cast<long long>(r.non_finite_nodes));
             if (*quiet) continue;
             std::printf("%s -> %s (%lld windows, %lld forward passes, %.1f s)\n", img.c_str(), r.folder.c_str(),
                         static_cast<long long>(r.windows), static_cast<long long>(r.forward_passes), r.seconds.total);

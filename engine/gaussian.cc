@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <dnnl.hpp>
 #include <string>
 
@@ -80,6 +81,16 @@ std::vector<double> factor_with_ridge(const std::vector<double>& a, int64_t n, d
 
 }  // namespace
 
+namespace {
+
+std::string number(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
+
+}  // namespace
+
 double gaussian_fit_bytes(int64_t k, int64_t pad, int64_t channels, int64_t patches) {
     const double d = static_cast<double>((k + 2 * pad) * (k + 2 * pad) * channels), n = static_cast<double>(patches);
     // acc and cov (float64), the block GEMM's result (float32); per block: a float64 partial mean and
@@ -122,7 +133,7 @@ void check_gaussian_model(const GaussianPatchModel& m, const std::string& what) 
         if (!std::isfinite(m.mean[i])) fail_input(what + ": the mean holds a non-finite value at " + std::to_string(i));
         const double vi = m.cov[i * d + i];
         if (!(vi > 0) || !std::isfinite(vi))
-            fail_input(what + ": the covariance's variance " + std::to_string(i) + " is " + std::to_string(vi) +
+            fail_input(what + ": the covariance's variance " + std::to_string(i) + " is " + number(vi) +
                        " (a fitted covariance has positive, finite variances)");
     }
     for (int64_t i = 0; i < d; ++i)

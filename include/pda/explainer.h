@@ -96,6 +96,9 @@ struct ExplainResult {
     int64_t windows = 0;              // windows explained
     int64_t forward_passes = 0;       // resampled images run through the network
     int64_t batch = 0;                // resampled images per batch
+    // Non-finite values (NaN, ±Inf) in the model's clean output and in the maps: a broken model or
+    // input. Never silent: summary.json's "non_finite" holds them and the CLI warns.
+    int64_t non_finite_probabilities = 0, non_finite_relevance = 0, non_finite_nodes = 0;
     ExplainTimings seconds;
     std::string summary_json;  // what summary.json holds
     std::string folder;        // where the result was written ("" when not written)
