@@ -18,6 +18,7 @@
 #include "io/image.h"
 #include "pda/explainer.h"
 #include "pda/sampler.h"
+#include "tests/test_util.h"
 #include "tests/tiny_model.h"
 
 namespace fs = std::filesystem;
@@ -25,27 +26,18 @@ namespace fs = std::filesystem;
 namespace {
 
 struct ApiFixture {
-    fs::path dir;
+    pda::test::TempDir tmp{"api"};
+    fs::path dir = tmp.path();
     std::string model, photos;
     ApiFixture() {
-        dir = fs::temp_directory_path() / ("pda-test-api-" + std::to_string(::getpid()));
-        fs::remove_all(dir);
         fs::create_directories(dir / "photos");
-        std::ofstream(dir / "tiny.onnx", std::ios::binary) << pda::test::tiny_model();
-        std::ofstream(dir / "tiny.json") << pda::test::kTinySidecar;
-        std::mt19937_64 rng(7);
-        for (int i = 0; i < 3; ++i) {
-            pda::Image img;
-            img.height = 20;
-            img.width = 16;
-            img.rgb.resize(20 * 16 * 3);
-            for (auto& v : img.rgb) v = static_cast<uint8_t>(rng() & 0xff);
-            pda::write_png((dir / "photos" / ("p" + std::to_string(i) + ".png")).string(), img);
-        }
-        model = (dir / "tiny.onnx").string();
+        model = tmp.write("tiny.onnx", pda::test::tiny_model());
+        tmp.write("tiny.json", pda::test::kTinySidecar);
+        for (int i = 0; i < 3; ++i)
+            pda::write_png((dir / "photos" / ("p" + std::to_string(i) + ".png")).string(),
+                           pda::test::random_photo(20, 16, i));
         photos = (dir / "photos").string();
     }
-    ~ApiFixture() { fs::remove_all(dir); }
     std::string photo(int i) const { return photos + "/p" + std::to_string(i) + ".png"; }
 };
 
@@ -138,15 +130,7 @@ TEST(PublicApi, ModelThreadsLeaveTheCallersSettingAlone) {
 }
 
 // A random picture that is not in the fixture's folder (so no fit leaves it out).
-pda::Image outsider() {
-    std::mt19937_64 rng(99);
-    pda::Image img;
-    img.height = 18;
-    img.width = 17;
-    img.rgb.resize(18 * 17 * 3);
-    for (auto& v : img.rgb) v = static_cast<uint8_t>(rng() & 0xff);
-    return img;
-}
+pda::Image outsider() { return pda::test::random_photo(18, 17, 99); }
 
 TEST(PublicApi, SavedFittedSamplerEqualsTheSameFitOnTheFly) {
     const ApiFixture f;

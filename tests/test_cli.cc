@@ -26,12 +26,6 @@ using pda::test::write_file;
 
 namespace {
 
-fs::path temp_dir(const std::string& name) {
-    fs::path d = fs::temp_directory_path() / ("pda-test-cli-" + name + "-" + std::to_string(::getpid()));
-    fs::create_directories(d);
-    return d;
-}
-
 // One line of output, a "pda: " prefix, and exit code 2.
 void expect_input_error(const pda::test::CmdResult& r, const std::string& must_contain) {
     EXPECT_EQ(r.exit_code, 2) << r.output;
@@ -60,7 +54,8 @@ TEST(Cli, BadUsageExits2) {
 }
 
 TEST(Cli, TinyModelRuns) {
-    fs::path d = temp_dir("tiny");
+    const pda::test::TempDir d_tmp("cli-tiny");
+    const fs::path d = d_tmp.path();
     write_file(d / "tiny.onnx", tiny_model());
     write_file(d / "tiny.json", kTinySidecar);
     auto r = run_pda("predict " + (d / "tiny.onnx").string() + " " + pda::test::source_dir() +
@@ -71,11 +66,11 @@ TEST(Cli, TinyModelRuns) {
     double sum = 0;
     for (auto& c : j["results"][0]["top"]) sum += c["probability"].get<double>();
     EXPECT_NEAR(sum, 1.0, 1e-5);
-    fs::remove_all(d);
 }
 
 TEST(Cli, BadInputGetsOneLineAndExit2) {
-    fs::path d = temp_dir("bad");
+    const pda::test::TempDir d_tmp("cli-bad");
+    const fs::path d = d_tmp.path();
     const std::string img = pda::test::source_dir() + "/tests/data/tiny.png";
     // Missing model file.
     expect_input_error(run_pda("predict " + (d / "missing.onnx").string() + " " + img), "missing.onnx");
@@ -116,7 +111,6 @@ TEST(Cli, BadInputGetsOneLineAndExit2) {
     // built for the size asked, so only a size its pooling cannot shrink fails).
     expect_input_error(run_pda("predict " + (d / "tiny.onnx").string() + " " + img + " --input-size 20x20"), "16");
     expect_input_error(run_pda("predict alexnet " + img + " --input-size 30x30"), "too small for node");
-    fs::remove_all(d);
 }
 
 TEST(Cli, InfoListsNodesAndFlops) {
@@ -181,7 +175,8 @@ TEST_P(RealModels, ProbabilitiesMatchIndependentRuntime) {
     PDA_SKIP_WITHOUT_SHARED();
     std::string model = pda::test::shared_dir() + "/models/" + GetParam();
     pda::LoadedModel m = pda::load_model(model, {});
-    fs::path d = temp_dir(std::string("real-") + GetParam());
+    const pda::test::TempDir d_tmp(std::string("cli-real-") + GetParam());
+    const fs::path d = d_tmp.path();
     for (const char* image : {"cat.png", "dog.jpg", "grace_hopper.png"}) {
         pda::Tensor x = pda::load_input(m, pda::test::shared_dir() + "/images/" + image);
         pda::write_npy((d / "x.npy").string(), x.view());
@@ -205,7 +200,6 @@ TEST_P(RealModels, ProbabilitiesMatchIndependentRuntime) {
         EXPECT_LE(worst, 1e-4) << image;
         std::printf("%s %s: max |p_pda - p_torch| = %.3g\n", GetParam(), image, worst);
     }
-    fs::remove_all(d);
 }
 
 INSTANTIATE_TEST_SUITE_P(Shared, RealModels,

@@ -21,29 +21,19 @@
 
 namespace fs = std::filesystem;
 using pda::test::kTinySidecar;
+using pda::test::random_photo;
 using pda::test::run_pda;
 using pda::test::tiny_model;
 using pda::test::write_file;
 
 namespace {
 
-pda::Image random_photo(int h, int w, uint64_t seed) {
-    std::mt19937_64 rng(seed);
-    pda::Image img;
-    img.height = h;
-    img.width = w;
-    img.rgb.resize(static_cast<size_t>(h) * w * 3);
-    for (auto& v : img.rgb) v = static_cast<uint8_t>(rng() & 0xff);
-    return img;
-}
-
 // A folder with the tiny model, its sidecar, three photos in photos/ and an empty folder empty/.
 struct Fixture {
+    pda::test::TempDir tmp;
     fs::path dir;
     std::string model, photos, empty;
-    Fixture(const std::string& name) {
-        dir = fs::temp_directory_path() / ("pda-test-explain-" + name + "-" + std::to_string(::getpid()));
-        fs::remove_all(dir);
+    explicit Fixture(const std::string& name) : tmp("explain-" + name), dir(tmp.path()) {
         fs::create_directories(dir / "photos");
         fs::create_directories(dir / "empty");
         write_file(dir / "tiny.onnx", tiny_model());
@@ -54,7 +44,6 @@ struct Fixture {
         photos = (dir / "photos").string();
         empty = (dir / "empty").string();
     }
-    ~Fixture() { fs::remove_all(dir); }
     std::string photo(int i) const { return photos + "/p" + std::to_string(i) + ".png"; }
     std::string out() const { return (dir / "out").string(); }
 };

@@ -37,13 +37,6 @@ constexpr double kMinPeakBits = 1.0;
 
 std::string fidelity_dir() { return PDA_FIDELITY_DIR; }
 
-fs::path temp_dir(const std::string& name) {
-    fs::path d = fs::temp_directory_path() / ("pda-test-fidelity-" + name + "-" + std::to_string(::getpid()));
-    fs::remove_all(d);
-    fs::create_directories(d);
-    return d;
-}
-
 pda::test::CmdResult run_shell(const std::string& cmd) {
     pda::test::CmdResult r;
     FILE* p = popen((cmd + " 2>&1").c_str(), "r");
@@ -115,7 +108,8 @@ double positive_fraction_inside(const std::vector<float>& m, int w, const Box& b
 // Explains every test image (two per class) with `sampler_flags`, then checks and prints the measure
 // per image.
 void check_fidelity(const std::string& name, const std::string& sampler_flags) {
-    const fs::path out = temp_dir(name);
+    const pda::test::TempDir out_tmp("fidelity-" + name);
+    const fs::path out = out_tmp.path();
     const std::vector<PatternImage> images = pattern_images();
     ASSERT_FALSE(images.empty());
     std::string args = "explain " + fidelity_dir() + "/pattern.onnx";
@@ -153,7 +147,6 @@ void check_fidelity(const std::string& name, const std::string& sampler_flags) {
         worst = std::min(worst, inside);
     }
     std::printf("fidelity %s: worst fraction %.3f (threshold %.2f)\n", name.c_str(), worst, kMinInside);
-    fs::remove_all(out);
 }
 
 }  // namespace
@@ -170,13 +163,13 @@ TEST(Fidelity, PatternModelIsAccurate) {
 }
 
 TEST(Fidelity, ConditionalSamplerPutsEvidenceOnThePattern) {
-    const fs::path dir = temp_dir("fit");
+    const pda::test::TempDir dir_tmp("fidelity-fit");
+    const fs::path dir = dir_tmp.path();
     const std::string file = (dir / "pattern.pdas").string();
     auto r = run_pda("fit-sampler " + fidelity_dir() + "/pattern.onnx --images " + fidelity_dir() + "/fit --k " +
                      std::to_string(kK) + " --pad " + std::to_string(kPad) + " -o " + file);
     ASSERT_EQ(r.exit_code, 0) << r.output;
     check_fidelity("conditional", "--sampler conditional --sampler-file " + file);
-    fs::remove_all(dir);
 }
 
 TEST(Fidelity, MarginalSamplerPutsEvidenceOnThePattern) {
@@ -188,7 +181,8 @@ TEST(Fidelity, MarginalSamplerPutsEvidenceOnThePattern) {
 // agree to float rounding (max |difference| ≤ 2e-3 bits, correlation ≥ 0.9999) with identical counts.
 TEST(Fidelity, OcclusionMatchesPyTorchPeer) {
     PDA_SKIP_WITHOUT_SHARED();
-    const fs::path out = temp_dir("peer");
+    const pda::test::TempDir out_tmp("fidelity-peer");
+    const fs::path out = out_tmp.path();
     const std::string model = pda::test::shared_dir() + "/models/squeezenet1.1-caffe.onnx";
     const std::string image = pda::test::shared_dir() + "/images/cat.png";
     const std::string common = " --sampler occlusion --k 10 --stride 24 --laplace-n 100000";
@@ -228,5 +222,4 @@ TEST(Fidelity, OcclusionMatchesPyTorchPeer) {
     EXPECT_LE(max_diff, 2e-3);
     EXPECT_GE(corr, 0.9999);
     EXPECT_GT(max_abs, 0.01) << "the maps are flat: the comparison says nothing";
-    fs::remove_all(out);
 }

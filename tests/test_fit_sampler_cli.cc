@@ -14,21 +14,9 @@
 
 namespace fs = std::filesystem;
 using pda::test::run_pda;
+using pda::test::TempDir;
 
 namespace {
-
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string& name) {
-        path = fs::temp_directory_path() / ("pda-test-fit-" + name + "-" + std::to_string(::getpid()));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
 
 void expect_sound_model(const pda::GaussianPatchModel& m) {
     const int64_t d = m.dim();
@@ -43,10 +31,10 @@ void expect_sound_model(const pda::GaussianPatchModel& m) {
 
 TEST(FitSamplerCli, FitsTheSharedPhotosForSqueezeNet) {
     PDA_SKIP_WITHOUT_SHARED();
-    TempDir dir("shared");
+    TempDir dir("fit-shared");
     const std::string model = pda::test::shared_dir() + "/models/squeezenet1.1-caffe.onnx";
     const std::string images = pda::test::shared_dir() + "/images";
-    const std::string out = (dir.path / "squeezenet.pdas").string();
+    const std::string out = (dir.path() / "squeezenet.pdas").string();
     const auto t0 = std::chrono::steady_clock::now();
     auto r = run_pda("fit-sampler " + model + " --images " + images + " --k 10 --pad 2 -o " + out);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -77,11 +65,11 @@ TEST(FitSamplerCli, FitsTheSharedPhotosForSqueezeNet) {
 }
 
 TEST(FitSamplerCli, FitsATinyPictureWithABuiltInNet) {
-    TempDir dir("tiny");
-    fs::create_directories(dir.path / "images");
-    fs::copy_file(pda::test::source_dir() + "/tests/data/tiny.png", dir.path / "images" / "tiny.png");
-    const std::string out = (dir.path / "googlenet.pdas").string();
-    auto r = run_pda("fit-sampler googlenet --images " + (dir.path / "images").string() +
+    TempDir dir("fit-tiny");
+    fs::create_directories(dir.path() / "images");
+    fs::copy_file(pda::test::source_dir() + "/tests/data/tiny.png", dir.path() / "images" / "tiny.png");
+    const std::string out = (dir.path() / "googlenet.pdas").string();
+    auto r = run_pda("fit-sampler googlenet --images " + (dir.path() / "images").string() +
                      " --k 4 --pad 1 --max-patches 3000 --seed 3 -o " + out);
     ASSERT_EQ(r.exit_code, 0) << r.output;
     std::printf("  %s", r.output.c_str());
@@ -99,26 +87,26 @@ TEST(FitSamplerCli, FitsATinyPictureWithABuiltInNet) {
 }
 
 TEST(FitSamplerCli, BadInputExitsTwoWithOneLineAndWritesNothing) {
-    TempDir dir("bad");
-    fs::create_directories(dir.path / "empty");
-    fs::create_directories(dir.path / "good");
-    fs::create_directories(dir.path / "broken");
-    fs::copy_file(pda::test::source_dir() + "/tests/data/tiny.png", dir.path / "good" / "tiny.png");
-    std::ofstream(dir.path / "broken" / "bad.png") << "not a png";
-    const std::string out = (dir.path / "s.pdas").string();
-    const std::string good = (dir.path / "good").string();
+    TempDir dir("fit-bad");
+    fs::create_directories(dir.path() / "empty");
+    fs::create_directories(dir.path() / "good");
+    fs::create_directories(dir.path() / "broken");
+    fs::copy_file(pda::test::source_dir() + "/tests/data/tiny.png", dir.path() / "good" / "tiny.png");
+    std::ofstream(dir.path() / "broken" / "bad.png") << "not a png";
+    const std::string out = (dir.path() / "s.pdas").string();
+    const std::string good = (dir.path() / "good").string();
     struct Case {
         std::string args, message;
     };
     const Case cases[] = {
-        {"--images " + (dir.path / "empty").string() + " --k 10 --pad 2", "no images in"},
-        {"--images " + (dir.path / "missing").string() + " --k 10 --pad 2", "no such directory"},
+        {"--images " + (dir.path() / "empty").string() + " --k 10 --pad 2", "no images in"},
+        {"--images " + (dir.path() / "missing").string() + " --k 10 --pad 2", "no such directory"},
         {"--images " + good + " --k 300 --pad 2", "larger than the network input"},
         {"--images " + good + " --k 200 --pad 20", "context l = k + 2·pad = 240"},
         {"--images " + good + " --k 10 --pad -1", "--pad must be ≥ 0"},
         {"--images " + good + " --k 0 --pad 1", "--k must be ≥ 1"},
         {"--images " + good + " --k 10 --pad 2 --max-patches -5", "--max-patches"},
-        {"--images " + (dir.path / "broken").string() + " --k 10 --pad 2", "bad.png"},
+        {"--images " + (dir.path() / "broken").string() + " --k 10 --pad 2", "bad.png"},
     };
     for (const Case& c : cases) {
         SCOPED_TRACE(c.args);
@@ -130,7 +118,7 @@ TEST(FitSamplerCli, BadInputExitsTwoWithOneLineAndWritesNothing) {
         EXPECT_FALSE(fs::exists(out + ".tmp"));
     }
     // An output folder that does not exist: refused before any work.
-    const std::string nowhere = (dir.path / "no" / "s.pdas").string();
+    const std::string nowhere = (dir.path() / "no" / "s.pdas").string();
     auto r = run_pda("fit-sampler googlenet --images " + good + " --k 10 --pad 2 -o " + nowhere);
     EXPECT_EQ(r.exit_code, 2) << r.output;
     EXPECT_NE(r.output.find("does not exist"), std::string::npos) << r.output;

@@ -2,7 +2,6 @@
 // known covariance and against a direct float64 computation, its refusals, and the sampler file
 // (exact round trip, refusal of another preprocessing, k, pad or channel count, damaged files).
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -13,6 +12,7 @@
 #include "engine/gaussian.h"
 #include "io/sampler_file.h"
 #include "sampler_harness.h"
+#include "test_util.h"
 
 namespace pda {
 namespace {
@@ -21,6 +21,7 @@ using sampler_test::expect_input_error;
 using sampler_test::make_model;
 using sampler_test::max_abs_diff;
 using sampler_test::random_image;
+using test::TempDir;
 
 // ---- fitting ------------------------------------------------------------------------------------
 
@@ -144,18 +145,6 @@ TEST(FitGaussian, RefusesBadArguments) {
 
 // ---- the sampler file ---------------------------------------------------------------------------
 
-struct TempDir {
-    std::filesystem::path path;
-    TempDir() {
-        path = std::filesystem::temp_directory_path() / ("pda-sampler-test-" + std::to_string(::getpid()));
-        std::filesystem::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-};
-
 SamplerFileMeta caffe_meta() {
     SamplerFileMeta meta;
     meta.pre.height = meta.pre.width = 227;
@@ -170,8 +159,8 @@ SamplerFileMeta caffe_meta() {
 }
 
 TEST(SamplerFile, RoundTripsExactly) {
-    TempDir dir;
-    const std::string path = (dir.path / "s.pdas").string();
+    TempDir dir("sampler-file");
+    const std::string path = dir.file("s.pdas");
     GaussianPatchModel m = make_model(3, 2, 1, 51);
     m.min = {-1.5f, -2.0f, 0.25f};
     m.max = {1.5f, 2.0f, 3.0f};
@@ -239,15 +228,15 @@ TEST(SamplerFile, RefusesAnotherPreprocessingKPadOrChannelCount) {
 }
 
 TEST(SamplerFile, RefusesDamagedFiles) {
-    TempDir dir;
-    const std::string good = (dir.path / "good.pdas").string();
+    TempDir dir("sampler-file");
+    const std::string good = dir.file("good.pdas");
     write_sampler_file(good, make_model(2, 2, 1, 61), caffe_meta());
     const auto size = std::filesystem::file_size(good);
     auto variant = [&](const std::string& name, const std::function<void(std::string&)>& damage) {
         std::ifstream in(good, std::ios::binary);
         std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
         damage(bytes);
-        const std::string path = (dir.path / name).string();
+        const std::string path = dir.file(name);
         std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
         return path;
     };
@@ -261,9 +250,9 @@ TEST(SamplerFile, RefusesDamagedFiles) {
     expect_input_error([&] { read_sampler_file(json); }, {json, "corrupt"});
     const std::string tail = variant("tail.pdas", [&](std::string& b) { b += "extra"; });
     expect_input_error([&] { read_sampler_file(tail); }, {tail, "trailing"});
-    const std::string missing = (dir.path / "none.pdas").string();
+    const std::string missing = dir.file("none.pdas");
     expect_input_error([&] { read_sampler_file(missing); }, {missing});
-    const std::string nodir = (dir.path / "no" / "such" / "s.pdas").string();
+    const std::string nodir = (dir.path() / "no" / "such" / "s.pdas").string();
     expect_input_error([&] { write_sampler_file(nodir, make_model(2, 2, 1, 61), caffe_meta()); }, {nodir});
     EXPECT_FALSE(std::filesystem::exists(nodir + ".tmp"));
 }

@@ -29,6 +29,7 @@
 #include "tests/tiny_model.h"
 
 namespace fs = std::filesystem;
+using pda::test::random_photo;
 using pda::test::run_pda;
 using pda::test::tiny_model;
 using pda::test::write_file;
@@ -41,23 +42,11 @@ std::string sidecar(int size) {
            R"(, "crop": "center", "channel_order": "RGB", "scale": 1, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]})";
 }
 
-pda::Image random_photo(int h, int w, uint64_t seed) {
-    std::mt19937_64 rng(seed);
-    pda::Image img;
-    img.height = h;
-    img.width = w;
-    img.rgb.resize(static_cast<size_t>(h) * w * 3);
-    for (auto& v : img.rgb) v = static_cast<uint8_t>(rng() & 0xff);
-    return img;
-}
-
 // tiny-<size>.onnx with sidecars for 16, 64 and 128 px, two photos per size in photos-<size>/.
 struct Fixture {
+    pda::test::TempDir tmp;
     fs::path dir;
-    explicit Fixture(const std::string& name) {
-        dir = fs::temp_directory_path() / ("pda-test-hostile-" + name + "-" + std::to_string(::getpid()));
-        fs::remove_all(dir);
-        fs::create_directories(dir);
+    explicit Fixture(const std::string& name) : tmp("hostile-" + name), dir(tmp.path()) {
         for (int size : {16, 64, 128}) {
             const std::string s = std::to_string(size);
             write_file(dir / ("tiny-" + s + ".onnx"), tiny_model("Relu", size));
@@ -68,10 +57,9 @@ struct Fixture {
                                random_photo(size, size, i));
         }
     }
-    ~Fixture() {
+    ~Fixture() {  // some tests take the owner's permissions away; TempDir then removes the folder
         std::error_code ec;
         fs::permissions(dir, fs::perms::owner_all, fs::perm_options::add, ec);
-        fs::remove_all(dir, ec);
     }
     std::string model(int size) const { return (dir / ("tiny-" + std::to_string(size) + ".onnx")).string(); }
     std::string photos(int size) const { return (dir / ("photos-" + std::to_string(size))).string(); }
@@ -293,15 +281,26 @@ TEST(HostileCli, SamplerFilesThatCannotBeACovarianceAreRefused) {
 
 // SIGTERM and SIGINT at any moment of a run: afterwards OUT holds either nothing or complete results,
 // never a temporary folder, and the exit status is the signal's. SqueezeNet with --classes all writes
-// 1 000 heatmaps (seconds), so some signals land in the write phase.
+// 1 000 heatmaps. One signal lands before the results are written; the others while they are being
+// written, at moments found by watching OUT for the hidden temporary folder rather than guessed from
+// the clock, so a slow or busy machine tests the same moments as a fast one.
 TEST(HostileCli, InterruptsLeaveNoDebris) {
     PDA_SKIP_WITHOUT_SHARED();
     Fixture f("signal");
     const std::string args = std::string(PDA_CLI) + " explain " + pda::test::shared_dir() +
                              "/models/squeezenet1.1-caffe.onnx " + pda::test::shared_dir() +
                              "/images/cat.png --sampler occlusion --stride 56 --classes all --quiet --out " + f.out();
+    const auto temp_folder_exists = [&] {
+        std::error_code ec;
+        for (fs::directory_iterator it(f.out(), ec), end; !ec && it != end; it.increment(ec)) {
+            if (it->path().filename().string().rfind(".cat.tmp-", 0) == 0) return true;
+        }
+        return false;
+    };
     int interrupted_in_write = 0;
-    for (double at : {0.3, 1.5, 3.0, 4.5}) {
+    // delay < 0: signal 0.3 s after the start (setup or windows); otherwise `delay` seconds after
+    // the temporary folder appeared.
+    for (double delay : {-1.0, 0.0, 0.05, 0.3}) {
         for (int sig : {SIGTERM, SIGINT}) {
             fs::remove_all(f.out());
             const pid_t pid = fork();
@@ -310,21 +309,30 @@ TEST(HostileCli, InterruptsLeaveNoDebris) {
                       static_cast<char*>(nullptr));
                 _exit(127);
             }
-            std::this_thread::sleep_for(std::chrono::duration<double>(at));
-            const bool writing = fs::exists(f.out()) && entries(f.out()) > 0 && !fs::exists(fs::path(f.out()) / "cat");
+            bool writing = false;
+            if (delay < 0) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            } else {
+                const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+                while (!(writing = temp_folder_exists()) && std::chrono::steady_clock::now() < give_up &&
+                       waitpid(pid, nullptr, WNOHANG) == 0) {
+                    std::this_thread::sleep_for(std::chrono::microseconds(200));
+                }
+                std::this_thread::sleep_for(std::chrono::duration<double>(delay));
+            }
             ::kill(pid, sig);
             int status = 0;
             waitpid(pid, &status, 0);
             if (WIFSIGNALED(status)) {
-                EXPECT_EQ(WTERMSIG(status), sig) << "at " << at;
+                EXPECT_EQ(WTERMSIG(status), sig) << "delay " << delay;
             } else {
-                EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "at " << at << " status " << status;
+                EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "delay " << delay << " status " << status;
             }
             interrupted_in_write += writing && WIFSIGNALED(status);
             if (!fs::exists(f.out())) continue;
             for (const auto& e : fs::directory_iterator(f.out())) {
-                EXPECT_EQ(e.path().filename().string(), "cat") << "left behind at " << at << " s";
-                EXPECT_TRUE(fs::exists(e.path() / "summary.json")) << "an incomplete result at " << at << " s";
+                EXPECT_EQ(e.path().filename().string(), "cat") << "left behind, delay " << delay << " s";
+                EXPECT_TRUE(fs::exists(e.path() / "summary.json")) << "an incomplete result, delay " << delay << " s";
             }
         }
     }

@@ -25,22 +25,9 @@ namespace fs = std::filesystem;
 // A fresh temporary folder per test, removed afterwards.
 class ImageFormats : public ::testing::Test {
   protected:
-    void SetUp() override {
-        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-        dir_ = fs::temp_directory_path() / ("pda_test_formats_" + std::to_string(::getpid()) + "_" + info->name());
-        fs::remove_all(dir_);
-        fs::create_directories(dir_);
-    }
-    void TearDown() override {
-        std::error_code ec;
-        fs::remove_all(dir_, ec);
-    }
-    std::string path(const std::string& name) const { return (dir_ / name).string(); }
-    std::string write_text(const std::string& name, const std::string& bytes) const {
-        std::ofstream(path(name), std::ios::binary) << bytes;
-        return path(name);
-    }
-    fs::path dir_;
+    std::string path(const std::string& name) const { return dir_.file(name); }
+    std::string write_text(const std::string& name, const std::string& bytes) const { return dir_.write(name, bytes); }
+    test::TempDir dir_{"formats-" + test::current_test_name()};
 };
 
 // stb_image 2.27, load_image's decoder before libpng and our BMP reader, on the same bytes.
@@ -205,7 +192,7 @@ TEST_F(ImageFormats, JpegAndPngDecodeExactlyAsPil) {
         "for f in sys.argv[2:]:\n"
         "    im = Image.open(f).convert('RGB')\n"
         "    open(sys.argv[1] + '/' + f.replace('/', '_') + '.rgb', 'wb').write(im.tobytes())\n";
-    std::string cmd = std::string(PDA_PYTHON) + " " + write_text("pil.py", script) + " " + dir_.string();
+    std::string cmd = std::string(PDA_PYTHON) + " " + write_text("pil.py", script) + " " + dir_.path().string();
     for (const auto& f : files) cmd += " " + f;
     if (std::system((cmd + " 2>/dev/null").c_str()) != 0)
         GTEST_SKIP() << "skipped: " << PDA_PYTHON << " with PIL is not available";

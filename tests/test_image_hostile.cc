@@ -31,22 +31,9 @@ namespace fs = std::filesystem;
 
 class ImageHostile : public ::testing::Test {
   protected:
-    void SetUp() override {
-        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-        dir_ = fs::temp_directory_path() / ("pda_test_image_" + std::to_string(::getpid()) + "_" + info->name());
-        fs::remove_all(dir_);
-        fs::create_directories(dir_);
-    }
-    void TearDown() override {
-        std::error_code ec;
-        fs::remove_all(dir_, ec);
-    }
-    std::string path(const std::string& name) const { return (dir_ / name).string(); }
-    std::string write(const std::string& name, const std::string& bytes) const {
-        test::write_file(dir_ / name, bytes);
-        return path(name);
-    }
-    fs::path dir_;
+    std::string path(const std::string& name) const { return dir_.file(name); }
+    std::string write(const std::string& name, const std::string& bytes) const { return dir_.write(name, bytes); }
+    test::TempDir dir_{"image-" + test::current_test_name()};
 };
 
 // The outcome of one decode: "error <kind> <message>", or "image H x W <pixel hash>".
@@ -156,7 +143,7 @@ TEST_F(ImageHostile, OtherFormatsNamedPngAreRefused) {
 
 TEST_F(ImageHostile, OnlyRegularFilesOfBoundedSizeAreRead) {
     if (fs::exists("/dev/zero")) expect_input_error("/dev/zero", {"not a regular file", "character device"});
-    expect_input_error(dir_.string(), {"not a regular file", "directory"});
+    expect_input_error(dir_.path().string(), {"not a regular file", "directory"});
     expect_input_error(write("empty.png", ""), {"empty"});
     fs::create_symlink("/dev/zero", path("zero.png"));
     expect_input_error(path("zero.png"), {"not a regular file"});
@@ -354,8 +341,8 @@ TEST_F(ImageHostile, TruncatedAndCorruptBmpsAreInputErrors) {
 
 // The pda program on hostile images: one line, exit code 2.
 TEST_F(ImageHostile, CliSaysOneLineAndExits2) {
-    test::write_file(dir_ / "tiny.onnx", test::tiny_model());
-    test::write_file(dir_ / "tiny.json", test::kTinySidecar);
+    test::write_file(dir_.path() / "tiny.onnx", test::tiny_model());
+    test::write_file(dir_.path() / "tiny.json", test::kTinySidecar);
     const std::string gif(
         "GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff\x2c\x00\x00\x00\x00\x01\x00\x01"
         "\x00\x00\x02\x02\x44\x01\x00\x3b",
@@ -367,7 +354,7 @@ TEST_F(ImageHostile, CliSaysOneLineAndExits2) {
     const Case cases[] = {
         {write("gif.png", gif), "not a PNG, JPEG or BMP file (it looks like a GIF image)"},
         {write("cut.jpg", jpg.substr(0, jpg.size() * 2 / 3)), "truncated or corrupt JPEG"},
-        {dir_.string(), "not a regular file"},
+        {dir_.path().string(), "not a regular file"},
     };
     for (const auto& c : cases) {
         const auto r = test::run_pda("predict " + path("tiny.onnx") + " " + c.file);

@@ -28,23 +28,9 @@ namespace fs = std::filesystem;
 // A fresh temporary folder per test, removed afterwards.
 class IoTest : public ::testing::Test {
   protected:
-    void SetUp() override {
-        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-        dir_ = fs::temp_directory_path() /
-               ("pda_test_io_" + std::to_string(::getpid()) + "_" + info->test_suite_name() + "_" + info->name());
-        fs::remove_all(dir_);
-        fs::create_directories(dir_);
-    }
-    void TearDown() override {
-        std::error_code ec;
-        fs::remove_all(dir_, ec);
-    }
-    std::string path(const std::string& name) const { return (dir_ / name).string(); }
-    std::string write_text(const std::string& name, const std::string& text) const {
-        std::ofstream(path(name), std::ios::binary) << text;
-        return path(name);
-    }
-    fs::path dir_;
+    std::string path(const std::string& name) const { return dir_.file(name); }
+    std::string write_text(const std::string& name, const std::string& bytes) const { return dir_.write(name, bytes); }
+    test::TempDir dir_{"io-" + test::current_test_name()};
 };
 
 // Runs f, expects a pda::Error of kind kInput whose message contains every one of `needles`.
@@ -166,7 +152,7 @@ TEST_F(IoTest, ImageBadInputsAreInputErrorsNamingThePath) {
     expect_input_error([&] { load_image(text); }, {text});
     const std::string empty = write_text("empty.jpg", "");
     expect_input_error([&] { load_image(empty); }, {empty, "empty"});
-    expect_input_error([&] { load_image(dir_.string()); }, {dir_.string(), "directory"});
+    expect_input_error([&] { load_image(dir_.path().string()); }, {dir_.path().string(), "directory"});
 
     // Truncated JPEG: cut a valid file (written here, so the test needs no shared data) in half.
     const Image im = pattern_image(64, 64);

@@ -303,18 +303,7 @@ std::string temp_file(const std::string& name, const std::string& bytes) {
     return p.string();
 }
 
-// Runs f, expects an input error; returns its message.
-template <class F>
-std::string input_error(F f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        EXPECT_EQ(e.kind(), ErrorKind::kInput) << e.what();
-        return e.what();
-    }
-    ADD_FAILURE() << "no error thrown";
-    return "";
-}
+using test::input_error;
 
 // y = Op(x) with x: float (1×3), in a model of the given opset.
 onnx::ModelProto tiny_model(const std::string& op, const std::string& node_name, int opset) {

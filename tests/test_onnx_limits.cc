@@ -5,9 +5,7 @@
 // large is allocated; the pda program exits 2 on it.
 #include <gtest/gtest.h>
 #include <sys/resource.h>
-#include <unistd.h>
 
-#include <filesystem>
 #include <fstream>
 
 #include "networks/onnx_import.h"
@@ -19,22 +17,9 @@
 namespace pda {
 namespace {
 
+using test::input_error;
 using test::OnnxBuilder;
 using TP = onnx::TensorProto;
-namespace fs = std::filesystem;
-
-template <class F>
-std::string input_error(F f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        EXPECT_EQ(e.kind(), ErrorKind::kInput) << e.what();
-        EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << "one line: " << e.what();
-        return e.what();
-    }
-    ADD_FAILURE() << "no error thrown";
-    return "";
-}
 
 std::string import_error(const OnnxBuilder& b) {
     return input_error([&] { import_onnx_bytes(b.bytes(), "hostile.onnx"); });
@@ -187,16 +172,13 @@ TEST(OnnxLimits, ThePdaProgramExitsTwoWithOneLine) {
     TP* w = m.mutable_graph()->mutable_initializer(0);  // the conv weight claims 2·10⁹ floats
     w->clear_dims();
     w->add_dims(2000000000);
-    fs::path d = fs::temp_directory_path() / ("pda_onnx_limits_" + std::to_string(::getpid()));
-    fs::create_directories(d);
-    test::write_file(d / "huge.onnx", m.SerializeAsString());
-    test::write_file(d / "huge.json", test::kTinySidecar);
-    test::CmdResult r = test::run_pda("info " + (d / "huge.onnx").string());
+    test::TempDir d("onnx-limits");
+    d.write("huge.json", test::kTinySidecar);
+    test::CmdResult r = test::run_pda("info " + d.write("huge.onnx", m.SerializeAsString()));
     EXPECT_EQ(r.exit_code, 2) << r.output;
     EXPECT_NE(r.output.find("its dimensions say 2000000000"), std::string::npos) << r.output;
     std::string trimmed = r.output.substr(0, r.output.find_last_not_of('\n') + 1);
     EXPECT_EQ(trimmed.find('\n'), std::string::npos) << "one line: " << r.output;
-    fs::remove_all(d);
 }
 
 }  // namespace

@@ -1,19 +1,23 @@
 // Helpers shared by the test suites: where the shared models/photos and golden files are, running
-// the pda program, and a visible skip when a resource is absent.
+// the pda program, temporary folders, expected input errors, and a visible skip when a resource is
+// absent.
 #pragma once
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include "engine/cuda_program.h"
 #include "engine/device.h"
 #include "networks/graph.h"
+#include "pda/error.h"
 
 namespace pda::test {
 
@@ -36,6 +40,61 @@ inline std::string shared_dir() {
 inline bool have_shared() { return std::filesystem::exists(shared_dir() + "/models/squeezenet1.1-caffe.onnx"); }
 inline std::string golden_dir() { return PDA_GOLDEN_DIR; }
 inline std::string source_dir() { return PDA_SOURCE_DIR; }
+
+// A fresh, empty folder pda-test-<name>-<pid> under the temporary directory (the pid keeps the
+// processes of a parallel ctest apart), removed with what is in it when it goes out of scope.
+class TempDir {
+  public:
+    explicit TempDir(const std::string& name)
+        : path_(std::filesystem::temp_directory_path() / ("pda-test-" + name + "-" + std::to_string(::getpid()))) {
+        std::filesystem::remove_all(path_);
+        std::filesystem::create_directories(path_);
+    }
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path_, ec);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+
+    const std::filesystem::path& path() const { return path_; }
+    std::string file(const std::string& name) const { return (path_ / name).string(); }
+    // Writes `bytes` to file(name); returns its path.
+    std::string write(const std::string& name, const std::string& bytes) const {
+        std::ofstream f(file(name), std::ios::binary | std::ios::trunc);
+        f << bytes;
+        f.close();
+        EXPECT_TRUE(f.good()) << "cannot write " << file(name);
+        return file(name);
+    }
+
+  private:
+    std::filesystem::path path_;
+};
+
+// "Suite_Name" of the running test ('/' of parameterised names replaced), for a folder per test.
+inline std::string current_test_name() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::string name = std::string(info->test_suite_name()) + "_" + info->name();
+    for (char& c : name)
+        if (c == '/') c = '_';
+    return name;
+}
+
+// Runs f and expects a pda input error of one line; returns its message ("" and a failure when f
+// throws nothing).
+template <class F>
+std::string input_error(F&& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::kInput) << e.what();
+        EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << "one line: " << e.what();
+        return e.what();
+    }
+    ADD_FAILURE() << "no error thrown";
+    return "";
+}
 
 struct CmdResult {
     int exit_code = -1;

@@ -1,16 +1,20 @@
 // A tiny valid ONNX classifier for tests that need a model file without ../shared:
 // Conv "conv" (3→4, 3×3, no pad) → <middle op> "mid" → GlobalAveragePool → Flatten → Softmax "prob",
 // input "x" of 1×3×size×size; `middle` lets a test put an unsupported op into an otherwise fine
-// model. kTinySidecar describes it (16×16 input).
+// model. kTinySidecar describes it (16×16 input); random_photo makes pictures to explain with it.
 #pragma once
 
 #include <onnx/onnx_pb.h>
 
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <string>
 #include <vector>
+
+#include "io/image.h"
 
 namespace pda::test {
 
@@ -53,6 +57,17 @@ inline std::string tiny_model(const std::string& middle = "Relu", int64_t size =
 
 inline const char* kTinySidecar = R"({"output_kind": "probabilities", "input_size": [16, 16], "resize_shorter": 16,
   "crop": "center", "channel_order": "RGB", "scale": 1, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]})";
+
+// An h × w picture of uniform random bytes, the same for the same seed.
+inline Image random_photo(int h, int w, uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    Image img;
+    img.height = h;
+    img.width = w;
+    img.rgb.resize(static_cast<size_t>(h) * w * 3);
+    for (auto& v : img.rgb) v = static_cast<uint8_t>(rng() & 0xff);
+    return img;
+}
 
 inline void write_file(const std::filesystem::path& p, const std::string& bytes) {
     std::ofstream(p, std::ios::binary) << bytes;
