@@ -1,9 +1,12 @@
-# Thin wrapper over CMake: the README's commands. BUILD and JOBS may be overridden.
+# Thin wrapper over CMake: the README's commands. BUILD, SAN_BUILD, JOBS and FUZZ_SECONDS may be
+# overridden.
 BUILD ?= build
+SAN_BUILD ?= build-san
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
+FUZZ_SECONDS ?= 30
 
-.PHONY: build test demo bench clean
+.PHONY: build test check sanitize fuzz-smoke demo bench clean
 
 $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
@@ -14,6 +17,25 @@ build: $(BUILD)/build.ninja
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
+# Everything CI runs: the tests, the unit tests under ASan + UBSan, and 30 s of each fuzz target.
+check: test sanitize fuzz-smoke
+
+# The unit tests built with AddressSanitizer and UndefinedBehaviorSanitizer (-O1 -g, CUDA off), in
+# their own build folder; only what `ctest -L unit` runs is built (pda_tests and the pda program).
+# Leak reports are on.
+$(SAN_BUILD)/build.ninja:
+	cmake -S . -B $(SAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" \
+	    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DPDA_SANITIZE=ON -DPDA_WITH_CUDA=OFF -DPDA_BUILD_BENCH=OFF
+
+sanitize: $(SAN_BUILD)/build.ninja
+	cmake --build $(SAN_BUILD) -j $(JOBS) --target pda_tests
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    ctest --test-dir $(SAN_BUILD) -L unit --output-on-failure -j $(JOBS)
+
+fuzz-smoke:
+	JOBS=$(JOBS) scripts/fuzz.sh $(FUZZ_SECONDS)
+
 demo: build
 	scripts/demo.sh $(BUILD)
 
@@ -21,4 +43,4 @@ bench: build
 	scripts/bench.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD) build-fuzz

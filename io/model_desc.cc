@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "kernels/utf8.h"
 #include "pda/error.h"
 
 namespace pda {
@@ -274,8 +275,11 @@ std::vector<std::string> load_labels(const std::string& path) {
     if (!in) fail_input(path + ": cannot open labels file (" + std::strerror(errno) + ")");
     std::vector<std::string> labels;
     std::string line;
-    while (std::getline(in, line)) {
+    for (size_t number = 1; std::getline(in, line); ++number) {
         if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (number == 1 && line.compare(0, 3, "\xEF\xBB\xBF") == 0) line.erase(0, 3);  // a UTF-8 byte order mark
+        if (!is_utf8(line))  // labels go into JSON output, which must be UTF-8
+            fail_input(path + ": line " + std::to_string(number) + " of the labels file is not UTF-8 text");
         bool synset = line.size() > 9 && line[0] == 'n' && (line[9] == ' ' || line[9] == '\t');
         for (int i = 1; synset && i <= 8; ++i) synset = line[i] >= '0' && line[i] <= '9';
         if (synset) {

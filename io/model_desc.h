@@ -51,8 +51,9 @@ ModelDesc preset(const std::string& name);
 std::string sidecar_path(const std::string& onnx_path);
 
 // Class names, one per line. A line "n01440764 tench, Tinca tinca" (synset id = 'n' + 8 digits, then
-// a space) gives "tench, Tinca tinca"; any other line is kept whole. Trailing '\r' is stripped; empty
-// lines at the end are ignored. A missing or empty file is an input error.
+// a space) gives "tench, Tinca tinca"; any other line is kept whole. Trailing '\r' and a leading UTF-8
+// byte order mark are stripped; empty lines at the end are ignored. A missing or empty file, or a line
+// that is not UTF-8 text (labels are written into JSON), is an input error.
 std::vector<std::string> load_labels(const std::string& path);
 
 // Applies one command-line override, validated like the sidecar field of the same name. Keys:

@@ -87,7 +87,9 @@ void write_sampler_file(const std::string& path, const GaussianPatchModel& m, co
           {"mean", p.mean},
           {"std", p.std}}},
         {"data", "float64 mean (dim), float64 cov (dim*dim), float32 min (channels), float32 max (channels)"}};
-    std::string header = h.dump();
+    // File names are bytes; one that is not UTF-8 is written with U+FFFD in place of its odd bytes
+    // (the names are informative only) rather than failing after the whole fit.
+    std::string header = h.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     header.append((8 - (16 + header.size()) % 8) % 8, ' ');  // data starts 8-byte aligned
     const std::string tmp = path + ".tmp";
     bool ok = false;

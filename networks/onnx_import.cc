@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "kernels/utf8.h"
 #include "networks/onnx_importer.h"
 #include "weights/onnx_tensor.h"
 
@@ -40,6 +41,7 @@ std::string shown(const std::string& s, size_t max) {
 }
 
 Graph Importer::run() {
+    check_names();
     find_opset();
     g_.name = gp_.name().empty() ? file_ : gp_.name();
     for (const TP& t : gp_.initializer()) {
@@ -82,6 +84,30 @@ Graph Importer::run() {
         fail(file_ + ": " + e.what());
     }
     return std::move(g_);
+}
+
+// Every name that can reach the graph (and so `pda info --json` and summary.json) is UTF-8, as ONNX
+// requires of its strings; protobuf does not check that for ONNX's proto2 files.
+void Importer::check_names() const {
+    auto check = [&](const std::string& name, const std::string& what) {
+        if (is_utf8(name)) return;
+        std::string escaped;  // the name with its bytes above 0x7f escaped, so that the message is UTF-8
+        for (const char c : name) {
+            char e[8];
+            std::snprintf(e, sizeof e, "\\x%02x", static_cast<unsigned char>(c));
+            escaped += static_cast<unsigned char>(c) < 0x80 ? std::string(1, c) : std::string(e);
+        }
+        fail(file_ + ": " + what + " '" + shown(escaped) + "' is not UTF-8 text (ONNX names are UTF-8)");
+    };
+    for (const TP& t : gp_.initializer()) check(t.name(), "initializer name");
+    for (const auto& v : gp_.input()) check(v.name(), "graph input name");
+    for (const auto& v : gp_.output()) check(v.name(), "graph output name");
+    for (const onnx::NodeProto& n : gp_.node()) {
+        check(n.name(), "node name");
+        check(n.op_type(), "op type");
+        for (const std::string& v : n.input()) check(v, "value name");
+        for (const std::string& v : n.output()) check(v, "value name");
+    }
 }
 
 void Importer::refuse(const onnx::NodeProto& n, const std::string& why) const {

@@ -38,6 +38,7 @@ class Importer {
         return n.name().empty() ? n.op_type() + "_" + std::to_string(index) : n.name();
     }
     [[noreturn]] void refuse(const onnx::NodeProto& n, const std::string& why) const;
+    void check_names() const;
     const onnx::NodeProto* onnx_producer(const std::string& v) const;
     static std::string type_of(const onnx::TypeProto& t);
     void find_opset();

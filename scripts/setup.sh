@@ -10,8 +10,10 @@ packages=(
     libstb-dev libcli11-dev nlohmann-json3-dev    # PNG writing, command line, JSON
     libpng-dev libjpeg62-turbo-dev               # PNG and JPEG decoding
     libgtest-dev libbenchmark-dev                # tests, benchmarks
+    clang libclang-rt-14-dev libomp-dev          # fuzz targets: clang++, libFuzzer and sanitizer runtimes, OpenMP
     libonnx-testdata                             # ONNX operator conformance cases
     python3 python3-numpy python3-onnx python3-torch python3-torchvision  # golden outputs
+    python3-venv                                 # the benchmarks' peers (onnxruntime from PyPI)
 )
 
 missing=()

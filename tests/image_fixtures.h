@@ -6,6 +6,7 @@
 
 #include <png.h>
 
+#include <algorithm>
 #include <cstdio>  // jpeglib.h needs FILE and size_t first
 #include <cstdlib>
 #include <cstring>
@@ -166,7 +167,7 @@ inline std::string encode_bmp(const BmpSpec& spec, const std::vector<uint8_t>& p
         const size_t masks_at = 14 + 40;  // after a 40-byte header, or inside a V3/V4/V5 one
         for (size_t i = 0; i < spec.masks.size(); ++i) put_le(s, masks_at + 4 * i, spec.masks[i], 4);
     }
-    std::memcpy(&s[offset - spec.palette.size()], spec.palette.data(), spec.palette.size());
+    std::copy(spec.palette.begin(), spec.palette.end(), s.begin() + (offset - spec.palette.size()));
     s.append(reinterpret_cast<const char*>(pixels.data()), pixels.size());
     return s;
 }
