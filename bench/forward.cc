@@ -1,9 +1,13 @@
-// CPU forward throughput (images/s) of the paper's networks (built in, seeded random weights) and of
-// the shared SqueezeNet models, at batch 1, 16 and 64. scripts/bench.sh runs this and PyTorch on
-// the same networks, batches and thread count in one go and prints the ratio.
+// CPU forward throughput (images/s) of the paper's networks (built in, seeded random weights), of
+// the shared SqueezeNet models and of any ONNX file named in PDA_BENCH_ONNX ("name=path,name=path"),
+// at batch 1, 16 and 64. scripts/bench.sh runs this and PyTorch on the same networks, batches and
+// thread count in one go; scripts/bench-forward.sh runs it interleaved with onnxruntime.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 
@@ -45,6 +49,20 @@ void register_all() {
     for (const char* sq : {"squeezenet1.1-caffe", "squeezenet1.1-torchvision"}) {
         std::string p = shared_models() + "/" + sq + ".onnx";
         if (std::filesystem::exists(p)) nets.emplace_back(sq, p);
+    }
+    if (const char* extra = std::getenv("PDA_BENCH_ONNX")) {
+        std::string list = extra;
+        for (size_t at = 0; at < list.size();) {
+            const size_t end = std::min(list.find(',', at), list.size());
+            const std::string item = list.substr(at, end - at);
+            const size_t eq = item.find('=');
+            if (eq == std::string::npos || eq == 0 || eq + 1 == item.size()) {
+                std::fprintf(stderr, "pda_bench: PDA_BENCH_ONNX: '%s' is not name=path\n", item.c_str());
+                std::exit(2);
+            }
+            nets.emplace_back(item.substr(0, eq), item.substr(eq + 1));
+            at = end + 1;
+        }
     }
     for (const auto& [name, spec] : nets) {
         auto* b = benchmark::RegisterBenchmark(("forward/" + name).c_str(), forward, spec);

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# CPU forward throughput, pda vs onnxruntime (CPU execution provider), on the same ONNX files, the
+# same batch sizes and thread count, interleaved (pda, onnxruntime, pda, ...), with the other
+# processes' CPU share measured during each run and disturbed runs redone (bench/peers/interleave.py).
+# Models: the shared SqueezeNet 1.1 files (Caffe and torchvision) and torchvision's AlexNet and VGG16
+# exported with random weights (bench/peers/export_torchvision.py, kept in BUILD/bench-models).
+# Usage: scripts/bench-forward.sh [BUILD]
+# env: THREADS (default all cores), BATCHES ("1 16 64"), ROUNDS (3), MIN_TIME (s per run, 1),
+#      NETS ("squeezenet1.1-caffe squeezenet1.1-torchvision alexnet vgg16"), MAX_OTHER (0.10)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+threads=${THREADS:-$(nproc)}
+batches=${BATCHES:-1 16 64}
+nets=${NETS:-squeezenet1.1-caffe squeezenet1.1-torchvision alexnet vgg16}
+[ -x "$build/bench/pda_bench" ] || { echo "bench-forward: $build/bench/pda_bench not built (make build)" >&2; exit 2; }
+peer_py=$(bench/peers/setup.sh "$build/peers-venv")
+models=()
+for net in $nets; do
+    case $net in
+        squeezenet1.1-*) path=../shared/models/$net.onnx ;;
+        alexnet | vgg16)
+            /usr/bin/python3 bench/peers/export_torchvision.py "$build/bench-models" "$net"
+            path=$build/bench-models/$net.onnx ;;
+        *) echo "bench-forward: NETS: unknown network '$net'" >&2; exit 2 ;;
+    esac
+    [ -f "$path" ] || { echo "bench-forward: $path not found" >&2; exit 2; }
+    models+=("$net=$path")
+done
+exec /usr/bin/python3 - "$build" "$peer_py" "$threads" "${ROUNDS:-3}" "${MIN_TIME:-1}" "${MAX_OTHER:-0.10}" \
+    "$batches" "${models[@]}" <<'PY'
+import json, os, platform, subprocess, sys
+sys.path.insert(0, "bench/peers")
+import interleave
+
+build, peer_py, threads, rounds, min_time, max_other, batches = sys.argv[1:8]
+models = [m.split("=", 1) for m in sys.argv[8:]]
+os.environ["OMP_NUM_THREADS"] = threads
+os.environ["PDA_BENCH_ONNX"] = ",".join(f"x-{n}={p}" for n, p in models)
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+print(f"machine: {cpu}, {os.cpu_count()} cores, threads {threads}, "
+      f"{subprocess.run(['date', '-u', '+%F'], capture_output=True, text=True).stdout.strip()}, commit {commit}")
+
+def pda_value(d):
+    return d["benchmarks"][0]["items_per_second"]
+
+cases = []
+for name, path in models:
+    for b in batches.split():
+        pda = [f"{build}/bench/pda_bench", f"--benchmark_filter=^forward/x-{name}/{b}(/|$)",
+               f"--benchmark_min_time={min_time}", "--benchmark_format=json"]
+        peer = [peer_py, "bench/peers/ort_forward.py", path, "--batch", b, "--threads", threads,
+                "--min-time", min_time]
+        cases.append((f"{name} batch {b}", [pda, peer], [pda_value, lambda d: d["images_per_s"]]))
+res = interleave.measure(cases, rounds=int(rounds), max_other=float(max_other))
+ver = subprocess.run([peer_py, "-c", "import onnxruntime; print(onnxruntime.__version__)"], capture_output=True,
+                     text=True).stdout.strip()
+print(f"\nforward images/s, median of {rounds} interleaved runs; pda vs onnxruntime {ver} (CPU EP), "
+      f"{threads} threads")
+print("| model | batch | pda | onnxruntime | pda / onnxruntime | others' CPU (max) |")
+print("|---|---:|---:|---:|---:|---:|")
+for r in res:
+    name, b = r["label"].rsplit(" batch ", 1)
+    a, p = r["medians"]
+    print(f"| {name} | {b} | {a:.2f} | {p:.2f} | {a / p:.2f}× | {r['max_other']:.0%} |")
+PY
