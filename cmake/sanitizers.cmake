@@ -12,6 +12,12 @@ option(PDA_FUZZ "Build the libFuzzer targets of fuzz/ (clang; implies the saniti
 # index past the size inside a vector's capacity, where ASan sees nothing.
 set(PDA_SANITIZER_FLAGS -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
                         -D_GLIBCXX_ASSERTIONS)
+# GCC 12 at -O1 with ASan reports -Wmaybe-uninitialized inside libstdc++'s <regex> and <functional>
+# (its instrumentation hides the initialisation); with PDA_WERROR that would stop the lane, so it stays
+# a warning there. The Release build keeps the warning an error.
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    list(APPEND PDA_SANITIZER_FLAGS -Wno-error=maybe-uninitialized)
+endif()
 if(PDA_FUZZ)
     if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
         message(FATAL_ERROR "PDA_FUZZ=ON needs clang (libFuzzer): configure with -DCMAKE_CXX_COMPILER=clang++ "
