@@ -1,7 +1,6 @@
 #!/usr/bin/python3
 """Runs two benchmark commands alternately (pda, peer, pda, peer, ...) and reports medians, ratios and
-how busy the machine was with other work during each run. Shared by scripts/bench-forward.sh and
-scripts/bench-pda.sh.
+how busy the machine was with other work during each run (used by scripts/bench-forward.sh).
 
 Each run is a subprocess that prints JSON; `value` extracts its throughput. During each run the
 other processes' CPU share is measured from /proc/stat (all CPUs' busy time) minus the run's own CPU
@@ -28,10 +27,10 @@ def cpu_busy_seconds() -> float:
     return (sum(fields[:8]) - idle) / CLK_TCK  # user nice system idle iowait irq softirq steal
 
 
-def run_once(cmd, env=None):
+def run_once(cmd):
     """Runs cmd; returns (parsed JSON of its stdout, other processes' CPU share during the run)."""
     busy0, t0 = cpu_busy_seconds(), time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = p.communicate()
     wall = time.perf_counter() - t0
     busy = cpu_busy_seconds() - busy0
