@@ -1,7 +1,8 @@
 // CPU forward throughput (images/s) of the paper's networks (built in, seeded random weights), of
 // the shared SqueezeNet models and of any ONNX file named in PDA_BENCH_ONNX ("name=path,name=path"),
-// at batch 1, 16 and 64. scripts/bench.sh runs this and PyTorch on the same networks, batches and
-// thread count in one go; scripts/bench-forward.sh runs it interleaved with onnxruntime.
+// at batch 1, 16 and 64; forward_plain/ the same with every activation in plain NCHW (no blocked
+// layouts between oneDNN ops: engine/cpu/layouts.h). scripts/bench.sh runs this and PyTorch on the same networks,
+// batches and thread count in one go; scripts/bench-forward.sh runs it interleaved with onnxruntime.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
@@ -22,7 +23,7 @@ std::string shared_models() {
     return env ? env : "../shared/models";
 }
 
-void forward(benchmark::State& state, const std::string& spec) {
+void forward(benchmark::State& state, const std::string& spec, bool blocked_layouts) {
     const int64_t batch = state.range(0);
     pda::LoadedModel m = pda::load_model(spec, {});
     pda::fuse(m.graph);
@@ -33,7 +34,9 @@ void forward(benchmark::State& state, const std::string& spec) {
     std::normal_distribution<float> nd(0.f, 50.f);
     for (int64_t i = 0; i < x.numel(); ++i) x.data()[i] = nd(rng);
     pda::CpuContext ctx;
-    auto prog = pda::compile_cpu(m.graph, {s}, ctx);
+    pda::CompileOptions opt;
+    opt.blocked_layouts = blocked_layouts;
+    auto prog = pda::compile_cpu(m.graph, {s}, ctx, opt);
     prog->run({x.view()});  // warm-up: primitive JIT, first-touch of buffers
     for (auto _ : state) {
         prog->run({x.view()});
@@ -65,8 +68,11 @@ void register_all() {
         }
     }
     for (const auto& [name, spec] : nets) {
-        auto* b = benchmark::RegisterBenchmark(("forward/" + name).c_str(), forward, spec);
-        b->Arg(1)->Arg(16)->Arg(64)->UseRealTime()->Unit(benchmark::kMillisecond);
+        for (bool blocked : {true, false}) {
+            const std::string family = blocked ? "forward/" : "forward_plain/";
+            auto* b = benchmark::RegisterBenchmark((family + name).c_str(), forward, spec, blocked);
+            b->Arg(1)->Arg(16)->Arg(64)->UseRealTime()->Unit(benchmark::kMillisecond);
+        }
     }
 }
 

@@ -28,6 +28,9 @@ class Program {
 
 struct CompileOptions {
     std::set<std::string> keep;  // values besides the graph outputs to keep readable after run()
+    // CPU: activations between oneDNN ops in its blocked layout where the graph allows it
+    // (engine/cpu/layouts.h); false keeps every value plain (the reference the tests compare with).
+    bool blocked_layouts = true;
 };
 
 // The CPU program: oneDNN and plain C++ ops, activation buffers reused by a liveness plan.

@@ -1,9 +1,11 @@
 // The CPU executor: compiles a graph into op instances over one activation arena whose slots are
 // reused once their last reader has run (engine/memory_plan.h). Reshape, Flatten and Identity are
-// views of their input and cost nothing.
+// views of their input and cost nothing. Values between oneDNN ops lie in its blocked layout where
+// the layout plan allows (engine/cpu/layouts.h); what value() shows is always plain.
 #include <algorithm>
 #include <map>
 
+#include "engine/cpu/layouts.h"
 #include "engine/cpu/ops.h"
 #include "engine/memory_plan.h"
 #include "engine/program.h"
@@ -23,10 +25,18 @@ class CpuProgram : public Program {
         arena_ = alloc_floats(plan_.arena_floats);
         for (const ValueInfo& in : g.inputs) input_index_[in.name] = static_cast<int>(input_index_.size());
 
+        std::set<std::string> blocked;
+        if (opt.blocked_layouts) blocked = plan_cpu_layouts(g, shapes_, opt.keep);
+        auto layout = [&](const std::string& v) { return blocked.count(v) ? Layout::kBlocked16 : Layout::kPlain; };
         for (const Node& n : g.nodes) {
             std::vector<Shape> in;
-            for (const std::string& v : n.inputs) in.push_back(shapes_.at(v));
-            ops_.push_back(is_view_op(n.op) ? nullptr : make_cpu_op(g, n, in, shapes_.at(n.output), ctx));
+            CpuOpLayouts lay;
+            for (const std::string& v : n.inputs) {
+                in.push_back(shapes_.at(v));
+                lay.in.push_back(layout(v));
+            }
+            lay.out = layout(n.output);
+            ops_.push_back(is_view_op(n.op) ? nullptr : make_cpu_op(g, n, in, shapes_.at(n.output), ctx, lay));
         }
     }
 

@@ -3,6 +3,7 @@
 // for pre-packing, and wraps the kernel (which knows nothing about graphs) in a CpuOp.
 #include "engine/cpu/ops.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "engine/node_checks.h"
@@ -24,7 +25,8 @@ const float* constant_or_null(const Graph& g, const Node& n, size_t i) {
 
 class ConvOp : public CpuOp {
   public:
-    ConvOp(const ConvParams& p, const float* w, const float* b, CpuContext& ctx) : k_(p, w, b, ctx) {}
+    ConvOp(const ConvParams& p, const float* w, const float* b, CpuContext& ctx, Layout src, Layout dst)
+        : k_(p, w, b, ctx, src, dst) {}
     void run(const std::vector<ConstTensorView>& in, TensorView out) override {
         k_.run(in[0].data, out.data, in.size() > 2 ? in[2].data : nullptr);
     }
@@ -35,7 +37,7 @@ class ConvOp : public CpuOp {
 
 class PoolOp : public CpuOp {
   public:
-    PoolOp(const PoolParams& p, CpuContext& ctx) : k_(p, ctx) {}
+    PoolOp(const PoolParams& p, CpuContext& ctx, Layout src, Layout dst) : k_(p, ctx, src, dst) {}
     void run(const std::vector<ConstTensorView>& in, TensorView out) override { k_.run(in[0].data, out.data); }
 
   private:
@@ -44,13 +46,14 @@ class PoolOp : public CpuOp {
 
 class GlobalPoolOp : public CpuOp {
   public:
-    explicit GlobalPoolOp(PoolKind kind) : kind_(kind) {}
+    GlobalPoolOp(PoolKind kind, Layout x) : kind_(kind), x_(x) {}
     void run(const std::vector<ConstTensorView>& in, TensorView out) override {
-        global_pool_forward(kind_, in[0], out);
+        global_pool_forward(kind_, in[0], out, x_);
     }
 
   private:
     PoolKind kind_;
+    Layout x_;
 };
 
 class LrnOp : public CpuOp {
@@ -146,12 +149,12 @@ class CopyOp : public CpuOp {
 };
 
 std::unique_ptr<CpuOp> make_conv(const Graph& g, const Node& n, const std::vector<Shape>& in, const Shape& out,
-                                 CpuContext& ctx) {
+                                 CpuContext& ctx, Layout src, Layout dst) {
     const ConvParams p = conv_params(g, n, in[0], in[1], out);
-    return std::make_unique<ConvOp>(p, g.constant(n.inputs[1]).data(), constant_or_null(g, n, 2), ctx);
+    return std::make_unique<ConvOp>(p, g.constant(n.inputs[1]).data(), constant_or_null(g, n, 2), ctx, src, dst);
 }
 
-std::unique_ptr<CpuOp> make_pool(const Node& n, const std::vector<Shape>& in, const Shape& out, CpuContext& ctx) {
+PoolParams pool_params(const Node& n, const std::vector<Shape>& in, const Shape& out) {
     check_window(n, in[0]);
     PoolParams p;
     p.kind = n.op == OpType::kMaxPool ? PoolKind::kMax : PoolKind::kAverage;
@@ -167,7 +170,7 @@ std::unique_ptr<CpuOp> make_pool(const Node& n, const std::vector<Shape>& in, co
             unsupported(n, "pads must be smaller than the kernel");
     }
     p.count_include_pad = n.count_include_pad;
-    return std::make_unique<PoolOp>(p, ctx);
+    return p;
 }
 
 std::unique_ptr<CpuOp> make_gemm(const Graph& g, const Node& n, const std::vector<Shape>& in, const Shape& out,
@@ -183,19 +186,19 @@ std::unique_ptr<CpuOp> make_softmax(const Node& n, const Shape& x) {
 }
 
 std::unique_ptr<CpuOp> make_op(const Graph& g, const Node& n, const std::vector<Shape>& in_shapes,
-                               const Shape& out_shape, CpuContext& ctx) {
+                               const Shape& out_shape, CpuContext& ctx, Layout src, Layout dst) {
     if (in_shapes.size() != n.inputs.size()) unsupported(n, "input shapes do not match the node's inputs");
     if (in_shapes.empty() && n.op != OpType::kConcat) unsupported(n, "has no inputs");
     switch (n.op) {
         case OpType::kConv:
-            return make_conv(g, n, in_shapes, out_shape, ctx);
+            return make_conv(g, n, in_shapes, out_shape, ctx, src, dst);
         case OpType::kMaxPool:
         case OpType::kAveragePool:
-            return make_pool(n, in_shapes, out_shape, ctx);
+            return std::make_unique<PoolOp>(pool_params(n, in_shapes, out_shape), ctx, src, dst);
         case OpType::kGlobalAveragePool:
-            return std::make_unique<GlobalPoolOp>(PoolKind::kAverage);
+            return std::make_unique<GlobalPoolOp>(PoolKind::kAverage, src);
         case OpType::kGlobalMaxPool:
-            return std::make_unique<GlobalPoolOp>(PoolKind::kMax);
+            return std::make_unique<GlobalPoolOp>(PoolKind::kMax, src);
         case OpType::kLRN: {
             if (n.size < 1) unsupported(n, "size must be positive");
             LrnParams p;
@@ -240,12 +243,83 @@ std::unique_ptr<CpuOp> make_op(const Graph& g, const Node& n, const std::vector<
     unsupported(n, "has no CPU kernel");
 }
 
+// Whether a convolution's grouping lets oneDNN's blocked kernels run it: whole blocks per group,
+// or depthwise.
+bool conv_groups_blockable(const Node& n, const Shape& x, const Shape& y) {
+    const int64_t g = n.group;
+    if (g <= 1) return true;
+    if (g == x[1] && g == y[1]) return true;
+    return x[1] % g == 0 && y[1] % g == 0 && (x[1] / g) % kChannelBlock == 0 && (y[1] / g) % kChannelBlock == 0;
+}
+
+}  // namespace
+
+CpuLayoutTraits cpu_layout_traits(const Graph& g, const Node& n, const std::vector<Shape>& in, const Shape& out) {
+    CpuLayoutTraits t;
+    if (in.empty() || in.size() != n.inputs.size()) return t;
+    switch (n.op) {
+        case OpType::kConv:
+            if (!conv_groups_blockable(n, in[0], out)) return t;
+            t.reads_blocked = blockable(in[0]);
+            t.emits_blocked = blockable(out);
+            return t;
+        case OpType::kMaxPool:
+        case OpType::kAveragePool:
+            if (in[0].rank < 3 || !PoolForward::runs_on_onednn(pool_params(n, in, out))) return t;
+            t.reads_blocked = blockable(in[0]);
+            t.emits_blocked = blockable(out);
+            return t;
+        case OpType::kGlobalAveragePool:
+        case OpType::kGlobalMaxPool:
+            t.reads_blocked = blockable(in[0]);
+            return t;
+        case OpType::kRelu:
+        case OpType::kLeakyRelu:
+        case OpType::kClip:
+        case OpType::kSigmoid:
+            t.passes_through = blockable(out);
+            return t;
+        case OpType::kAdd:
+        case OpType::kMul:
+            // Only without broadcasting: then element i of each operand meets element i of the other.
+            t.passes_through = blockable(out) && in[0] == out && in[1] == out && !g.is_constant(n.inputs[0]) &&
+                               !g.is_constant(n.inputs[1]);
+            return t;
+        case OpType::kConcat: {
+            // Along channels, whole blocks per input: each image's part of an input is one run of
+            // floats in either layout, so the plain concat copies blocked data as it is.
+            if (!blockable(out) || normalise_axis(n, n.axis, out.rank) != 1) return t;
+            for (size_t i = 0; i < in.size(); ++i)
+                if (!blockable(in[i]) || g.is_constant(n.inputs[i])) return t;
+            t.passes_through = true;
+            return t;
+        }
+        default:
+            return t;
+    }
+}
+
+namespace {
+
+bool is_plain(Layout l) { return l == Layout::kPlain; }
+
+bool layouts_allowed(const CpuLayoutTraits& t, const CpuOpLayouts& l, size_t inputs) {
+    if (l.in.size() != inputs) return false;
+    if (t.passes_through) return std::all_of(l.in.begin(), l.in.end(), [&](Layout x) { return x == l.out; });
+    return std::all_of(l.in.begin() + 1, l.in.end(), is_plain) && (is_plain(l.in[0]) || t.reads_blocked) &&
+           (is_plain(l.out) || t.emits_blocked);
+}
+
 }  // namespace
 
 std::unique_ptr<CpuOp> make_cpu_op(const Graph& g, const Node& n, const std::vector<Shape>& in_shapes,
-                                   const Shape& out_shape, CpuContext& ctx) {
+                                   const Shape& out_shape, CpuContext& ctx, const CpuOpLayouts& layouts) {
+    const bool plain = is_plain(layouts.out) && std::all_of(layouts.in.begin(), layouts.in.end(), is_plain);
+    if (!plain && !layouts_allowed(cpu_layout_traits(g, n, in_shapes, out_shape), layouts, n.inputs.size()))
+        fail_internal("node '" + n.name + "': its CPU op cannot run in the layouts asked for");
+    const Layout src = layouts.in.empty() ? Layout::kPlain : layouts.in[0];
     try {
-        return make_op(g, n, in_shapes, out_shape, ctx);
+        return make_op(g, n, in_shapes, out_shape, ctx, src, layouts.out);
     } catch (const dnnl::error& e) {
         // oneDNN refuses shapes or parameters it has no implementation for.
         unsupported(n, std::string("oneDNN cannot run it: ") + e.what());

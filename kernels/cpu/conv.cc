@@ -1,13 +1,16 @@
-// oneDNN convolution: descriptor with format_tag::any, weights packed once, user scratchpad.
+// oneDNN convolution: weights in the layout the primitive chooses, packed once; activations plain
+// (the primitive chooses, reorders around it) or blocked (given as they are); user scratchpad.
 #include "kernels/cpu/conv.h"
 
 #include <algorithm>
+#include <string>
 
 #include "kernels/check.h"
 
 namespace pda {
 
-ConvForward::ConvForward(const ConvParams& p, const float* weights, const float* bias, CpuContext& ctx)
+ConvForward::ConvForward(const ConvParams& p, const float* weights, const float* bias, CpuContext& ctx, Layout src,
+                         Layout dst)
     : p_(p), ctx_(ctx) {
     using md = dnnl::memory::desc;
     using dt = dnnl::memory::data_type;
@@ -35,23 +38,32 @@ ConvForward::ConvForward(const ConvParams& p, const float* weights, const float*
         static const tag grouped[] = {tag::abcd, tag::abcde, tag::abcdef};
         w_plain = md(wdims, dt::f32, grouped[nd - 1]);
     }
-    md src_any(dnnl_dims(p.x), dt::f32, tag::any), dst_any(dnnl_dims(p.y), dt::f32, tag::any);
     md w_any(wdims, dt::f32, tag::any);
     md b_md = p.has_bias ? md({p.w[0]}, dt::f32, tag::a) : md();
-
-    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_any,
-                                      w_any, b_md, dst_any, strides, dil, pl, pr);
     dnnl::primitive_attr attr = dnnl_user_scratchpad_attr();
     if (p.relu) {
         dnnl::post_ops ops;
         ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
         attr.set_post_ops(ops);
     }
-    dnnl::convolution_forward::primitive_desc pd(d, attr, ctx.engine);
+    auto make_pd = [&](const md& s, const md& y) {
+        dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, s,
+                                          w_any, b_md, y, strides, dil, pl, pr);
+        return dnnl::convolution_forward::primitive_desc(d, attr, ctx.engine);
+    };
+    // A plain side lets the primitive choose (a reorder runs around it when it chooses another); a
+    // blocked side is the primitive's own layout and is given as it is, so nothing is reordered,
+    // unless that leaves only oneDNN's reference kernel (a blocked source with an output whose
+    // channels are no whole blocks, say): then the primitive chooses both and reorders.
+    const md src_any(dnnl_dims(p.x), dt::f32, tag::any), dst_any(dnnl_dims(p.y), dt::f32, tag::any);
+    dnnl::convolution_forward::primitive_desc pd = make_pd(src == Layout::kPlain ? src_any : dnnl_md(p.x, src),
+                                                           dst == Layout::kPlain ? dst_any : dnnl_md(p.y, dst));
+    if ((src != Layout::kPlain || dst != Layout::kPlain) && std::string(pd.impl_info_str()).rfind("ref", 0) == 0)
+        pd = make_pd(src_any, dst_any);
     prim_ = dnnl::convolution_forward(pd);
 
-    src_.init(dnnl_plain_md(p.x), pd.src_desc(), ctx.engine);
-    dst_.init(dnnl_plain_md(p.y), pd.dst_desc(), ctx.engine);
+    src_.init(dnnl_md(p.x, src), pd.src_desc(), ctx.engine);
+    dst_.init(dnnl_md(p.y, dst), pd.dst_desc(), ctx.engine);
     weights_ = dnnl_pack_constant(w_plain, weights, pd.weights_desc(), ctx.engine, ctx.stream);
     if (p.has_bias) {
         bias_ = dnnl::memory(pd.bias_desc(), ctx.engine);

@@ -1,6 +1,7 @@
 // Convolution (1-D, 2-D, 3-D; groups, strides, asymmetric pads, dilation, bias, fused ReLU) on
 // oneDNN. Built once per shape: the primitive picks its own layouts, the constant weights are
-// reordered to them at construction, src/dst are reordered from/to plain NC... only when needed.
+// reordered to them at construction; src/dst in the caller's layouts (kernels/cpu/dnnl_util.h): a
+// blocked side is used as it is, a plain one is reordered from/to the primitive's choice when they differ.
 #pragma once
 
 #include <array>
@@ -17,8 +18,9 @@ namespace pda {
 class ConvForward {
   public:
     // weights: (OC, C/g, k...) plain, read once here. bias: (OC) or null; when has_bias and bias is
-    // null here, run() receives it each time.
-    ConvForward(const ConvParams& p, const float* weights, const float* bias, CpuContext& ctx);
+    // null here, run() receives it each time. src/dst: how x and y lie in the caller's memory.
+    ConvForward(const ConvParams& p, const float* weights, const float* bias, CpuContext& ctx,
+                Layout src = Layout::kPlain, Layout dst = Layout::kPlain);
     void run(const float* x, float* y, const float* runtime_bias = nullptr);  // x: p.x, y: p.y
 
   private:

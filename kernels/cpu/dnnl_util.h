@@ -36,8 +36,28 @@ inline dnnl::memory::desc dnnl_plain_md(const Shape& s) {
     return {dnnl_dims(s), dnnl::memory::data_type::f32, dnnl_plain_tag(s.rank)};
 }
 
-// An argument the caller passes in plain layout; when the primitive wants another layout, a
-// reorder into memory owned here runs first.
+// How an activation (N, C, spatial...) lies in memory: plain row-major, or oneDNN's blocked layout
+// nC(spatial)16c (aBc16b, aBcd16b, aBcde16b: channels in blocks of 16, the block innermost), the
+// layout its AVX-512 convolutions compute in, so that a chain of convolutions, pools and concats
+// runs without a reorder between them. Blocked only where C is a multiple of 16 (no padding: the
+// same number of floats as plain, so one memory plan serves both).
+enum class Layout { kPlain, kBlocked16 };
+
+constexpr int64_t kChannelBlock = 16;
+
+// Whether a value of shape s can lie in the blocked layout.
+inline bool blockable(const Shape& s) { return s.rank >= 3 && s.rank <= 5 && s[1] % kChannelBlock == 0; }
+
+inline dnnl::memory::desc dnnl_md(const Shape& s, Layout layout) {
+    using tag = dnnl::memory::format_tag;
+    if (layout == Layout::kPlain) return dnnl_plain_md(s);
+    if (!blockable(s)) fail_internal("blocked layout for shape " + s.str());
+    static const tag blocked[] = {tag::aBc16b, tag::aBcd16b, tag::aBcde16b};
+    return {dnnl_dims(s), dnnl::memory::data_type::f32, blocked[s.rank - 3]};
+}
+
+// An argument the caller passes in its own layout (plain or blocked); when the primitive
+// wants another layout, a reorder into memory owned here runs first.
 class DnnlPlainInput {
   public:
     void init(const dnnl::memory::desc& plain, const dnnl::memory::desc& wanted, const dnnl::engine& eng) {
@@ -62,7 +82,7 @@ class DnnlPlainInput {
     bool needs_reorder_ = false;
 };
 
-// An output the caller wants in plain layout; the primitive writes mem() after target(p), then
+// An output the caller wants in its own layout; the primitive writes mem() after target(p), then
 // finish() reorders into p when the layouts differ.
 class DnnlPlainOutput {
   public:

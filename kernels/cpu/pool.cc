@@ -9,34 +9,54 @@
 
 namespace pda {
 
-PoolForward::PoolForward(const PoolParams& p, CpuContext& ctx) : p_(p), ctx_(ctx) {
+namespace {
+
+// The right padding that makes oneDNN's floor formula give exactly the output size asked for.
+int64_t right_pad_needed(const PoolParams& p, int i) {
+    int64_t ext = p.dilation[i] * (p.kernel[i] - 1) + 1;
+    return (p.y[2 + i] - 1) * p.stride[i] + ext - p.x[2 + i] - p.pad_begin[i];
+}
+
+}  // namespace
+
+bool PoolForward::runs_on_onednn(const PoolParams& p) {
+    // With count_include_pad, oneDNN divides by the whole kernel even where the window reaches the
+    // ceil-mode extension; ONNX does not count that part.
+    if (p.kind != PoolKind::kAverage || !p.count_include_pad) return true;
+    for (int i = 0; i < p.x.rank - 2; ++i)
+        if (right_pad_needed(p, i) > p.pad_end[i]) return false;
+    return true;
+}
+
+PoolForward::PoolForward(const PoolParams& p, CpuContext& ctx, Layout src, Layout dst) : p_(p), ctx_(ctx) {
     const int nd = p.x.rank - 2;
     PDA_CHECK(nd >= 1 && nd <= 3 && p.y.rank == p.x.rank, "pool ranks " + p.x.str());
+    plain_ = !runs_on_onednn(p);
+    PDA_CHECK(!plain_ || (src == Layout::kPlain && dst == Layout::kPlain), "pool: the C++ path runs on plain layout");
+    if (plain_) return;
     dnnl::memory::dims strides, kernel, dil, pl, pr;
     for (int i = 0; i < nd; ++i) {
-        int64_t ext = p.dilation[i] * (p.kernel[i] - 1) + 1;
-        int64_t need = (p.y[2 + i] - 1) * p.stride[i] + ext - p.x[2 + i] - p.pad_begin[i];
-        // With count_include_pad, oneDNN divides by the whole kernel even where the window reaches
-        // the ceil-mode extension; ONNX does not count that part.
-        if (p.kind == PoolKind::kAverage && p.count_include_pad && need > p.pad_end[i]) plain_ = true;
+        int64_t need = right_pad_needed(p, i);
         strides.push_back(p.stride[i]);
         kernel.push_back(p.kernel[i]);
         dil.push_back(p.dilation[i] - 1);
         pl.push_back(p.pad_begin[i]);
         pr.push_back(std::max(p.pad_end[i], need));
     }
-    if (plain_) return;
     dnnl::algorithm alg = p.kind == PoolKind::kMax ? dnnl::algorithm::pooling_max
                           : p.count_include_pad    ? dnnl::algorithm::pooling_avg_include_padding
                                                    : dnnl::algorithm::pooling_avg_exclude_padding;
-    dnnl::pooling_v2_forward::desc d(
-        dnnl::prop_kind::forward_inference, alg, dnnl_plain_md(p.x),
-        dnnl::memory::desc(dnnl_dims(p.y), dnnl::memory::data_type::f32, dnnl::memory::format_tag::any), strides,
-        kernel, dil, pl, pr);
+    // A plain destination lets the primitive choose (its source's layout), reordered when needed.
+    const dnnl::memory::desc dst_md =
+        dst == Layout::kPlain
+            ? dnnl::memory::desc(dnnl_dims(p.y), dnnl::memory::data_type::f32, dnnl::memory::format_tag::any)
+            : dnnl_md(p.y, dst);
+    dnnl::pooling_v2_forward::desc d(dnnl::prop_kind::forward_inference, alg, dnnl_md(p.x, src), dst_md, strides,
+                                     kernel, dil, pl, pr);
     dnnl::pooling_v2_forward::primitive_desc pd(d, dnnl_user_scratchpad_attr(), ctx.engine);
     prim_ = dnnl::pooling_v2_forward(pd);
-    src_.init(dnnl_plain_md(p.x), pd.src_desc(), ctx.engine);
-    dst_.init(dnnl_plain_md(p.y), pd.dst_desc(), ctx.engine);
+    src_.init(dnnl_md(p.x, src), pd.src_desc(), ctx.engine);
+    dst_.init(dnnl_md(p.y, dst), pd.dst_desc(), ctx.engine);
     scratch_ = dnnl::memory(pd.scratchpad_desc(), ctx.engine);
     args_ = {{DNNL_ARG_SRC, src_.mem()}, {DNNL_ARG_DST, dst_.mem()}, {DNNL_ARG_SCRATCHPAD, scratch_}};
 }
@@ -110,9 +130,33 @@ void PoolForward::run_plain(const float* x, float* y) const {
     }
 }
 
-void global_pool_forward(PoolKind kind, ConstTensorView x, TensorView y) {
+void global_pool_forward(PoolKind kind, ConstTensorView x, TensorView y, Layout x_layout) {
     const int64_t planes = x.shape[0] * x.shape[1];
     const int64_t size = planes > 0 ? x.numel() / planes : 0;
+    if (x_layout == Layout::kBlocked16) {
+        // x: (N, C/16, spatial, 16): each block of 16 channels reduced over its spatial rows, 16
+        // lanes at a time, in the plain path's order (the same float result per channel).
+        constexpr int64_t kB = kChannelBlock;
+        const int64_t blocks = planes / kB;
+#pragma omp parallel for
+        for (int64_t blk = 0; blk < blocks; ++blk) {
+            const float* xb = x.data + blk * size * kB;
+            float* yb = y.data + blk * kB;
+            if (kind == PoolKind::kMax) {
+                float m[kB];
+                std::fill(m, m + kB, -std::numeric_limits<float>::infinity());
+                for (int64_t i = 0; i < size; ++i)
+                    for (int64_t l = 0; l < kB; ++l) m[l] = std::max(m[l], xb[i * kB + l]);
+                std::copy(m, m + kB, yb);
+            } else {
+                double sum[kB] = {};
+                for (int64_t i = 0; i < size; ++i)
+                    for (int64_t l = 0; l < kB; ++l) sum[l] += xb[i * kB + l];
+                for (int64_t l = 0; l < kB; ++l) yb[l] = static_cast<float>(sum[l] / static_cast<double>(size));
+            }
+        }
+        return;
+    }
 #pragma omp parallel for
     for (int64_t pl = 0; pl < planes; ++pl) {
         const float* xp = x.data + pl * size;

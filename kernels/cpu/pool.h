@@ -31,8 +31,11 @@ struct PoolParams {
 
 class PoolForward {
   public:
-    PoolForward(const PoolParams& p, CpuContext& ctx);
+    // src, dst: how x and y lie in memory (blocked only where runs_on_onednn(p)).
+    PoolForward(const PoolParams& p, CpuContext& ctx, Layout src = Layout::kPlain, Layout dst = Layout::kPlain);
     void run(const float* x, float* y);
+    // False for the averages oneDNN would divide wrongly, which run in plain C++ on plain layout.
+    static bool runs_on_onednn(const PoolParams& p);
 
   private:
     void run_plain(const float* x, float* y) const;
@@ -47,7 +50,8 @@ class PoolForward {
     std::unordered_map<int, dnnl::memory> args_;
 };
 
-// y (N, C, 1, ...) = mean or max of x (N, C, spatial...) over the spatial axes.
-void global_pool_forward(PoolKind kind, ConstTensorView x, TensorView y);
+// y (N, C, 1, ...) = mean or max of x (N, C, spatial...) over the spatial axes; x in either layout
+// (y, one value per channel, is the same in both).
+void global_pool_forward(PoolKind kind, ConstTensorView x, TensorView y, Layout x_layout = Layout::kPlain);
 
 }  // namespace pda

@@ -1,0 +1,55 @@
+// plan_cpu_layouts (layouts.h): start from every value whose producer and readers all allow the
+// blocked layout, then drop values until the pass-through ops agree (a layout-blind op's output is
+// blocked exactly when all its computed inputs are); each drop only removes, so this ends.
+#include "engine/cpu/layouts.h"
+
+#include <vector>
+
+#include "engine/cpu/ops.h"
+
+namespace pda {
+
+std::set<std::string> plan_cpu_layouts(const Graph& g, const std::map<std::string, Shape>& shapes,
+                                       const std::set<std::string>& external) {
+    const size_t n_nodes = g.nodes.size();
+    std::vector<CpuLayoutTraits> traits(n_nodes);
+    std::map<std::string, std::vector<std::pair<size_t, size_t>>> readers;  // value -> (node, input)
+    for (size_t i = 0; i < n_nodes; ++i) {
+        const Node& n = g.nodes[i];
+        std::vector<Shape> in;
+        for (const std::string& v : n.inputs) in.push_back(shapes.at(v));
+        traits[i] = cpu_layout_traits(g, n, in, shapes.at(n.output));
+        for (size_t j = 0; j < n.inputs.size(); ++j) readers[n.inputs[j]].push_back({i, j});
+    }
+    std::set<std::string> outside(external.begin(), external.end());
+    outside.insert(g.outputs.begin(), g.outputs.end());
+
+    std::set<std::string> blocked;
+    for (size_t i = 0; i < n_nodes; ++i) {
+        const std::string& v = g.nodes[i].output;
+        if (outside.count(v) || !(traits[i].emits_blocked || traits[i].passes_through)) continue;
+        bool readable = true;
+        for (const auto& [r, j] : readers[v])
+            readable = readable && (traits[r].passes_through || (traits[r].reads_blocked && j == 0));
+        if (readable) blocked.insert(v);
+    }
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (size_t i = 0; i < n_nodes; ++i) {
+            const Node& n = g.nodes[i];
+            if (!blocked.count(n.output)) continue;
+            bool keep = true;
+            if (traits[i].passes_through)  // its inputs must be blocked too
+                for (const std::string& u : n.inputs) keep = keep && blocked.count(u);
+            for (const auto& [r, j] : readers[n.output])  // and its pass-through readers' outputs
+                keep = keep && (!traits[r].passes_through || blocked.count(g.nodes[r].output));
+            if (!keep) {
+                blocked.erase(n.output);
+                changed = true;
+            }
+        }
+    }
+    return blocked;
+}
+
+}  // namespace pda

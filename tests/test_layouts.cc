@@ -1,0 +1,186 @@
+// The CPU program's blocked layouts (engine/cpu/layouts.h): which values the plan blocks, and that
+// a program with blocked values between oneDNN ops gives what the all-plain program gives, on a
+// small graph with every layout-blind op, on the built-in networks and on the real SqueezeNets.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "api/loader.h"
+#include "engine/cpu/layouts.h"
+#include "engine/program.h"
+#include "kernels/cpu/context.h"
+#include "kernels/cpu/pool.h"
+#include "networks/builtin.h"
+#include "test_util.h"
+
+namespace pda {
+namespace {
+
+using test::make_node;
+
+Tensor random_tensor(const Shape& s, uint32_t seed, float lo = -1.f, float hi = 1.f) {
+    Tensor t(s);
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> u(lo, hi);
+    for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = u(rng);
+    return t;
+}
+
+Node conv_node(Graph& g, const std::string& name, const std::string& x, int64_t c, int64_t oc, int64_t k, bool relu,
+               uint32_t seed) {
+    g.constants[name + ".w"] = random_tensor(Shape{oc, c, k, k}, seed, -0.3f, 0.3f);
+    g.constants[name + ".b"] = random_tensor(Shape{oc}, seed + 1);
+    Node n = make_node(name, OpType::kConv, {x, name + ".w", name + ".b"}, name);
+    n.geo = Geometry::square(2, k, 1, k / 2);
+    n.fused_relu = relu;
+    return n;
+}
+
+// x (3 ch) → c1 (32) → r1 → p1 (max 2×2) → {e1 (16, 1×1), e3 (16, 3×3)} → cat (32) → add (cat + p1)
+// → c2 (20: no whole blocks) → gap → flat → fc; also s = sigmoid(p1) read by a Flatten (view).
+Graph small_graph() {
+    Graph g;
+    g.name = "layouts";
+    g.inputs = {{"x", Shape{1, 3, 12, 12}}};
+    g.outputs = {"fc", "sflat"};
+    g.nodes.push_back(conv_node(g, "c1", "x", 3, 32, 3, false, 1));
+    g.nodes.push_back(make_node("r1", OpType::kRelu, {"c1"}, "r1"));
+    Node p1 = make_node("p1", OpType::kMaxPool, {"r1"}, "p1");
+    p1.geo = Geometry::square(2, 2, 2, 0);
+    g.nodes.push_back(p1);
+    g.nodes.push_back(conv_node(g, "e1", "p1", 32, 16, 1, true, 3));
+    g.nodes.push_back(conv_node(g, "e3", "p1", 32, 16, 3, true, 5));
+    Node cat = make_node("cat", OpType::kConcat, {"e1", "e3"}, "cat");
+    cat.axis = 1;
+    g.nodes.push_back(cat);
+    g.nodes.push_back(make_node("add", OpType::kAdd, {"cat", "p1"}, "add"));
+    g.nodes.push_back(conv_node(g, "c2", "add", 32, 20, 3, true, 7));
+    g.nodes.push_back(make_node("gap", OpType::kGlobalAveragePool, {"c2"}, "gap"));
+    g.nodes.push_back(make_node("flat", OpType::kFlatten, {"gap"}, "flat"));
+    g.constants["fc.w"] = random_tensor(Shape{5, 20}, 9);
+    Node fc = make_node("fc", OpType::kGemm, {"flat", "fc.w"}, "fc");
+    fc.trans_b = true;
+    fc.alpha = 1.f;
+    fc.beta = 1.f;
+    g.nodes.push_back(fc);
+    g.nodes.push_back(make_node("s", OpType::kSigmoid, {"p1"}, "s"));
+    g.nodes.push_back(make_node("sflat", OpType::kFlatten, {"s"}, "sflat"));
+    return g;
+}
+
+// The largest |a − b| over the largest |a| of every output and kept value.
+double worst_relative(Program& a, Program& b, const std::vector<std::string>& names) {
+    double worst = 0;
+    for (const std::string& v : names) {
+        ConstTensorView x = a.value(v), y = b.value(v);
+        EXPECT_EQ(x.shape, y.shape) << v;
+        double diff = 0, scale = 0;
+        for (int64_t i = 0; i < x.numel(); ++i) {
+            diff = std::max(diff, std::fabs(double(x.data[i]) - y.data[i]));
+            scale = std::max(scale, std::fabs(double(x.data[i])));
+        }
+        EXPECT_GT(scale, 0) << v;
+        worst = std::max(worst, diff / std::max(scale, 1e-30));
+    }
+    return worst;
+}
+
+// Blocked and plain programs of g on a batch of random inputs; returns the worst relative
+// difference over the outputs and `keep`.
+double blocked_vs_plain(const Graph& g, const Shape& in, const std::set<std::string>& keep = {}) {
+    CpuContext ctx;
+    CompileOptions plain, blocked;
+    plain.keep = blocked.keep = keep;
+    plain.blocked_layouts = false;
+    auto a = compile_cpu(g, {in}, ctx, plain);
+    auto b = compile_cpu(g, {in}, ctx, blocked);
+    Tensor x = random_tensor(in, 11, -50.f, 50.f);
+    a->run({x.view()});
+    b->run({x.view()});
+    std::vector<std::string> names(g.outputs.begin(), g.outputs.end());
+    names.insert(names.end(), keep.begin(), keep.end());
+    return worst_relative(*a, *b, names);
+}
+
+TEST(Layouts, PlanBlocksChainsAndKeepsBoundariesPlain) {
+    Graph g = small_graph();
+    auto shapes = infer_shapes(g, {Shape{2, 3, 12, 12}});
+    const std::set<std::string> blocked = plan_cpu_layouts(g, shapes, {});
+    // p1 is read by the sigmoid, whose output a Flatten (a view) reads: s is plain, so the sigmoid
+    // needs p1 plain; then add (p1 + cat) is plain, and so are cat and its sources e1, e3, since a
+    // layout-blind op reads and writes one layout. c1 → r1 stays blocked (the pool converts); c2
+    // (20 channels) and everything after it are plain.
+    EXPECT_EQ(blocked, (std::set<std::string>{"c1", "r1"}));
+
+    // Without the sigmoid reader the whole chain up to c2's source is blocked.
+    Graph h = small_graph();
+    h.nodes.resize(h.nodes.size() - 2);
+    h.outputs = {"fc"};
+    shapes = infer_shapes(h, {Shape{2, 3, 12, 12}});
+    EXPECT_EQ(plan_cpu_layouts(h, shapes, {}), (std::set<std::string>{"c1", "r1", "p1", "e1", "e3", "cat", "add"}));
+    // A value read from outside stays plain, and the layout-blind ops around it with it.
+    EXPECT_EQ(plan_cpu_layouts(h, shapes, {"cat"}), (std::set<std::string>{"c1", "r1"}));
+    EXPECT_EQ(plan_cpu_layouts(h, shapes, {"add"}), (std::set<std::string>{"c1", "r1"}));
+    // The pool reads plain and writes blocked: keeping c1 (and so r1) plain leaves the rest blocked.
+    EXPECT_EQ(plan_cpu_layouts(h, shapes, {"c1"}), (std::set<std::string>{"p1", "e1", "e3", "cat", "add"}));
+}
+
+TEST(Layouts, SmallGraphBlockedEqualsPlain) {
+    Graph g = small_graph();
+    EXPECT_LE(blocked_vs_plain(g, Shape{3, 3, 12, 12}), 1e-5);
+    EXPECT_LE(blocked_vs_plain(g, Shape{2, 3, 12, 12}, {"cat", "p1"}), 1e-5);
+    Graph h = small_graph();
+    h.nodes.resize(h.nodes.size() - 2);
+    h.outputs = {"fc"};
+    EXPECT_LE(blocked_vs_plain(h, Shape{2, 3, 12, 12}), 1e-5);
+}
+
+TEST(Layouts, GlobalPoolsGiveTheSameBitsInBothLayouts) {
+    // (2, 32, 5, 3) plain and the same values in nChw16c: per block of 16 channels, spatial, lane.
+    const Shape s{2, 32, 5, 3};
+    Tensor x = random_tensor(s, 21);
+    Tensor xb(s);
+    const int64_t hw = 15;
+    for (int64_t n = 0; n < 2; ++n)
+        for (int64_t c = 0; c < 32; ++c)
+            for (int64_t i = 0; i < hw; ++i)
+                xb.data()[((n * 2 + c / 16) * hw + i) * 16 + c % 16] = x.data()[(n * 32 + c) * hw + i];
+    for (PoolKind kind : {PoolKind::kAverage, PoolKind::kMax}) {
+        Tensor a(Shape{2, 32, 1, 1}), b(Shape{2, 32, 1, 1});
+        global_pool_forward(kind, x.view(), a.view(), Layout::kPlain);
+        global_pool_forward(kind, xb.view(), b.view(), Layout::kBlocked16);
+        for (int64_t i = 0; i < a.numel(); ++i) ASSERT_EQ(a.data()[i], b.data()[i]) << i;
+    }
+}
+
+TEST(Layouts, BuiltinNetworksBlockedEqualPlain) {
+    for (const std::string name : {"alexnet", "googlenet", "vgg16"}) {
+        BuildOptions o;
+        o.width = 0.25f;
+        o.num_classes = 50;
+        Graph g = build_network(name, o);
+        fuse(g);
+        const int64_t side = name == "alexnet" ? 227 : 224;
+        CpuContext ctx;
+        auto shapes = infer_shapes(g, {Shape{2, 3, side, side}});
+        EXPECT_FALSE(plan_cpu_layouts(g, shapes, {}).empty()) << name;
+        EXPECT_LE(blocked_vs_plain(g, Shape{2, 3, side, side}), 1e-5) << name;
+    }
+}
+
+TEST(Layouts, SharedSqueezeNetsBlockedEqualPlain) {
+    PDA_SKIP_WITHOUT_SHARED();
+    for (const char* model : {"squeezenet1.1-caffe", "squeezenet1.1-torchvision"}) {
+        LoadedModel m = load_model(test::shared_dir() + "/models/" + model + ".onnx", {});
+        fuse(m.graph);
+        Shape s = m.input_shape;
+        s[0] = 2;
+        auto shapes = infer_shapes(m.graph, {s});
+        EXPECT_GE(plan_cpu_layouts(m.graph, shapes, {}).size(), 20u) << model;
+        EXPECT_LE(blocked_vs_plain(m.graph, s), 1e-5) << model;
+    }
+}
+
+}  // namespace
+}  // namespace pda
