@@ -7,8 +7,10 @@
 #include <random>
 
 #include "api/loader.h"
+#include "engine/cpu/incremental.h"
 #include "engine/cpu/layouts.h"
 #include "engine/program.h"
+#include "incremental_cases.h"
 #include "kernels/cpu/context.h"
 #include "kernels/cpu/pool.h"
 #include "networks/builtin.h"
@@ -37,14 +39,15 @@ Node conv_node(Graph& g, const std::string& name, const std::string& x, int64_t 
     return n;
 }
 
-// x (3 ch) → c1 (32) → r1 → p1 (max 2×2) → {e1 (16, 1×1), e3 (16, 3×3)} → cat (32) → add (cat + p1)
-// → c2 (20: no whole blocks) → gap → flat → fc; also s = sigmoid(p1) read by a Flatten (view).
+// x (16 ch) → c1 (32) → r1 → p1 (max 2×2) → {e1 (16, 1×1), e3 (16, 3×3)} → cat (32) → add (cat + p1)
+// → c2 (32) → c3 (20: no whole blocks, so it reads c2 plain) → gap → flat → fc; also s = sigmoid(p1)
+// read by a Flatten (a view).
 Graph small_graph() {
     Graph g;
     g.name = "layouts";
-    g.inputs = {{"x", Shape{1, 3, 12, 12}}};
+    g.inputs = {{"x", Shape{1, 16, 12, 12}}};
     g.outputs = {"fc", "sflat"};
-    g.nodes.push_back(conv_node(g, "c1", "x", 3, 32, 3, false, 1));
+    g.nodes.push_back(conv_node(g, "c1", "x", 16, 32, 3, false, 1));
     g.nodes.push_back(make_node("r1", OpType::kRelu, {"c1"}, "r1"));
     Node p1 = make_node("p1", OpType::kMaxPool, {"r1"}, "p1");
     p1.geo = Geometry::square(2, 2, 2, 0);
@@ -55,8 +58,9 @@ Graph small_graph() {
     cat.axis = 1;
     g.nodes.push_back(cat);
     g.nodes.push_back(make_node("add", OpType::kAdd, {"cat", "p1"}, "add"));
-    g.nodes.push_back(conv_node(g, "c2", "add", 32, 20, 3, true, 7));
-    g.nodes.push_back(make_node("gap", OpType::kGlobalAveragePool, {"c2"}, "gap"));
+    g.nodes.push_back(conv_node(g, "c2", "add", 32, 32, 3, true, 7));
+    g.nodes.push_back(conv_node(g, "c3", "c2", 32, 20, 1, false, 8));
+    g.nodes.push_back(make_node("gap", OpType::kGlobalAveragePool, {"c3"}, "gap"));
     g.nodes.push_back(make_node("flat", OpType::kFlatten, {"gap"}, "flat"));
     g.constants["fc.w"] = random_tensor(Shape{5, 20}, 9);
     Node fc = make_node("fc", OpType::kGemm, {"flat", "fc.w"}, "fc");
@@ -105,19 +109,19 @@ double blocked_vs_plain(const Graph& g, const Shape& in, const std::set<std::str
 
 TEST(Layouts, PlanBlocksChainsAndKeepsBoundariesPlain) {
     Graph g = small_graph();
-    auto shapes = infer_shapes(g, {Shape{2, 3, 12, 12}});
+    auto shapes = infer_shapes(g, {Shape{2, 16, 12, 12}});
     const std::set<std::string> blocked = plan_cpu_layouts(g, shapes, {});
     // p1 is read by the sigmoid, whose output a Flatten (a view) reads: s is plain, so the sigmoid
     // needs p1 plain; then add (p1 + cat) is plain, and so are cat and its sources e1, e3, since a
     // layout-blind op reads and writes one layout. c1 → r1 stays blocked (the pool converts); c2
-    // (20 channels) and everything after it are plain.
+    // (read by c3, whose 20 channels are no whole blocks) and everything after it are plain.
     EXPECT_EQ(blocked, (std::set<std::string>{"c1", "r1"}));
 
     // Without the sigmoid reader the whole chain up to c2's source is blocked.
     Graph h = small_graph();
     h.nodes.resize(h.nodes.size() - 2);
     h.outputs = {"fc"};
-    shapes = infer_shapes(h, {Shape{2, 3, 12, 12}});
+    shapes = infer_shapes(h, {Shape{2, 16, 12, 12}});
     EXPECT_EQ(plan_cpu_layouts(h, shapes, {}), (std::set<std::string>{"c1", "r1", "p1", "e1", "e3", "cat", "add"}));
     // A value read from outside stays plain, and the layout-blind ops around it with it.
     EXPECT_EQ(plan_cpu_layouts(h, shapes, {"cat"}), (std::set<std::string>{"c1", "r1"}));
@@ -128,12 +132,12 @@ TEST(Layouts, PlanBlocksChainsAndKeepsBoundariesPlain) {
 
 TEST(Layouts, SmallGraphBlockedEqualsPlain) {
     Graph g = small_graph();
-    EXPECT_LE(blocked_vs_plain(g, Shape{3, 3, 12, 12}), 1e-5);
-    EXPECT_LE(blocked_vs_plain(g, Shape{2, 3, 12, 12}, {"cat", "p1"}), 1e-5);
+    EXPECT_EQ(blocked_vs_plain(g, Shape{3, 16, 12, 12}), 0.0);
+    EXPECT_EQ(blocked_vs_plain(g, Shape{2, 16, 12, 12}, {"cat", "p1"}), 0.0);
     Graph h = small_graph();
     h.nodes.resize(h.nodes.size() - 2);
     h.outputs = {"fc"};
-    EXPECT_LE(blocked_vs_plain(h, Shape{2, 3, 12, 12}), 1e-5);
+    EXPECT_EQ(blocked_vs_plain(h, Shape{2, 16, 12, 12}), 0.0);
 }
 
 TEST(Layouts, GlobalPoolsGiveTheSameBitsInBothLayouts) {
@@ -165,7 +169,7 @@ TEST(Layouts, BuiltinNetworksBlockedEqualPlain) {
         CpuContext ctx;
         auto shapes = infer_shapes(g, {Shape{2, 3, side, side}});
         EXPECT_FALSE(plan_cpu_layouts(g, shapes, {}).empty()) << name;
-        EXPECT_LE(blocked_vs_plain(g, Shape{2, 3, side, side}), 1e-5) << name;
+        EXPECT_EQ(blocked_vs_plain(g, Shape{2, 3, side, side}), 0.0) << name;
     }
 }
 
@@ -178,7 +182,63 @@ TEST(Layouts, SharedSqueezeNetsBlockedEqualPlain) {
         s[0] = 2;
         auto shapes = infer_shapes(m.graph, {s});
         EXPECT_GE(plan_cpu_layouts(m.graph, shapes, {}).size(), 20u) << model;
-        EXPECT_LE(blocked_vs_plain(m.graph, s), 1e-5) << model;
+        EXPECT_EQ(blocked_vs_plain(m.graph, s), 0.0) << model;
+    }
+}
+
+// The incremental executor with blocked values (its crops gathered in the blocked layout) against the
+// all-plain one (the CUDA executor's layout) and a full forward, on every window batch of the grid's
+// borders and centre (every third batch), reading only the graph output (kept values stay plain, so the tests of
+// test_incremental.cc, which keep every value, run nearly all plain).
+void check_incremental(const Graph& g, int64_t k, int64_t stride) {
+    CpuContext ctx;
+    incremental_test::WindowBatches wb(g, k, stride, false, 8, 3);
+    IncrementalProgram blocked(g, wb.x().view(), k, 8, ctx, {}, true);
+    IncrementalProgram plain(g, wb.x().view(), k, 8, ctx, {}, false);
+    EXPECT_GE(blocked.blocked_values().size(), 3u) << g.name;
+    EXPECT_TRUE(plain.blocked_values().empty());
+    std::unique_ptr<Program> full = compile_cpu(g, {wb.images().shape()}, ctx);
+    const std::string& out = g.outputs.at(0);
+    int batches = 0;
+    for (int i = 0; wb.next(); ++i) {
+        if (i % 3 != 0) continue;  // batches 0, 3, …, 12 of 13: the first and last rows among them
+        blocked.run(wb.images().data(), wb.rows(), wb.cols());
+        plain.run(wb.images().data(), wb.rows(), wb.cols());
+        full->run({wb.images().view()});
+        ConstTensorView a = blocked.value(out), b = plain.value(out), f = full->value(out);
+        ASSERT_EQ(a.shape, f.shape);
+        double worst = 0, scale = 0;
+        for (int64_t i = 0; i < a.numel(); ++i) {
+            ASSERT_EQ(a.data[i], b.data[i]) << g.name << " element " << i << " of batch " << batches;
+            worst = std::max(worst, std::fabs(double(a.data[i]) - f.data[i]));
+            scale = std::max(scale, std::fabs(double(f.data[i])));
+        }
+        EXPECT_LE(worst, 1e-5 * scale) << g.name << " batch " << batches;
+        ++batches;
+    }
+    EXPECT_GE(batches, 4);
+}
+
+TEST(Layouts, IncrementalBlockedEqualsPlainAndFull) {
+    for (const std::string name : {"alexnet", "googlenet", "vgg16"}) {
+        BuildOptions o;
+        o.width = name == "googlenet" ? 0.5f : 0.25f;
+        o.num_classes = 50;
+        o.seed = 4;
+        Graph g = build_network(name, o);
+        fuse(g);
+        g.name = name;
+        check_incremental(g, 10, 23);
+    }
+}
+
+TEST(Layouts, SharedSqueezeNetsIncrementalBlockedEqualsPlainAndFull) {
+    PDA_SKIP_WITHOUT_SHARED();
+    for (const char* model : {"squeezenet1.1-caffe", "squeezenet1.1-torchvision"}) {
+        LoadedModel m = load_model(test::shared_dir() + "/models/" + model + ".onnx", {});
+        fuse(m.graph);
+        m.graph.name = model;
+        check_incremental(m.graph, 10, 17);
     }
 }
 

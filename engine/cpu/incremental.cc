@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "engine/cpu/layouts.h"
 #include "engine/program.h"
 #include "kernels/cpu/crop.h"
 
@@ -14,12 +15,24 @@ namespace {
 
 constexpr int64_t kAlignFloats = 16;  // 64 bytes, a cache line
 
+// v (1, C, spatial...) plain into out in the blocked layout (1, C/16, spatial..., 16).
+void to_blocked(ConstTensorView v, float* out) {
+    const int64_t c = v.shape[1], size = v.numel() / c;
+    for (int64_t ch = 0; ch < c; ++ch)
+        for (int64_t i = 0; i < size; ++i)
+            out[((ch / kChannelBlock) * size + i) * kChannelBlock + ch % kChannelBlock] = v.data[ch * size + i];
+}
+
 }  // namespace
+
+Layout IncrementalProgram::layout(const std::string& value) const {
+    return blocked_.count(value) ? Layout::kBlocked16 : Layout::kPlain;
+}
 
 IncrementalProgram::~IncrementalProgram() = default;
 
 IncrementalProgram::IncrementalProgram(const Graph& g, ConstTensorView clean_x, int64_t k, int64_t batch,
-                                       CpuContext& ctx, const std::set<std::string>& keep)
+                                       CpuContext& ctx, const std::set<std::string>& keep, bool blocked_layouts)
     : plan_(plan_incremental(g, clean_x.shape, k)) {
     if (batch < 1) fail_input("incremental execution needs a batch of at least one image");
     layout_ = layout_incremental(g, plan_, batch, keep, kAlignFloats);
@@ -30,7 +43,14 @@ IncrementalProgram::IncrementalProgram(const Graph& g, ConstTensorView clean_x, 
     std::fill(arena_.data(), arena_.data() + arena_.numel(), std::numeric_limits<float>::quiet_NaN());
     std::fill(clean_.data(), clean_.data() + clean_.numel(), std::numeric_limits<float>::quiet_NaN());
 
-    // The clean cache: the clean image once, every value kept.
+    // Values in oneDNN's blocked layout, as the full program would have them (engine/cpu/layouts.h),
+    // but kept values and an average pool's output corrected by its factors (crop_scale) plain.
+    std::set<std::string> plain = layout_.kept;
+    for (const PlannedStep& st : plan_.steps)
+        if (!st.avg_factor.empty()) plain.insert(g.nodes[st.node].output);
+    if (blocked_layouts) blocked_ = plan_cpu_layouts(g, shapes_, plain);
+
+    // The clean cache: the clean image once, every value kept; blocked values stored blocked.
     CompileOptions all;
     for (const Node& n : g.nodes) all.keep.insert(n.output);
     std::unique_ptr<Program> once = compile_cpu(g, {clean_x.shape}, ctx, all);
@@ -38,7 +58,10 @@ IncrementalProgram::IncrementalProgram(const Graph& g, ConstTensorView clean_x, 
     for (const auto& [name, lv] : layout_.values) {
         if (lv.clean < 0) continue;
         const ConstTensorView v = name == plan_.input ? clean_x : once->value(name);
-        std::copy(v.data, v.data + v.numel(), clean_.data() + lv.clean);
+        if (blocked_.count(name))
+            to_blocked(v, clean_.data() + lv.clean);
+        else
+            std::copy(v.data, v.data + v.numel(), clean_.data() + lv.clean);
     }
 
     LayoutMemory mem;
@@ -51,8 +74,16 @@ IncrementalProgram::IncrementalProgram(const Graph& g, ConstTensorView clean_x, 
     };
     mem.avg_factor = [this](size_t i) { return plan_.steps.at(i).avg_factor.data(); };
     bind_ = bind_layout(g, plan_, layout_, mem);
-    for (size_t i = 0; i < plan_.steps.size(); ++i)
-        ops_.push_back(make_cpu_op(g, plan_.steps[i].op, layout_.steps[i].in_shapes, layout_.steps[i].out_shape, ctx));
+    for (size_t i = 0; i < plan_.steps.size(); ++i) {
+        const Node& op = plan_.steps[i].op;
+        CpuOpLayouts lay;
+        for (const std::string& v : op.inputs) lay.in.push_back(layout(v));
+        lay.out = layout(g.nodes[plan_.steps[i].node].output);
+        ops_.push_back(make_cpu_op(g, op, layout_.steps[i].in_shapes, layout_.steps[i].out_shape, ctx, lay));
+        std::vector<int64_t> vec;
+        for (const std::string& v : op.inputs) vec.push_back(layout(v) == Layout::kBlocked16 ? kChannelBlock : 1);
+        gather_vec_.push_back(vec);
+    }
     // Unchanged values read in full or kept: replicated over the batch once.
     for (const LayoutBinding::Broadcast& b : bind_.broadcasts) cpu::crop_broadcast(b.out, b.clean, b.n, batch);
 }
@@ -66,7 +97,7 @@ void IncrementalProgram::run_windows(const int32_t* rows, const int32_t* cols) {
         in.clear();
         for (size_t j = 0; j < st.inputs.size(); ++j) {
             const BoundInput& x = st.inputs[j];
-            if (x.scratch) cpu::crop_gather(x.scratch, x.tile, x.source, rows, cols);
+            if (x.scratch) cpu::crop_gather(x.scratch, x.tile, x.source, rows, cols, gather_vec_[i][j]);
             in.push_back({x.ptr, ls.in_shapes[j]});
         }
         ops_[i]->run(in, {st.out, ls.out_shape});

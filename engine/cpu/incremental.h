@@ -26,8 +26,10 @@ class IncrementalProgram {
     // g: the graph (one input with 2 spatial axes); clean_x: the explained image (1, C, H, W); k: the
     // window side; batch: images per run; keep: values besides the graph outputs readable after run().
     // g and ctx must outlive the program.
+    // blocked_layouts: values between oneDNN ops in its blocked layout as in the full program
+    // (engine/cpu/layouts.h), gathered in it; false: everything plain, as the CUDA executor has it.
     IncrementalProgram(const Graph& g, ConstTensorView clean_x, int64_t k, int64_t batch, CpuContext& ctx,
-                       const std::set<std::string>& keep = {});
+                       const std::set<std::string>& keep = {}, bool blocked_layouts = true);
     ~IncrementalProgram();
     IncrementalProgram(const IncrementalProgram&) = delete;
     IncrementalProgram& operator=(const IncrementalProgram&) = delete;
@@ -48,16 +50,22 @@ class IncrementalProgram {
     const IncrementalPlan& incremental_plan() const { return plan_; }
     const IncrementalLayout& layout() const { return layout_; }
     int64_t batch() const { return layout_.batch; }
+    // The values that lie in oneDNN's blocked layout (engine/cpu/layouts.h).
+    const std::set<std::string>& blocked_values() const { return blocked_; }
     // Bytes of the arena (batch, values, scratch) and the clean cache.
     int64_t memory_bytes() const;
 
   private:
+    Layout layout(const std::string& value) const;
+
     IncrementalPlan plan_;
     IncrementalLayout layout_;
     std::map<std::string, Shape> shapes_;  // the full forward's, at the batch
     Tensor arena_, clean_;
     LayoutBinding bind_;
     std::vector<std::unique_ptr<CpuOp>> ops_;
+    std::set<std::string> blocked_;                 // values in the blocked layout
+    std::vector<std::vector<int64_t>> gather_vec_;  // per step and input: floats per gathered element
     bool ran_ = false;
 };
 

@@ -243,15 +243,6 @@ std::unique_ptr<CpuOp> make_op(const Graph& g, const Node& n, const std::vector<
     unsupported(n, "has no CPU kernel");
 }
 
-// Whether a convolution's grouping lets oneDNN's blocked kernels run it: whole blocks per group,
-// or depthwise.
-bool conv_groups_blockable(const Node& n, const Shape& x, const Shape& y) {
-    const int64_t g = n.group;
-    if (g <= 1) return true;
-    if (g == x[1] && g == y[1]) return true;
-    return x[1] % g == 0 && y[1] % g == 0 && (x[1] / g) % kChannelBlock == 0 && (y[1] / g) % kChannelBlock == 0;
-}
-
 }  // namespace
 
 CpuLayoutTraits cpu_layout_traits(const Graph& g, const Node& n, const std::vector<Shape>& in, const Shape& out) {
@@ -259,9 +250,8 @@ CpuLayoutTraits cpu_layout_traits(const Graph& g, const Node& n, const std::vect
     if (in.empty() || in.size() != n.inputs.size()) return t;
     switch (n.op) {
         case OpType::kConv:
-            if (!conv_groups_blockable(n, in[0], out)) return t;
-            t.reads_blocked = blockable(in[0]);
-            t.emits_blocked = blockable(out);
+            if (in.size() < 2) return t;
+            t.reads_blocked = t.emits_blocked = ConvForward::computes_blocked(conv_params(g, n, in[0], in[1], out));
             return t;
         case OpType::kMaxPool:
         case OpType::kAveragePool:

@@ -51,15 +51,18 @@ ConvForward::ConvForward(const ConvParams& p, const float* weights, const float*
                                           w_any, b_md, y, strides, dil, pl, pr);
         return dnnl::convolution_forward::primitive_desc(d, attr, ctx.engine);
     };
-    // A plain side lets the primitive choose (a reorder runs around it when it chooses another); a
-    // blocked side is the primitive's own layout and is given as it is, so nothing is reordered,
-    // unless that leaves only oneDNN's reference kernel (a blocked source with an output whose
-    // channels are no whole blocks, say): then the primitive chooses both and reorders.
+    // The kernel depends on the shapes only, never on the caller's layouts, so that a value computes
+    // to the same bits whichever layout it lies in: oneDNN's blocked layout where the channels are
+    // whole blocks (the caller's plain side reordered to and from it), else the primitive's choice.
     const md src_any(dnnl_dims(p.x), dt::f32, tag::any), dst_any(dnnl_dims(p.y), dt::f32, tag::any);
-    dnnl::convolution_forward::primitive_desc pd = make_pd(src == Layout::kPlain ? src_any : dnnl_md(p.x, src),
-                                                           dst == Layout::kPlain ? dst_any : dnnl_md(p.y, dst));
-    if ((src != Layout::kPlain || dst != Layout::kPlain) && std::string(pd.impl_info_str()).rfind("ref", 0) == 0)
-        pd = make_pd(src_any, dst_any);
+    // (Should oneDNN have only its reference kernel for the blocked case, the choice is taken:
+    // still a function of the shapes.)
+    dnnl::convolution_forward::primitive_desc pd = make_pd(src_any, dst_any);
+    if (computes_blocked(p)) {
+        dnnl::convolution_forward::primitive_desc b =
+            make_pd(dnnl_md(p.x, Layout::kBlocked16), dnnl_md(p.y, Layout::kBlocked16));
+        if (std::string(b.impl_info_str()).rfind("ref", 0) != 0) pd = b;
+    }
     prim_ = dnnl::convolution_forward(pd);
 
     src_.init(dnnl_md(p.x, src), pd.src_desc(), ctx.engine);
@@ -76,6 +79,13 @@ ConvForward::ConvForward(const ConvParams& p, const float* weights, const float*
              {DNNL_ARG_DST, dst_.mem()},
              {DNNL_ARG_SCRATCHPAD, scratch_}};
     if (p.has_bias) args_.emplace(DNNL_ARG_BIAS, bias_);
+}
+
+bool ConvForward::computes_blocked(const ConvParams& p) {
+    const int64_t g = p.group, c = p.x[1], oc = p.y[1];
+    if (!blockable(p.x) || !blockable(p.y)) return false;
+    if (g <= 1 || (g == c && g == oc)) return true;  // dense or depthwise
+    return c % g == 0 && oc % g == 0 && (c / g) % kChannelBlock == 0 && (oc / g) % kChannelBlock == 0;
 }
 
 void ConvForward::run(const float* x, float* y, const float* runtime_bias) {

@@ -1,7 +1,7 @@
 // Convolution (1-D, 2-D, 3-D; groups, strides, asymmetric pads, dilation, bias, fused ReLU) on
 // oneDNN. Built once per shape: the primitive picks its own layouts, the constant weights are
-// reordered to them at construction; src/dst in the caller's layouts (kernels/cpu/dnnl_util.h): a
-// blocked side is used as it is, a plain one is reordered from/to the primitive's choice when they differ.
+// reordered to them at construction; src/dst in the caller's layouts (kernels/cpu/dnnl_util.h),
+// reordered from/to the primitive's own where they differ (never when both are blocked).
 #pragma once
 
 #include <array>
@@ -22,6 +22,9 @@ class ConvForward {
     ConvForward(const ConvParams& p, const float* weights, const float* bias, CpuContext& ctx,
                 Layout src = Layout::kPlain, Layout dst = Layout::kPlain);
     void run(const float* x, float* y, const float* runtime_bias = nullptr);  // x: p.x, y: p.y
+    // Whether the convolution computes in the blocked layout (then src and dst may be blocked):
+    // channels in whole blocks of 16, per group too (or depthwise).
+    static bool computes_blocked(const ConvParams& p);
 
   private:
     ConvParams p_;

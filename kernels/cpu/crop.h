@@ -13,7 +13,10 @@
 namespace pda::cpu {
 
 // dst (B, C, th, tw) = each image's tile of s; rows, cols: B window top rows and left columns.
-void crop_gather(float* dst, const CropTile& t, const CropSource& s, const int32_t* rows, const int32_t* cols);
+// v = 16: source, clean map and tile in oneDNN's blocked layout (B, C/16, th, tw, 16) (C a multiple of
+// 16), the same values as the plain gather in that layout.
+void crop_gather(float* dst, const CropTile& t, const CropSource& s, const int32_t* rows, const int32_t* cols,
+                 int64_t v = 1);
 
 // dst (B, n) = clean (n) for every image.
 void crop_broadcast(float* dst, const float* clean, int64_t n, int64_t batch);
