@@ -249,10 +249,13 @@ CpuLayoutTraits cpu_layout_traits(const Graph& g, const Node& n, const std::vect
     CpuLayoutTraits t;
     if (in.empty() || in.size() != n.inputs.size()) return t;
     switch (n.op) {
-        case OpType::kConv:
+        case OpType::kConv: {
             if (in.size() < 2) return t;
-            t.reads_blocked = t.emits_blocked = ConvForward::computes_blocked(conv_params(g, n, in[0], in[1], out));
+            const ConvBlocking b = ConvForward::blocking(conv_params(g, n, in[0], in[1], out));
+            t.reads_blocked = b == ConvBlocking::kBoth;
+            t.emits_blocked = b != ConvBlocking::kNone;
             return t;
+        }
         case OpType::kMaxPool:
         case OpType::kAveragePool:
             if (in[0].rank < 3 || !PoolForward::runs_on_onednn(pool_params(n, in, out))) return t;

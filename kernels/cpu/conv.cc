@@ -52,16 +52,17 @@ ConvForward::ConvForward(const ConvParams& p, const float* weights, const float*
         return dnnl::convolution_forward::primitive_desc(d, attr, ctx.engine);
     };
     // The kernel depends on the shapes only, never on the caller's layouts, so that a value computes
-    // to the same bits whichever layout it lies in: oneDNN's blocked layout where the channels are
-    // whole blocks (the caller's plain side reordered to and from it), else the primitive's choice.
+    // to the same bits whichever layout it lies in: oneDNN's blocked layout on each side whose
+    // channels are whole blocks (blocking(p); the caller's plain side reordered to and from it), else
+    // the primitive's choice. (Should oneDNN have only its reference kernel for a blocked case, the
+    // choice is taken: still a function of the shapes.)
     const md src_any(dnnl_dims(p.x), dt::f32, tag::any), dst_any(dnnl_dims(p.y), dt::f32, tag::any);
-    // (Should oneDNN have only its reference kernel for the blocked case, the choice is taken:
-    // still a function of the shapes.)
     dnnl::convolution_forward::primitive_desc pd = make_pd(src_any, dst_any);
-    if (computes_blocked(p)) {
-        dnnl::convolution_forward::primitive_desc b =
-            make_pd(dnnl_md(p.x, Layout::kBlocked16), dnnl_md(p.y, Layout::kBlocked16));
-        if (std::string(b.impl_info_str()).rfind("ref", 0) != 0) pd = b;
+    const ConvBlocking b = blocking(p);
+    if (b != ConvBlocking::kNone) {
+        dnnl::convolution_forward::primitive_desc fixed = make_pd(
+            b == ConvBlocking::kBoth ? dnnl_md(p.x, Layout::kBlocked16) : src_any, dnnl_md(p.y, Layout::kBlocked16));
+        if (std::string(fixed.impl_info_str()).rfind("ref", 0) != 0) pd = fixed;
     }
     prim_ = dnnl::convolution_forward(pd);
 
@@ -81,11 +82,13 @@ ConvForward::ConvForward(const ConvParams& p, const float* weights, const float*
     if (p.has_bias) args_.emplace(DNNL_ARG_BIAS, bias_);
 }
 
-bool ConvForward::computes_blocked(const ConvParams& p) {
+ConvBlocking ConvForward::blocking(const ConvParams& p) {
     const int64_t g = p.group, c = p.x[1], oc = p.y[1];
-    if (!blockable(p.x) || !blockable(p.y)) return false;
-    if (g <= 1 || (g == c && g == oc)) return true;  // dense or depthwise
-    return c % g == 0 && oc % g == 0 && (c / g) % kChannelBlock == 0 && (oc / g) % kChannelBlock == 0;
+    if (!blockable(p.y)) return ConvBlocking::kNone;
+    if (!blockable(p.x)) return g == 1 ? ConvBlocking::kDst : ConvBlocking::kNone;  // a first layer
+    if (g == 1 || (g == c && g == oc)) return ConvBlocking::kBoth;                  // dense or depthwise
+    const bool whole = c % g == 0 && oc % g == 0 && (c / g) % kChannelBlock == 0 && (oc / g) % kChannelBlock == 0;
+    return whole ? ConvBlocking::kBoth : ConvBlocking::kNone;
 }
 
 void ConvForward::run(const float* x, float* y, const float* runtime_bias) {

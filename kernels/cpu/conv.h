@@ -15,6 +15,10 @@
 
 namespace pda {
 
+// kBoth: channels in whole blocks of 16 on both sides (per group too, or depthwise); kDst: only the
+// output's (a first layer on an image's 3 channels); kNone: neither.
+enum class ConvBlocking { kNone, kDst, kBoth };
+
 class ConvForward {
   public:
     // weights: (OC, C/g, k...) plain, read once here. bias: (OC) or null; when has_bias and bias is
@@ -22,9 +26,8 @@ class ConvForward {
     ConvForward(const ConvParams& p, const float* weights, const float* bias, CpuContext& ctx,
                 Layout src = Layout::kPlain, Layout dst = Layout::kPlain);
     void run(const float* x, float* y, const float* runtime_bias = nullptr);  // x: p.x, y: p.y
-    // Whether the convolution computes in the blocked layout (then src and dst may be blocked):
-    // channels in whole blocks of 16, per group too (or depthwise).
-    static bool computes_blocked(const ConvParams& p);
+    // Which sides the convolution computes in the blocked layout (those may be given blocked).
+    static ConvBlocking blocking(const ConvParams& p);
 
   private:
     ConvParams p_;
