@@ -186,6 +186,7 @@ nlohmann::json image_summary(const ExplainSession& s, const ImageExplanation& r,
                     {"reduce_s", e.seconds_reduce},
                     {"explain_s", e.seconds_total},
                     {"total_s", seconds_total}};
+    j["memory"] = {{"peak_resident_bytes", peak_resident_bytes()}};  // the process's, so far
     j["version"] = version();
     j["date"] = utc_now();
     return j;

@@ -120,10 +120,12 @@ void add_bench(CLI::App& app) {
         };
         ExplainResult warm = run(std::max<int64_t>(1, n / 4));  // compiles, fits, touches memory
         std::vector<double> rates, seconds;
+        std::string last_summary = warm.summary_json;
         int64_t images = 0, batch = 0;
         const nlohmann::json sampler = nlohmann::json::parse(warm.summary_json)["sampler"];
         for (int r = 0; r < *repeat; ++r) {
             ExplainResult res = run(n);
+            last_summary = res.summary_json;
             // The loop's time: sampling, reduction and the network's share of the resampled batches
             // (the clean image runs as one more full batch, which a whole image amortises; compile excluded).
             const int64_t nb = (res.forward_passes + res.batch - 1) / std::max<int64_t>(res.batch, 1);
@@ -134,6 +136,7 @@ void add_bench(CLI::App& app) {
             seconds.push_back(t);
             rates.push_back(t > 0 ? images / t : 0);
         }
+        const int64_t peak_rss = nlohmann::json::parse(last_summary)["memory"]["peak_resident_bytes"].get<int64_t>();
         const double flops = info["gflop"].get<double>() * 1e9;
         const double rate = median(rates);
         const int64_t S = explainer.samples_per_window();
@@ -166,7 +169,8 @@ void add_bench(CLI::App& app) {
             {"gflop_per_image", flops / 1e9},
             {"gflop_per_s", rate * flops / 1e9},
             {"windows_stride1", windows_s1},
-            {"seconds_per_image_stride1", s_per_image}};
+            {"seconds_per_image_stride1", s_per_image},
+            {"peak_resident_bytes", peak_rss}};
         if (*json) {
             std::cout << out.dump(2) << "\n";
             return;
@@ -186,6 +190,7 @@ void add_bench(CLI::App& app) {
         std::printf("  GFLOP/s                   %10.1f   (%.3f GFLOP per image)\n", rate * flops / 1e9, flops / 1e9);
         std::printf("  s per image, stride 1     %10.1f   (%lld windows x %lld samples)\n", s_per_image,
                     static_cast<long long>(windows_s1), static_cast<long long>(S));
+        std::printf("  peak resident memory      %10.1f   MB\n", static_cast<double>(peak_rss) / 1e6);
     });
 }
 

@@ -1,5 +1,7 @@
 #include "engine/memory.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -31,6 +33,11 @@ int64_t cgroup_headroom() {
 }
 
 }  // namespace
+
+int64_t peak_resident_bytes() {
+    struct rusage u {};
+    return getrusage(RUSAGE_SELF, &u) == 0 ? static_cast<int64_t>(u.ru_maxrss) * 1024 : 0;  // KiB on Linux
+}
 
 int64_t available_memory_bytes() {
     std::ifstream f("/proc/meminfo");

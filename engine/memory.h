@@ -14,6 +14,9 @@ constexpr double kUsableMemoryFraction = 0.8;
 // limit leaves (memory.max − memory.current) where one is set. 4 GiB when neither can be read.
 int64_t available_memory_bytes();
 
+// The most resident memory this process has held so far (getrusage's ru_maxrss), bytes.
+int64_t peak_resident_bytes();
+
 // "512 B", "3.4 MB", "20.6 GB" (decimal units, three significant digits).
 std::string format_bytes(double bytes);
 
