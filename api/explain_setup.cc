@@ -88,15 +88,18 @@ Device resolve_device(const Device& device) {
 std::shared_ptr<Backend> make_backend(const ModelOptions& opt) {
     const Device d = resolve_device(opt.device);
     if (d.is_cuda()) return make_cuda_backend(d.index, opt.precision);
-    return make_cpu_backend(opt.threads);
+    return make_cpu_backend(opt.threads, opt.precision);
 }
 
 void check_options(const ModelOptions& opt) {
     if (opt.threads < 0) fail_input("--threads must be ≥ 0, got " + std::to_string(opt.threads));
     const Device device = resolve_device(opt.device);
-    if (!device.is_cuda() && opt.precision != Precision::kFp32)
+    if (!device.is_cuda() && opt.precision == Precision::kBf16 && !cpu_bf16_supported())
+        fail_input("--precision bf16 on the CPU needs AVX-512-BF16 or AMX, which this CPU lacks (--device " +
+                   opt.device.str() + " runs on the CPU here)");
+    if (!device.is_cuda() && opt.precision != Precision::kFp32 && opt.precision != Precision::kBf16)
         fail_input(std::string("--precision ") + precision_name(opt.precision) +
-                   " needs a CUDA device; the CPU backend computes in fp32 (--device " + opt.device.str() +
+                   " needs a CUDA device; the CPU backend computes in fp32 or bf16 (--device " + opt.device.str() +
                    " runs on the CPU here)");
 }
 

@@ -61,8 +61,8 @@ void ExplainFlags::add_to(CLI::App& cmd) {
         ->check(CLI::IsMember({"incremental", "full"}))
         ->capture_default_str();
     cmd.add_option("--precision", precision,
-                   "network arithmetic on the GPU: fp32 | tf32 | fp16 | bf16 (FP32 accumulation; recorded in "
-                   "summary.json; the CPU computes fp32 only)")
+                   "network arithmetic: fp32 | tf32 | fp16 | bf16 on the GPU; fp32 | bf16 on the CPU (bf16 "
+                   "convolutions where it has AVX-512-BF16 or AMX); FP32 accumulation; recorded in summary.json")
         ->group(e)
         ->capture_default_str();
 }

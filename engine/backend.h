@@ -24,7 +24,9 @@ class Backend {
 };
 
 // The CPU with `threads` OpenMP threads per call (0: all cores); engine/cpu/device.cc.
-std::unique_ptr<Backend> make_cpu_backend(int threads);
+std::unique_ptr<Backend> make_cpu_backend(int threads, Precision precision = Precision::kFp32);
+// Whether this CPU runs bf16 convolutions natively (AVX-512-BF16 or AMX): --precision bf16 there.
+bool cpu_bf16_supported();
 // GPU `device` at `precision`; engine/cuda/device.cc (throws in builds without the backend).
 std::unique_ptr<Backend> make_cuda_backend(int device, Precision precision);
 

@@ -3,7 +3,8 @@
 // float32 tensor give the maps of the image file they come from, bit for bit; bad sizes are input
 // errors; a Model's thread count leaves the caller's OpenMP setting as it was; a sampler fitted and
 // saved through pda::FittedSampler gives the maps of the same fit made on the fly; photos in memory
-// give the maps of their folder; options are refused before any work.
+// give the maps of their folder; options are refused before any work; bf16 on the CPU stays close to
+// fp32.
 #include <gtest/gtest.h>
 #include <omp.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "engine/backend.h"
 #include "io/image.h"
 #include "pda/explainer.h"
 #include "pda/sampler.h"
@@ -194,8 +196,14 @@ TEST(PublicApi, OptionsAreRefusedBeforeAnyWork) {
     opt.sample_images.clear();
     expect_input([&] { pda::check_options(opt); }, "needs --sample-images");
     pda::ModelOptions mo;
-    mo.precision = pda::Precision::kBf16;
+    mo.device = pda::Device::cpu();
+    mo.precision = pda::Precision::kFp16;
     expect_input([&] { pda::check_options(mo); }, "needs a CUDA device");
+    mo.precision = pda::Precision::kBf16;
+    if (pda::cpu_bf16_supported())
+        EXPECT_NO_THROW(pda::check_options(mo));
+    else
+        expect_input([&] { pda::check_options(mo); }, "needs AVX-512-BF16 or AMX");
     expect_input([&] { pda::list_images((f.dir / "nothing").string()); }, "no such directory");
     expect_input([&] { pda::check_outputs((f.dir / "tiny.onnx").string(), {"a.png"}); }, "not a folder");
     expect_input([&] { pda::check_outputs((f.dir / "out").string(), {"x/a.png", "y/a.jpg"}); }, "share the name");
@@ -210,6 +218,42 @@ TEST(PublicApi, InfoDescribesTheModel) {
     EXPECT_NEAR(info["gflop"].get<double>(), 1.456, 0.01);
     EXPECT_GT(info["incremental"]["ratio"].get<double>(), 2.0);
     expect_input([&] { model.info_json(228); }, "larger than");
+}
+
+// bf16 convolutions on the CPU (where it has them): the maps of the shared SqueezeNet stay close to
+// fp32's (occlusion, k 10, stride 16), and differ from them, so bf16 did run.
+TEST(PublicApi, CpuBf16MapsStayCloseToFp32) {
+    PDA_SKIP_WITHOUT_SHARED();
+    if (!pda::cpu_bf16_supported()) GTEST_SKIP() << "skipped: this CPU has neither AVX-512-BF16 nor AMX";
+    const std::string model = pda::test::shared_dir() + "/models/squeezenet1.1-caffe.onnx";
+    const std::string image = pda::test::shared_dir() + "/images/cat.png";
+    pda::ExplainerOptions opt;
+    opt.sampler = pda::SamplerKind::kOcclusion;
+    opt.k = 10;
+    opt.stride = 16;
+    pda::ExplainResult r[2];
+    for (int i = 0; i < 2; ++i) {
+        pda::ModelOptions mo;
+        mo.precision = i == 0 ? pda::Precision::kFp32 : pda::Precision::kBf16;
+        const pda::Model m = pda::Model::load(model, mo);
+        EXPECT_EQ(m.precision(), mo.precision);
+        r[i] = pda::Explainer(m, opt).explain(image);
+    }
+    const std::vector<float>&a = r[0].relevance.values, &b = r[1].relevance.values;
+    ASSERT_EQ(a.size(), b.size());
+    double sa = 0, sb = 0, sab = 0, saa = 0, sbb = 0, err = 0, top = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+        sa += a[i], sb += b[i], sab += double(a[i]) * b[i], saa += double(a[i]) * a[i], sbb += double(b[i]) * b[i];
+        err = std::max(err, std::fabs(double(a[i]) - b[i]));
+        top = std::max(top, std::fabs(double(a[i])));
+    }
+    const double n = static_cast<double>(a.size());
+    const double r_ab = (sab - sa * sb / n) / std::sqrt((saa - sa * sa / n) * (sbb - sb * sb / n));
+    std::printf("[ bf16 ] SqueezeNet occlusion maps, bf16 vs fp32: r %.5f, max error %.2e of max |value|\n", r_ab,
+                err / top);
+    EXPECT_GT(r_ab, 0.995);
+    EXPECT_LT(err / top, 0.1);
+    EXPECT_GT(err, 0.0);
 }
 
 }  // namespace

@@ -121,12 +121,13 @@ namespace {
 
 class CpuBackend final : public Backend {
   public:
-    explicit CpuBackend(int threads) {
+    CpuBackend(int threads, Precision precision) {
         ctx_.threads = threads;
+        ctx_.bf16 = precision == Precision::kBf16;
         device_ = make_cpu_device(ctx_);
     }
     Device device() const override { return Device::cpu(); }
-    Precision precision() const override { return Precision::kFp32; }
+    Precision precision() const override { return ctx_.bf16 ? Precision::kBf16 : Precision::kFp32; }
     std::unique_ptr<Program> compile(const Graph& g, const std::vector<Shape>& shapes) override {
         return compile_cpu(g, shapes, ctx_);
     }
@@ -139,6 +140,12 @@ class CpuBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cpu_backend(int threads) { return std::make_unique<CpuBackend>(threads); }
+bool cpu_bf16_supported() { return cpu_has_bf16(); }
+
+std::unique_ptr<Backend> make_cpu_backend(int threads, Precision precision) {
+    if (precision != Precision::kFp32 && precision != Precision::kBf16)
+        fail_input(std::string("--precision ") + precision_name(precision) + " runs on CUDA devices only");
+    return std::make_unique<CpuBackend>(threads, precision);
+}
 
 }  // namespace pda

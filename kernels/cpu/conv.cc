@@ -38,7 +38,8 @@ ConvForward::ConvForward(const ConvParams& p, const float* weights, const float*
         static const tag grouped[] = {tag::abcd, tag::abcde, tag::abcdef};
         w_plain = md(wdims, dt::f32, grouped[nd - 1]);
     }
-    md w_any(wdims, dt::f32, tag::any);
+    const dt in_type = ctx.bf16 ? dt::bf16 : dt::f32;  // source and weights as the primitive reads them
+    md w_any(wdims, in_type, tag::any);
     md b_md = p.has_bias ? md({p.w[0]}, dt::f32, tag::a) : md();
     dnnl::primitive_attr attr = dnnl_user_scratchpad_attr();
     if (p.relu) {
@@ -56,12 +57,13 @@ ConvForward::ConvForward(const ConvParams& p, const float* weights, const float*
     // channels are whole blocks (blocking(p); the caller's plain side reordered to and from it), else
     // the primitive's choice. (Should oneDNN have only its reference kernel for a blocked case, the
     // choice is taken: still a function of the shapes.)
-    const md src_any(dnnl_dims(p.x), dt::f32, tag::any), dst_any(dnnl_dims(p.y), dt::f32, tag::any);
+    const md src_any(dnnl_dims(p.x), in_type, tag::any), dst_any(dnnl_dims(p.y), dt::f32, tag::any);
     dnnl::convolution_forward::primitive_desc pd = make_pd(src_any, dst_any);
     const ConvBlocking b = blocking(p);
     if (b != ConvBlocking::kNone) {
-        dnnl::convolution_forward::primitive_desc fixed = make_pd(
-            b == ConvBlocking::kBoth ? dnnl_md(p.x, Layout::kBlocked16) : src_any, dnnl_md(p.y, Layout::kBlocked16));
+        dnnl::convolution_forward::primitive_desc fixed =
+            make_pd(b == ConvBlocking::kBoth ? dnnl_md(p.x, Layout::kBlocked16, in_type) : src_any,
+                    dnnl_md(p.y, Layout::kBlocked16));
         if (std::string(fixed.impl_info_str()).rfind("ref", 0) != 0) pd = fixed;
     }
     prim_ = dnnl::convolution_forward(pd);

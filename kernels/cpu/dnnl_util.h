@@ -48,12 +48,13 @@ constexpr int64_t kChannelBlock = 16;
 // Whether a value of shape s can lie in the blocked layout.
 inline bool blockable(const Shape& s) { return s.rank >= 3 && s.rank <= 5 && s[1] % kChannelBlock == 0; }
 
-inline dnnl::memory::desc dnnl_md(const Shape& s, Layout layout) {
+inline dnnl::memory::desc dnnl_md(const Shape& s, Layout layout,
+                                  dnnl::memory::data_type type = dnnl::memory::data_type::f32) {
     using tag = dnnl::memory::format_tag;
-    if (layout == Layout::kPlain) return dnnl_plain_md(s);
+    if (layout == Layout::kPlain) return {dnnl_dims(s), type, dnnl_plain_tag(s.rank)};
     if (!blockable(s)) fail_internal("blocked layout for shape " + s.str());
     static const tag blocked[] = {tag::aBc16b, tag::aBcd16b, tag::aBcde16b};
-    return {dnnl_dims(s), dnnl::memory::data_type::f32, blocked[s.rank - 3]};
+    return {dnnl_dims(s), type, blocked[s.rank - 3]};
 }
 
 // An argument the caller passes in its own layout (plain or blocked); when the primitive
