@@ -1,7 +1,10 @@
 // The pda program: subcommands, --version, and the exit-code contract: 0 ok, 2 bad usage or input
 // (one clear line on stderr; a failed write to stdout counts as one), 1 internal error.
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <new>
@@ -65,7 +68,24 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
+namespace {
+
+// OpenMP threads waiting for work give their core back at once (OMP_WAIT_POLICY=passive) unless the
+// user chose a policy. libgomp reads it when it is loaded, before main, so the program starts itself
+// again with it set (same pid, arguments and environment otherwise). Spinning waits save a few
+// microseconds per parallel region on an idle machine; once another process takes a core, the
+// threads of oneDNN's many small parallel regions spin against each other and the descheduled one,
+// and an explanation on 2 cores ran at a quarter of its speed (bench/RESULTS.md).
+void exec_with_passive_waits(char** argv) {
+    if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT")) return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+    execv("/proc/self/exe", argv);  // returns only on failure: then go on with the default policy
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+    exec_with_passive_waits(argv);
     pda::handle_interrupts();  // before any thread starts
     return checked_stdout(run(argc, argv));
 }
