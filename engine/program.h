@@ -26,11 +26,35 @@ class Program {
     virtual int64_t activation_bytes() const = 0;
 };
 
+// Activation memory that several CPU programs of one model take turns in (one runs at a time): sized
+// for the largest of them, grown when a larger one first runs, so programs for batch 1, 16 and 64 take
+// the memory of batch 64 once, not the sum.
+class SharedArena {
+  public:
+    // At least `floats` floats, 64-byte aligned; a pointer returned earlier is invalid once it grows.
+    float* reserve(int64_t floats) {
+        if (floats > floats_) {
+            data_.reset();
+            data_ = alloc_floats(floats);
+            floats_ = floats;
+        }
+        return data_.get();
+    }
+    int64_t floats() const { return floats_; }
+
+  private:
+    std::unique_ptr<float[], AlignedFree> data_;
+    int64_t floats_ = 0;
+};
+
 struct CompileOptions {
     std::set<std::string> keep;  // values besides the graph outputs to keep readable after run()
     // CPU: activations between oneDNN ops in its blocked layout where the graph allows it
     // (engine/cpu/layouts.h); false keeps every value plain (the reference the tests compare with).
     bool blocked_layouts = true;
+    // CPU: the activations live in this arena (its values valid until another of its programs runs)
+    // instead of one of the program's own; null: its own.
+    SharedArena* arena = nullptr;
 };
 
 // The CPU program: oneDNN and plain C++ ops, activation buffers reused by a liveness plan.

@@ -137,5 +137,31 @@ TEST(Executor, KeptValuesSurviveAndWrongInputShapeIsRefused) {
     EXPECT_THROW(compile_cpu(g, {x.shape()}, ctx, CompileOptions{{"nope"}}), Error);
 }
 
+TEST(Executor, ProgramsShareOneArenaSizedForTheLargest) {
+    BuildOptions o;
+    o.width = 0.125f;
+    o.num_classes = 10;
+    Graph g = build_network("alexnet", o);
+    CpuContext ctx;
+    SharedArena arena;
+    CompileOptions shared;
+    shared.arena = &arena;
+    Tensor x1 = random_tensor(Shape{1, 3, 227, 227}, 10), x4 = random_tensor(Shape{4, 3, 227, 227}, 11);
+    auto own1 = compile_cpu(g, {x1.shape()}, ctx), own4 = compile_cpu(g, {x4.shape()}, ctx);
+    auto p1 = compile_cpu(g, {x1.shape()}, ctx, shared), p4 = compile_cpu(g, {x4.shape()}, ctx, shared);
+    own1->run({x1.view()});
+    own4->run({x4.view()});
+    for (int round = 0; round < 2; ++round) {  // alternately, the small one first: the arena grows once
+        p1->run({x1.view()});
+        ConstTensorView a = p1->value("prob"), b = own1->value("prob");
+        for (int64_t i = 0; i < a.numel(); ++i) ASSERT_EQ(a.data[i], b.data[i]);
+        p4->run({x4.view()});
+        a = p4->value("prob"), b = own4->value("prob");
+        for (int64_t i = 0; i < a.numel(); ++i) ASSERT_EQ(a.data[i], b.data[i]);
+    }
+    EXPECT_EQ(arena.floats() * 4, p4->activation_bytes());
+    EXPECT_GT(p4->activation_bytes(), p1->activation_bytes());
+}
+
 }  // namespace
 }  // namespace pda

@@ -128,13 +128,17 @@ class CpuBackend final : public Backend {
     }
     Device device() const override { return Device::cpu(); }
     Precision precision() const override { return ctx_.bf16 ? Precision::kBf16 : Precision::kFp32; }
+    // Programs for every batch size a Model uses share one arena, sized for the largest.
     std::unique_ptr<Program> compile(const Graph& g, const std::vector<Shape>& shapes) override {
-        return compile_cpu(g, shapes, ctx_);
+        CompileOptions opt;
+        opt.arena = &arena_;
+        return compile_cpu(g, shapes, ctx_, opt);
     }
     PdaDevice& pda() override { return *device_; }
 
   private:
     CpuContext ctx_;
+    SharedArena arena_;
     std::unique_ptr<PdaDevice> device_;
 };
 

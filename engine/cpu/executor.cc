@@ -22,7 +22,9 @@ class CpuProgram : public Program {
         shapes_ = infer_shapes(g, input_shapes);
 
         plan_ = plan_memory(g, shapes_, opt.keep, kAlignFloats);
-        arena_ = alloc_floats(plan_.arena_floats);
+        shared_ = opt.arena;
+        if (!shared_) arena_ = alloc_floats(plan_.arena_floats);
+        base_ = arena_.get();
         for (const ValueInfo& in : g.inputs) input_index_[in.name] = static_cast<int>(input_index_.size());
 
         std::set<std::string> blocked;
@@ -49,6 +51,7 @@ class CpuProgram : public Program {
                 fail_input("input '" + g_.inputs[i].name + "' has shape " + inputs[i].shape.str() + ", compiled for " +
                            shapes_.at(g_.inputs[i].name).str());
         inputs_ = inputs;
+        if (shared_) base_ = shared_->reserve(plan_.arena_floats);
         std::vector<ConstTensorView> in;
         for (size_t i = 0; i < g_.nodes.size(); ++i) {
             if (!ops_[i]) continue;
@@ -67,7 +70,7 @@ class CpuProgram : public Program {
         if (g_.is_constant(r)) return {g_.constant(r).data(), s->second};
         auto in = input_index_.find(r);
         if (in != input_index_.end()) return {inputs_.at(in->second).data, s->second};
-        return {arena_.get() + plan_.offset.at(r), s->second};
+        return {base_ + plan_.offset.at(r), s->second};
     }
 
     const Shape& shape(const std::string& name) const override {
@@ -79,13 +82,15 @@ class CpuProgram : public Program {
     int64_t activation_bytes() const override { return plan_.arena_floats * static_cast<int64_t>(sizeof(float)); }
 
   private:
-    float* mutable_data(const std::string& v) { return arena_.get() + plan_.offset.at(plan_.root_of(v)); }
+    float* mutable_data(const std::string& v) { return base_ + plan_.offset.at(plan_.root_of(v)); }
 
     const Graph& g_;
     std::map<std::string, Shape> shapes_;
     MemoryPlan plan_;
     std::map<std::string, int> input_index_;
-    std::unique_ptr<float[], AlignedFree> arena_;
+    std::unique_ptr<float[], AlignedFree> arena_;  // its own, or none with a shared one
+    SharedArena* shared_ = nullptr;
+    float* base_ = nullptr;  // the arena of the last run
     std::vector<std::unique_ptr<CpuOp>> ops_;
     std::vector<ConstTensorView> inputs_;
 };
