@@ -1,31 +1,36 @@
 #!/usr/bin/env bash
-# PDA throughput on the CPU, pda vs a straightforward batched PyTorch PDA (bench/peers/pda_torch.py),
-# same machine, same run: SqueezeNet 1.1 (Caffe, ../shared), AlexNet and VGG16 (pda: built-in, random
-# weights; peer: the BVLC AlexNet / VGG16 of tests/golden/make_golden.py, random weights: same cost,
-# not same values), the same photo, the same fitted conditional sampler file, k, pad, samples, first
-# N windows and threads. Prints the command lines and a table with the ratio and the execution mode
-# pda reports. Usage: scripts/bench-pda.sh [BUILD]
-# env: NETS (default "squeezenet1.1 alexnet vgg16"), THREADS (default all cores), WINDOWS (32),
-#      WINDOWS_VGG16 (8: a VGG16 forward is ~20× an AlexNet one), REPEATS (3), SAMPLES (10), K (10),
-#      PAD (2), SAMPLER (conditional | marginal | occlusion), EXEC (pda's --exec: incremental | full;
-#      default incremental), BATCH (pda's; default from memory),
-#      PEER_BATCH (the peer's resampled images per forward, default 40: its best on 2 cores)
+# PDA on the CPU, pda vs a straightforward batched Python PDA on the very same ONNX files, same machine,
+# same run, interleaved (pda full, pda incremental, peer, pda full, ...) with the other processes' CPU
+# share measured during each run and disturbed runs redone (bench/peers/interleave.py). The peer is
+# bench/peers/pda_ort.py on onnxruntime (PEER=ort, the default; its venv from bench/peers/setup.sh) or
+# bench/peers/pda_torch.py on Debian's PyTorch (PEER=torch). Models: SqueezeNet 1.1 Caffe (../shared),
+# torchvision's AlexNet and VGG16 with random weights (bench/peers/export_torchvision.py, kept in
+# BUILD/bench-models). Three parts (bench/peers/bench_pda.py prints a markdown table for each):
+#   throughput   `pda bench --windows N --json` vs the peer on the same first N windows: images/s
+#   occlusion    whole jobs, `pda explain` vs the peer, each a whole timed process, maps compared
+#   conditional  whole jobs on one `pda fit-sampler` file per model, shared by both
+# The explained classes are pda's top 3 (`pda predict`), given to both. Maps and sampler files stay in
+# BUILD/bench-pda. Defaults take about 20 min on 2 cores (more when other work makes runs be redone).
+# Usage: scripts/bench-pda.sh [BUILD]
+# env: PEER (ort | torch), NETS ("squeezenet1.1 alexnet vgg16"), PARTS ("throughput occlusion conditional"),
+#      EXECS (pda's --exec modes, "full incremental"), THREADS (all cores), ROUNDS (throughput's interleaved
+#      rounds, 3), JOB_ROUNDS (whole jobs' interleaved rounds, 3), REPEATS (timed runs inside each
+#      throughput run, 3), WINDOWS (32), WINDOWS_VGG16 (8), SAMPLER (throughput: conditional | occlusion),
+#      SAMPLES (10), K (10), PAD (2), OCC_STRIDES ("squeezenet1.1=4 alexnet=4 vgg16=24"), COND_STRIDES
+#      ("squeezenet1.1=16 alexnet=16 vgg16=72"), BATCH (pda's; default its own), PEER_BATCH (onnxruntime
+#      32, PyTorch 40: about each one's best on 2 cores), MAX_OTHER (others' CPU share above which a run
+#      is redone, 0.10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 pda="$build/pda"
-threads=${THREADS:-$(nproc)}
-nets=${NETS:-squeezenet1.1 alexnet vgg16}
-windows=${WINDOWS:-32}
-windows_vgg16=${WINDOWS_VGG16:-8}
-exec_mode=${EXEC:-incremental}
-repeats=${REPEATS:-3}
-samples=${SAMPLES:-10}
-k=${K:-10}
-pad=${PAD:-2}
-sampler=${SAMPLER:-conditional}
-peer_batch=${PEER_BATCH:-40}
-py=/usr/bin/python3
+[ -x "$pda" ] || { echo "bench-pda: $pda not built (make build)" >&2; exit 2; }
+peer=${PEER:-ort}
+case $peer in
+    ort) peer_py=$(bench/peers/setup.sh "$build/peers-venv") peer_batch=${PEER_BATCH:-32} ;;
+    torch) peer_py=/usr/bin/python3 peer_batch=${PEER_BATCH:-40} ;;
+    *) echo "bench-pda: PEER: unknown peer '$peer' (ort, torch)" >&2; exit 2 ;;
+esac
 if [ -f ../shared/models/squeezenet1.1-caffe.onnx ]; then
     squeeze=../shared/models/squeezenet1.1-caffe.onnx
     photos=../shared/images
@@ -36,55 +41,25 @@ else
     photos=models/images
     image=models/images/cat.jpg
 fi
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-
-echo "machine: $(lscpu | sed -n 's/^Model name:[[:space:]]*//p'), $(nproc) cores, threads $threads," \
-    "$(date -u +%F), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-echo "PDA: sampler $sampler, k $k, pad $pad, $samples samples/window, the first windows (per row) of $image," \
-    "median of $repeats runs after a warm-up; pda --exec $exec_mode"
-common="--sampler $sampler --k $k --pad $pad --samples $samples --repeat $repeats --threads $threads"
-[ "$sampler" = marginal ] && common="$common --sample-images $photos"
-run() {  # echo the command line, then run it
-    echo "\$ $*" >&2
-    "$@"
-}
-rows=()
-for net in $nets; do
+models=()
+for net in ${NETS:-squeezenet1.1 alexnet vgg16}; do
     case $net in
-        squeezenet1.1) model=$squeeze n=$windows ;;
-        alexnet) model=alexnet n=$windows ;;
-        vgg16) model=vgg16 n=$windows_vgg16 ;;
-        *) echo "bench-pda.sh: NETS: unknown network '$net' (squeezenet1.1, alexnet, vgg16)" >&2; exit 2 ;;
+        squeezenet1.1) path=$squeeze ;;
+        alexnet | vgg16)
+            /usr/bin/python3 bench/peers/export_torchvision.py "$build/bench-models" "$net"
+            path=$build/bench-models/$net.onnx ;;
+        *) echo "bench-pda: NETS: unknown network '$net' (squeezenet1.1, alexnet, vgg16)" >&2; exit 2 ;;
     esac
-    flags="$common --windows $n"
-    if [ "$sampler" = conditional ]; then  # one fit per model, shared by both programs
-        run "$pda" fit-sampler "$model" --images "$photos" --k "$k" --pad "$pad" -o "$out/$net.pdas" >&2
-        flags="$flags --sampler-file $out/$net.pdas"
-    fi
-    # shellcheck disable=SC2086  # $flags is a list of flags
-    run "$pda" bench "$model" "$image" $flags --exec "$exec_mode" ${BATCH:+--batch $BATCH} --json > "$out/$net.pda.json"
-    # shellcheck disable=SC2086
-    run $py bench/peers/pda_torch.py "$model" "$image" $flags --batch "$peer_batch" > "$out/$net.peer.json"
-    rows+=("$net")
+    [ -f "$path" ] || { echo "bench-pda: $path not found" >&2; exit 2; }
+    models+=("$net=$path")
 done
-[ ${#rows[@]} -gt 0 ] || { echo "bench-pda.sh: NETS is empty" >&2; exit 2; }
-$py - "$out" "${rows[@]}" <<'PY'
-import json, sys
-out, nets = sys.argv[1], sys.argv[2:]
-pda = {n: json.load(open(f"{out}/{n}.pda.json")) for n in nets}
-peer = {n: json.load(open(f"{out}/{n}.peer.json")) for n in nets}
-print("\n| network | windows | resampled images | pda images/s | PyTorch images/s | pda / PyTorch "
-      "| pda s/image (stride 1) | PyTorch s/image (stride 1) |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
-for n in nets:
-    a, b = pda[n], peer[n]
-    w = str(a["windows"]) if a["windows"] == b["windows"] else f"{a['windows']} / {b['windows']}"
-    print(f"| {n} | {w} | {a['resampled_images_per_run']} (batch {a['batch']} / {b['batch']}) | "
-          f"{a['images_per_s']:.1f} | {b['images_per_s']:.1f} | {a['images_per_s'] / b['images_per_s']:.2f}× | "
-          f"{a['seconds_per_image_stride1']:.0f} | {b['seconds_per_image_stride1']:.0f} |")
-modes = {a["execution"] for a in pda.values()}  # as pda ran it, not as asked
-mode = modes.pop() if len(modes) == 1 else ", ".join(f"{n} {a['execution']}" for n, a in pda.items())
-a0 = pda[nets[0]]
-print(f"\npda {a0['device']}, {a0['precision']}, {mode} execution; PyTorch {peer[nets[0]]['torch']} (full execution)")
-PY
+[ ${#models[@]} -gt 0 ] || { echo "bench-pda: NETS is empty" >&2; exit 2; }
+exec /usr/bin/python3 bench/peers/bench_pda.py --pda "$pda" --peer "$peer" --peer-python "$peer_py" \
+    --work "$build/bench-pda" --image "$image" --photos "$photos" \
+    --parts "${PARTS:-throughput occlusion conditional}" --execs "${EXECS:-full incremental}" \
+    --threads "${THREADS:-$(nproc)}" --rounds "${ROUNDS:-3}" --job-rounds "${JOB_ROUNDS:-3}" \
+    --max-other "${MAX_OTHER:-0.10}" --windows "${WINDOWS:-32}" --windows-vgg16 "${WINDOWS_VGG16:-8}" \
+    --repeats "${REPEATS:-3}" --sampler "${SAMPLER:-conditional}" --samples "${SAMPLES:-10}" --k "${K:-10}" \
+    --pad "${PAD:-2}" --occ-strides "${OCC_STRIDES:-squeezenet1.1=4 alexnet=4 vgg16=24}" \
+    --cond-strides "${COND_STRIDES:-squeezenet1.1=16 alexnet=16 vgg16=72}" --batch "${BATCH:-}" \
+    --peer-batch "$peer_batch" "${models[@]}"

@@ -7,8 +7,9 @@ other processes' CPU share is measured from /proc/stat (all CPUs' busy time) min
 time (its rusage), over cores x wall time; a run with more than --max-other of the machine taken by
 others is redone (up to --retries times) and, if still disturbed, kept and flagged.
 
-Use as a module: `measure(cases, rounds, max_other, retries)` with cases of (label, [cmd_a, cmd_b],
-[value_a, value_b]); returns per case the medians and the largest other-CPU share seen."""
+Use as a module: `measure(cases, rounds, max_other, retries)` with cases of (label, [cmd_a, cmd_b, ...],
+[value_a, value_b, ...]) and optionally the commands' names as a fourth element (default pda, peer for
+two); returns per case the medians and the largest other-CPU share seen."""
 import json
 import os
 import statistics
@@ -56,20 +57,25 @@ def child_cpu_seconds() -> float:
 def measure(cases, rounds=3, max_other=0.10, retries=3, log=sys.stderr):
     child_cpu_seconds()
     results = []
-    for label, cmds, values in cases:
+    for case in cases:
+        label, cmds, values = case[:3]
+        names = case[3] if len(case) > 3 else ["pda", "peer"] if len(cmds) == 2 else [str(i) for i in range(len(cmds))]
         got = [[] for _ in cmds]
         worst = 0.0
         for r in range(rounds):
             for i, cmd in enumerate(cmds):
                 for attempt in range(retries + 1):
+                    t0 = time.perf_counter()
                     data, other = run_once(cmd)
+                    wall = time.perf_counter() - t0
                     if other <= max_other or attempt == retries:
                         break
-                    log.write(f"  {label}: run disturbed ({other:.0%} of the CPU taken by others), redone\n")
+                    log.write(f"  {label}: run disturbed ({other:.0%} of the CPU taken by others, {wall:.1f} s), "
+                              "redone\n")
                 worst = max(worst, other)
                 got[i].append(values[i](data))
-                log.write(f"  {label} round {r + 1} {['pda', 'peer'][i] if len(cmds) == 2 else i}: "
-                          f"{got[i][-1]:.2f} (others {other:.0%})\n")
+                log.write(f"  {label} round {r + 1} {names[i]}: "
+                          f"{got[i][-1]:.2f} (others {other:.0%}, {wall:.1f} s)\n")
         results.append({"label": label, "medians": [statistics.median(g) for g in got], "runs": got,
                         "max_other": worst})
     return results

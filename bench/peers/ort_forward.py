@@ -15,8 +15,9 @@ import onnx
 import onnxruntime as ort
 
 
-def free_batch(path: str) -> bytes:
-    m = onnx.load(path)
+def free_batch(model) -> bytes:
+    """The model (a path, or an onnx.ModelProto, changed in place) with a symbolic batch dimension."""
+    m = onnx.load(model) if isinstance(model, str) else model
     inits = {t.name for t in m.graph.initializer}
     for v in list(m.graph.input) + list(m.graph.output):
         if v.name in inits:

@@ -11,12 +11,12 @@ image at borders), p(c|x\\w) as the mean of the S softmax vectors, weight of evi
 Laplace correction, per-pixel mean over covering windows. The model runs through a float32
 PyTorch executor of the ONNX graph built from tests/real/onnx_torch.py's helpers (or, for
 `alexnet` / `vgg16`, the BVLC AlexNet / VGG16 of tests/golden/make_golden.py with seeded random
-weights: pda's built-ins' cost, not their values). Preprocessing follows the sidecar, or for a
-built-in pda's `caffe` preset at the network's own input size (227 / 224), with PIL's antialiased
-bilinear resize and a centre crop, as pda's does.
+weights: pda's built-ins' cost, not their values). Preprocessing follows the sidecar or `--preset`, or
+for a built-in pda's `caffe` preset at the network's own input size (227 / 224), with PIL's antialiased
+bilinear resize and a centre crop, as pda's does (bench/peers/pda_common.py, shared with pda_ort.py).
 
-usage: pda_torch.py MODEL IMAGE [--sampler occlusion|marginal|conditional] [--sample-images DIR]
-       [--sampler-file F.pdas] [--k 10] [--pad 2] [--samples 10] [--stride 1] [--windows N]
+usage: pda_torch.py MODEL IMAGE [--preset caffe|torchvision] [--sampler occlusion|marginal|conditional]
+       [--sample-images DIR] [--sampler-file F.pdas] [--k 10] [--pad 2] [--samples 10] [--stride 1] [--windows N]
        [--threads T] [--batch B] [--repeat R] [--warmup W] [--classes top3|all|ID,...] [--save DIR]
        > result.json   (resampled images/s, seconds per image at --stride and at stride 1)
 """
@@ -32,10 +32,11 @@ import onnx
 import torch
 import torch.nn.functional as F
 from onnx import numpy_helper
-from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "real"))
+sys.path.insert(0, HERE)
+import pda_common  # noqa: E402
 from onnx_torch import attrs, pad_nd, pool  # noqa: E402
 
 # pda's `caffe` preset (io/model_desc.cc), which its built-in networks use at their own input size.
@@ -118,7 +119,7 @@ class OnnxModel:
         raise SystemExit(f"pda_torch: op {op} not supported")
 
 
-def load_model(name):
+def load_model(name, preset=None):
     """(callable x → probabilities (N, K), preprocessing dict)."""
     if name in BUILTIN:
         sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "golden"))
@@ -127,9 +128,9 @@ def load_model(name):
         torch.manual_seed(0)
         net = getattr(make_golden, cls)().eval()  # full width
         return (lambda x: net(x)[1]), dict(CAFFE, input_size=[size, size])
-    with open(os.path.splitext(name)[0] + ".json") as f:
-        pre = json.load(f)
     m = OnnxModel(name)
+    dims = next(i for i in m.model.graph.input if i.name == m.input).type.tensor_type.shape.dim
+    pre = pda_common.model_preprocessing(name, preset, [d.dim_value or None for d in dims[2:4]])
     out = pre.get("output") or m.model.graph.output[0].name
     logits = pre["output_kind"] == "logits"
     return (lambda x: torch.softmax(m(x, out), dim=1) if logits else m(x, out)), pre
@@ -137,28 +138,10 @@ def load_model(name):
 
 def preprocess(path, pre):
     """An image file → (1, C, H, W) float32 in network-input space, as pda's io/preprocess.cc."""
-    im = Image.open(path).convert("RGB")
-    h, w = pre["input_size"]
-    s = pre["resize_shorter"]
-    nh, nw = h, w
-    if s > 0:
-        shorter, longer = min(im.height, im.width), max(im.height, im.width)
-        new_long = int(float(s * longer) / float(shorter))
-        nw, nh = (s, new_long) if im.width <= im.height else (new_long, s)
-    if (nh, nw) != (im.height, im.width):
-        im = im.resize((nw, nh), Image.BILINEAR)
-    top, left = (nh - h) // 2, (nw - w) // 2
-    a = np.asarray(im, dtype=np.float64)[top:top + h, left:left + w]
-    if pre["channel_order"] == "BGR":
-        a = a[:, :, ::-1]
-    a = (a * pre["scale"] / 255.0).astype(np.float32)  # rounded once to float, as pda's table
-    a = (a - np.float32(pre["mean"])) / np.float32(pre["std"])
-    return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)[None]).astype(np.float32))
+    return torch.from_numpy(pda_common.preprocess(path, pre))
 
 
-def image_files(folder):
-    return sorted(os.path.join(folder, f) for f in os.listdir(folder)
-                  if f.lower().endswith((".png", ".jpg", ".jpeg", ".bmp")))
+image_files = pda_common.image_files
 
 
 # ---- samplers: draw(window list) → (len, S, C, k, k) -------------------------------------------
@@ -239,17 +222,8 @@ class Conditional:
 
 def read_sampler_file(path, k, pad):
     """pda's fitted Gaussian (docs/sampler-file.md): (mean, cov, C), float64."""
-    with open(path, "rb") as f:
-        if f.read(8) != b"PDASAMP1":
-            raise SystemExit(f"pda_torch: {path} is not a pda sampler file")
-        n = int(np.frombuffer(f.read(8), "<u8")[0])
-        h = json.loads(f.read(n))
-        if (h["k"], h["pad"]) != (k, pad):
-            raise SystemExit(f"pda_torch: {path} was fitted for k {h['k']}, pad {h['pad']}")
-        d = h["dim"]
-        mean = np.frombuffer(f.read(8 * d), "<f8")
-        cov = np.frombuffer(f.read(8 * d * d), "<f8").reshape(d, d)
-    return torch.from_numpy(mean.copy()), torch.from_numpy(cov.copy()), h["channels"]
+    mean, cov, channels = pda_common.read_sampler_file(path, k, pad)
+    return torch.from_numpy(mean), torch.from_numpy(cov), channels
 
 
 # ---- the PDA loop ------------------------------------------------------------------------------
@@ -291,6 +265,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model", help=".onnx with its sidecar .json beside it, or alexnet | vgg16 (random weights)")
     ap.add_argument("image")
+    ap.add_argument("--preset", choices=sorted(pda_common.PRESETS), help="preprocessing of an .onnx without a sidecar")
     ap.add_argument("--sampler", choices=["occlusion", "marginal", "conditional"], default="conditional")
     ap.add_argument("--sample-images", help="folder: the marginal sample set / the conditional fit")
     ap.add_argument("--sampler-file", help="conditional: pda's fitted Gaussian (.pdas) instead of a fit here")
@@ -311,7 +286,7 @@ def main():
     ap.add_argument("--save", help="folder: relevance.npy (M, H, W), counts.npy, classes.json")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    net, pre = load_model(a.model)
+    net, pre = load_model(a.model, a.preset)
     x = preprocess(a.image, pre)
     C, H, W = x.shape[1:]
     S = 1 if a.sampler == "occlusion" else a.samples
@@ -335,9 +310,8 @@ def main():
             sampler = Conditional(images, a.k, a.pad, a.seed, a.max_patches, H, W)
     setup_s = time.perf_counter() - t
     def starts(n):  # 0, stride, 2·stride, … and the border position n − k (METHOD.md §2)
-        s = list(range(0, n - a.k + 1, a.stride))
-        return s if s[-1] == n - a.k else s + [n - a.k]
-    wins = [(r, c) for r in starts(H) for c in starts(W)]
+        return pda_common.window_starts(n, a.k, a.stride)
+    wins = pda_common.windows(H, W, a.k, a.stride)
     if a.windows >= 0:
         wins = wins[:a.windows]
     with torch.inference_mode():

@@ -24,7 +24,6 @@ The JSON is rewritten after every measurement, so a run cut short keeps what it 
 """
 import argparse
 import json
-import math
 import statistics
 import sys
 import time
@@ -176,7 +175,7 @@ def forward_rate(model, size, batch, p, iters=10):
     return batch * 1e3 / statistics.median(ts)
 
 
-def pda_run(model, x, windows, k, S, per_batch, targets, p0):
+def pda_run(model, x, windows, k, S, per_batch, targets, p0, p):
     """The PDA loop over `windows` ((row, col) pairs, a multiple of per_batch); returns the map."""
     _, C, H, W = x.shape
     ar = torch.arange(k, device="cuda")
@@ -214,12 +213,12 @@ def pda_seconds(model, size, p, n_windows, k, S, per_batch, repeat):
         n_windows = max(per_batch, n_windows // per_batch * per_batch)
         idx = torch.arange(n_windows, device="cuda")
         windows = torch.stack([idx // side, idx % side], 1)
-        pda_run(model, x, windows[:per_batch], k, S, per_batch, targets, p0)  # warm-up (cudnn.benchmark)
+        pda_run(model, x, windows[:per_batch], k, S, per_batch, targets, p0, p)  # warm-up (cudnn.benchmark)
         torch.cuda.synchronize()
         ts = []
         for _ in range(repeat):
             t = time.perf_counter()
-            pda_run(model, x, windows, k, S, per_batch, targets, p0)
+            pda_run(model, x, windows, k, S, per_batch, targets, p0, p)
             torch.cuda.synchronize()
             ts.append(time.perf_counter() - t)
     t = statistics.median(ts)
