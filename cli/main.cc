@@ -70,22 +70,23 @@ int run(int argc, char** argv) {
 
 namespace {
 
-// OpenMP threads waiting for work give their core back at once (OMP_WAIT_POLICY=passive) unless the
-// user chose a policy. libgomp reads it when it is loaded, before main, so the program starts itself
-// again with it set (same pid, arguments and environment otherwise). Spinning waits save a few
-// microseconds per parallel region on an idle machine; once another process takes a core, the
-// threads of oneDNN's many small parallel regions spin against each other and the descheduled one,
-// and an explanation on 2 cores ran at a quarter of its speed (bench/RESULTS.md).
-void exec_with_passive_waits(char** argv) {
+// OpenMP threads waiting for work spin briefly, then give their core back (GOMP_SPINCOUNT=3000, a
+// few microseconds), unless the user chose (OMP_WAIT_POLICY or GOMP_SPINCOUNT). libgomp reads these
+// when it is loaded, before main, so the program starts itself again with it set (same pid,
+// arguments and environment otherwise). libgomp's default spins for far longer: once another process
+// takes a core, the threads of oneDNN's many small parallel regions spin against each other and the
+// descheduled one; never spinning (OMP_WAIT_POLICY=passive) halves the speed of small batches on an
+// idle machine instead. Measurements: bench/RESULTS.md.
+void exec_with_short_spins(char** argv) {
     if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT")) return;
-    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
-    execv("/proc/self/exe", argv);  // returns only on failure: then go on with the default policy
+    if (setenv("GOMP_SPINCOUNT", "3000", 1) != 0) return;
+    execv("/proc/self/exe", argv);  // returns only on failure: then go on with the default
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    exec_with_passive_waits(argv);
+    exec_with_short_spins(argv);
     pda::handle_interrupts();  // before any thread starts
     return checked_stdout(run(argc, argv));
 }
