@@ -22,11 +22,8 @@ namespace {
 using test::make_node;
 
 Tensor random_tensor(const Shape& s, uint32_t seed, float lo = -1.f, float hi = 1.f) {
-    Tensor t(s);
     std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> u(lo, hi);
-    for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = u(rng);
-    return t;
+    return incremental_test::random_tensor(s, rng, lo, hi);
 }
 
 Node conv_node(Graph& g, const std::string& name, const std::string& x, int64_t c, int64_t oc, int64_t k, bool relu,

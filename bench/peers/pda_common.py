@@ -5,6 +5,7 @@ file, weight of evidence, and the occlusion, marginal and conditional samplers i
 A module, not a program: `sys.path.insert(0, "bench/peers"); import pda_common`."""
 import json
 import os
+import time
 
 import numpy as np
 from PIL import Image
@@ -204,3 +205,13 @@ class Conditional:
             z = self.rng.standard_normal((len(mu_i), S), dtype=np.float32)
             out[j] = (mean[:, None] + L @ z).T.reshape(S, C, k, k)
         return out
+
+
+def timed_runs(run, repeat):
+    """Calls run() `repeat` times; returns (seconds of each call, the last call's result)."""
+    times, out = [], None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = run()
+        times.append(time.perf_counter() - t)
+    return times, out

@@ -326,11 +326,8 @@ def main():
     warm = max(1, a.batch // S) if a.warmup < 0 else a.warmup
     if warm:
         explain(net, x, p0, sampler, wins[:warm], a.k, S, a.batch, classes, a.laplace_n)
-    times = []
-    for _ in range(a.repeat):
-        t = time.perf_counter()
-        rel, counts = explain(net, x, p0, sampler, wins, a.k, S, a.batch, classes, a.laplace_n)
-        times.append(time.perf_counter() - t)
+    times, (rel, counts) = pda_common.timed_runs(
+        lambda: explain(net, x, p0, sampler, wins, a.k, S, a.batch, classes, a.laplace_n), a.repeat)
     sec = statistics.median(times)
     rate = len(wins) * S / sec
     full = (H - a.k + 1) * (W - a.k + 1)
