@@ -2,7 +2,10 @@
 // and buffer layout (engine/incremental_layout.h) that drive the CUDA executor, bound to host memory
 // and run with the CPU's ops (engine/cpu/ops.h) at the layout's shapes and the CPU gathers of
 // kernels/cpu/crop.h in place of cuDNN and the CUDA kernels — so every CPU test runs the plan, the
-// gather decisions and the buffer reuse the GPU runs. The clean image's activations are cached once;
+// gather decisions and the buffer reuse the GPU runs. Values between oneDNN ops lie in its blocked
+// layout as in the full program (engine/cpu/layouts.h; their crops gathered 16 channels at a time);
+// with blocked_layouts = false everything is plain, as on the GPU, and the bits are the same
+// (tests/test_layouts.cc). The clean image's activations are cached once;
 // a batch of resampled images, each differing from the clean image only inside its own k × k window,
 // is run by recomputing every node on a crop of one size per batch. Results equal a full forward up
 // to float reordering (tests/test_incremental.cc).
