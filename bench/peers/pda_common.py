@@ -3,8 +3,10 @@ preprocessing (pda's sidecar or preset, as api/loader.cc chooses it) and an imag
 network-input space as pda's io/preprocess.cc does, the windows of METHOD.md §2, pda's `.pdas` sampler
 file, weight of evidence, and the occlusion, marginal and conditional samplers in numpy.
 A module, not a program: `sys.path.insert(0, "bench/peers"); import pda_common`."""
+import argparse
 import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -215,3 +217,43 @@ def timed_runs(run, repeat):
         out = run()
         times.append(time.perf_counter() - t)
     return times, out
+
+
+def pda_arguments(doc, model_help, batch, batch_help, warmup_help):
+    """The command line both PDA peers share (the same flags as pda's where they exist)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model", help=model_help)
+    ap.add_argument("image")
+    ap.add_argument("--preset", choices=sorted(PRESETS), help="preprocessing of an .onnx without a sidecar")
+    ap.add_argument("--sampler", choices=["occlusion", "marginal", "conditional"], default="conditional")
+    ap.add_argument("--sampler-file", help="conditional: pda's fitted Gaussian (.pdas) instead of a fit here")
+    ap.add_argument("--sample-images", help="folder: the marginal sample set / a conditional fit here")
+    ap.add_argument("--fill", type=float, default=0.0, help="occlusion value in network-input space")
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--pad", type=int, default=2)
+    ap.add_argument("--samples", type=int, default=10)
+    ap.add_argument("--stride", type=int, default=1)
+    ap.add_argument("--windows", type=int, default=-1, help="only the first N windows (throughput)")
+    ap.add_argument("--classes", default="top3")
+    ap.add_argument("--laplace-n", type=float, default=100000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--batch", type=int, default=batch, help=batch_help)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--repeat", type=int, default=1, help="timed runs after the warm-up; the median is reported")
+    ap.add_argument("--warmup", type=int, default=-1, help=warmup_help)
+    ap.add_argument("--max-patches", type=int, default=200000)
+    ap.add_argument("--save", help="folder: relevance.npy (M, H, W), counts.npy, classes.json")
+    return ap
+
+
+def save_and_print(res, save, rel, counts, classes, p0):
+    """Writes relevance.npy, counts.npy (float32, as pda writes it) and classes.json into `save` when
+    given, then the result JSON to stdout. rel, counts: numpy arrays; p0: the clean probabilities."""
+    if save:
+        os.makedirs(save, exist_ok=True)
+        np.save(os.path.join(save, "relevance.npy"), rel)
+        np.save(os.path.join(save, "counts.npy"), counts.astype(np.float32))
+        with open(os.path.join(save, "classes.json"), "w") as f:
+            json.dump({"classes": classes, "probabilities": [float(p0[c]) for c in classes]}, f)
+    json.dump(res, sys.stdout, indent=1)
+    print()

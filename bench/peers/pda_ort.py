@@ -18,8 +18,6 @@ usage (the peers' venv, bench/peers/setup.sh):
       [--stride 1] [--windows N] [--classes top3|all|ID,...] [--threads T] [--batch B] [--repeat R]
       [--warmup W] [--save DIR]  > result.json
 """
-import argparse
-import json
 import os
 import statistics
 import sys
@@ -120,30 +118,10 @@ def make_sampler(a, x, pre, S):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("model", help=".onnx file with its sidecar <stem>.json beside it (or --preset)")
-    ap.add_argument("image")
-    ap.add_argument("--preset", choices=sorted(pc.PRESETS), help="preprocessing when there is no sidecar")
-    ap.add_argument("--sampler", choices=["occlusion", "marginal", "conditional"], default="conditional")
-    ap.add_argument("--sampler-file", help="conditional: pda's fitted Gaussian (.pdas)")
-    ap.add_argument("--sample-images", help="folder: the marginal sample set / a conditional fit here")
-    ap.add_argument("--fill", type=float, default=0.0, help="occlusion value in network-input space")
-    ap.add_argument("--k", type=int, default=10)
-    ap.add_argument("--pad", type=int, default=2)
-    ap.add_argument("--samples", type=int, default=10)
-    ap.add_argument("--stride", type=int, default=1)
-    ap.add_argument("--windows", type=int, default=-1, help="only the first N windows (throughput)")
-    ap.add_argument("--classes", default="top3")
-    ap.add_argument("--laplace-n", type=float, default=100000)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--batch", type=int, default=32,
-                    help="resampled images per forward (whole windows; 16–40 were best on 2 cores)")
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--repeat", type=int, default=1, help="timed runs after the warm-up; the median is reported")
-    ap.add_argument("--warmup", type=int, default=-1,
-                    help="windows of the warm-up run (default: one batch, and the last batch's size; 0: none)")
-    ap.add_argument("--max-patches", type=int, default=200000)
-    ap.add_argument("--save", help="folder: relevance.npy (M, H, W), counts.npy, classes.json")
+    ap = pc.pda_arguments(
+        __doc__, ".onnx file with its sidecar <stem>.json beside it (or --preset)", 32,
+        "resampled images per forward (whole windows; 16–40 were best on 2 cores)",
+        "windows of the warm-up run (default: one batch, and the last batch's size; 0: none)")
     a = ap.parse_args()
     if a.k < 1 or a.stride < 1 or a.batch < 1 or a.repeat < 1 or a.samples < 1:
         raise SystemExit("pda_ort: --k, --stride, --batch, --repeat and --samples must be ≥ 1")
@@ -184,14 +162,7 @@ def main():
            "seconds": times, "seconds_median": sec, "images_per_s": rate,
            "seconds_per_image": at_stride * S / rate, "seconds_per_image_stride1": full * S / rate,
            "uncovered": int((counts == 0).sum()), "ridges": getattr(sampler, "ridges", 0)}
-    if a.save:
-        os.makedirs(a.save, exist_ok=True)
-        np.save(os.path.join(a.save, "relevance.npy"), rel)
-        np.save(os.path.join(a.save, "counts.npy"), counts.astype(np.float32))  # as pda writes it
-        with open(os.path.join(a.save, "classes.json"), "w") as f:
-            json.dump({"classes": classes, "probabilities": [float(p0[c]) for c in classes]}, f)
-    json.dump(res, sys.stdout, indent=1)
-    print()
+    pc.save_and_print(res, a.save, rel, counts, classes, p0)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,6 @@ usage: pda_torch.py MODEL IMAGE [--preset caffe|torchvision] [--sampler occlusio
        [--threads T] [--batch B] [--repeat R] [--warmup W] [--classes top3|all|ID,...] [--save DIR]
        > result.json   (resampled images/s, seconds per image at --stride and at stride 1)
 """
-import argparse
-import json
 import os
 import statistics
 import sys
@@ -262,28 +260,9 @@ def explain(net, x, p0, sampler, wins, k, S, batch, classes, laplace_n):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("model", help=".onnx with its sidecar .json beside it, or alexnet | vgg16 (random weights)")
-    ap.add_argument("image")
-    ap.add_argument("--preset", choices=sorted(pda_common.PRESETS), help="preprocessing of an .onnx without a sidecar")
-    ap.add_argument("--sampler", choices=["occlusion", "marginal", "conditional"], default="conditional")
-    ap.add_argument("--sample-images", help="folder: the marginal sample set / the conditional fit")
-    ap.add_argument("--sampler-file", help="conditional: pda's fitted Gaussian (.pdas) instead of a fit here")
-    ap.add_argument("--fill", type=float, default=0.0)
-    ap.add_argument("--k", type=int, default=10)
-    ap.add_argument("--pad", type=int, default=2)
-    ap.add_argument("--samples", type=int, default=10)
-    ap.add_argument("--stride", type=int, default=1)
-    ap.add_argument("--windows", type=int, default=-1, help="only the first N windows (benchmark)")
-    ap.add_argument("--classes", default="top3")
-    ap.add_argument("--laplace-n", type=float, default=100000)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--batch", type=int, default=64, help="resampled images per forward (whole windows)")
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--repeat", type=int, default=1, help="timed runs after a warm-up; the median is reported")
-    ap.add_argument("--warmup", type=int, default=-1, help="windows of the warm-up run (default: one batch)")
-    ap.add_argument("--max-patches", type=int, default=200000)
-    ap.add_argument("--save", help="folder: relevance.npy (M, H, W), counts.npy, classes.json")
+    ap = pda_common.pda_arguments(
+        __doc__, ".onnx with its sidecar .json beside it, or alexnet | vgg16 (random weights)", 64,
+        "resampled images per forward (whole windows)", "windows of the warm-up run (default: one batch)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     net, pre = load_model(a.model, a.preset)
@@ -337,14 +316,7 @@ def main():
            "batch": max(1, a.batch // S) * S, "classes": classes, "setup_seconds": setup_s, "seconds": times,
            "images_per_s": rate, "seconds_per_image": at_stride * S / rate,
            "seconds_per_image_stride1": full * S / rate, "uncovered": int((counts == 0).sum())}
-    if a.save:
-        os.makedirs(a.save, exist_ok=True)
-        np.save(os.path.join(a.save, "relevance.npy"), rel.numpy())
-        np.save(os.path.join(a.save, "counts.npy"), counts.numpy().astype(np.float32))  # as pda writes it
-        with open(os.path.join(a.save, "classes.json"), "w") as f:
-            json.dump({"classes": classes, "probabilities": [float(p0[c]) for c in classes]}, f)
-    json.dump(res, sys.stdout, indent=1)
-    print()
+    pda_common.save_and_print(res, a.save, rel.numpy(), counts.numpy(), classes, p0)
 
 
 if __name__ == "__main__":
