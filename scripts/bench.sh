@@ -2,13 +2,13 @@
 # CPU forward throughput, pda vs Debian's PyTorch, same machine, same thread count, one run:
 # bench/forward.cc (Google Benchmark, median of repeats) then bench/torch_forward.py, then a table
 # with the ratio. Usage: scripts/bench.sh [BUILD] ; env THREADS (default: all cores), REPEATS,
-# FILTER (a benchmark regex, e.g. 'alexnet|squeeze').
+# FILTER (a benchmark regex; default '^forward/', e.g. '^forward/(alexnet|squeeze)').
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 threads=${THREADS:-$(nproc)}
 repeats=${REPEATS:-3}
-filter=${FILTER:-.}
+filter=${FILTER:-^forward/}
 out=$(mktemp -d)
 export OMP_NUM_THREADS=$threads PDA_SHARED_MODELS=${PDA_SHARED_MODELS:-../shared/models}
 echo "machine: $(lscpu | sed -n 's/^Model name:[[:space:]]*//p'), $(nproc) cores, threads $threads, $(date -u +%F)"
@@ -17,7 +17,7 @@ echo "machine: $(lscpu | sed -n 's/^Model name:[[:space:]]*//p'), $(nproc) cores
     --benchmark_out_format=json >&2
 nets=$(/usr/bin/python3 -c "
 import json,re; d=json.load(open('$out/pda.json'))
-print(','.join(sorted({b['run_name'].split('/')[1] for b in d['benchmarks']})))")
+print(','.join(sorted({b['run_name'].split('/')[1] for b in d['benchmarks'] if b['run_name'].startswith('forward/')})))")
 /usr/bin/python3 bench/torch_forward.py --threads "$threads" --repeats "$repeats" --min-time 0.5 --only "$nets" \
     > "$out/torch.json"
 /usr/bin/python3 - "$out/pda.json" "$out/torch.json" <<'PY'
@@ -29,7 +29,9 @@ runs = pda["benchmarks"]
 if any(b.get("aggregate_name") for b in runs):  # repetitions > 1: the medians
     runs = [b for b in runs if b.get("aggregate_name") == "median"]
 for b in runs:
-    _, net, batch = b["run_name"].split("/")[:3]
+    family, net, batch = b["run_name"].split("/")[:3]
+    if family != "forward":  # forward_plain/ (all-plain layouts) and gpu_forward/ are not this table's
+        continue
     ours[(net, int(batch))] = b["items_per_second"]
 print(f"\nforward throughput, images/s (median), pda vs PyTorch {torch['torch']}, {torch['threads']} threads")
 print("| network | batch | pda | PyTorch | pda / PyTorch |")
