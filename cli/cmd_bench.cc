@@ -126,11 +126,9 @@ void add_bench(CLI::App& app) {
         for (int r = 0; r < *repeat; ++r) {
             ExplainResult res = run(n);
             last_summary = res.summary_json;
-            // The loop's time: sampling, reduction and the network's share of the resampled batches
-            // (the clean image runs as one more full batch, which a whole image amortises; compile excluded).
-            const int64_t nb = (res.forward_passes + res.batch - 1) / std::max<int64_t>(res.batch, 1);
-            double t = res.seconds.sampling + res.seconds.reduce +
-                       res.seconds.network * static_cast<double>(nb) / static_cast<double>(nb + 1);
+            // The loop's time: sampling, network and reduction of every batch (the clean image rides
+            // in the first batch's spare slot; compile excluded).
+            const double t = res.seconds.sampling + res.seconds.reduce + res.seconds.network;
             images = res.forward_passes;
             batch = res.batch;
             seconds.push_back(t);

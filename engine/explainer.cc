@@ -1,7 +1,8 @@
 // The PDA loop (METHOD.md §1–2), once for every backend, in named phases:
 //   setup  — validate everything, begin the image in the sampler (explain_common.h);
 //   plan   — a fused private copy of the network, the batch size in whole windows, the program;
-//   clean  — the clean image through the same program: p(c|x), node values, the explained classes;
+//   clean  — the clean image through the same program, in the first batch's spare slot: p(c|x), node
+//            values, the explained classes;
 //   per batch of whole windows: sample (draw, paste) → run → reduce (S outputs of each window to
 //            p(c|x\w) and node means, weight of evidence / activation difference) → accumulate
 //            (per-pixel sums in window order) → restore the batch;
@@ -55,8 +56,14 @@ Explanation explain(const Graph& g, const OutputSpec& out, ConstTensorView x, Sa
                    (lim.image_bytes > 0 ? " (" + format_bytes(lim.image_bytes) + ")" : std::string()));
     if (lim.most < S) refuse("--samples " + std::to_string(S) + ": the resampled images of one window", S);
     if (p.batch > lim.most) refuse("--batch " + std::to_string(p.batch) + ": its images", p.batch);
+    // Whole windows per batch: at most what the memory (or --batch) allows, then evened out so that
+    // the batches are as few as that allows and as small as they can be (100 windows at most 64 per
+    // batch run as 51 + 51 images, not 64 + 64). The first batch also carries the clean image, in
+    // the slot after its windows' images, so it holds one window fewer.
     const int64_t images = p.batch > 0 ? p.batch : lim.preferred;
-    int64_t wpb = std::min(n_windows, std::max<int64_t>(1, images / S));  // whole windows per batch
+    const int64_t wpb_most = std::min(n_windows + 1, std::max<int64_t>(1, images / S));
+    const int64_t n_batches = (n_windows + 1 + wpb_most - 1) / wpb_most;
+    int64_t wpb = (n_windows + 1 + n_batches - 1) / n_batches;
     std::unique_ptr<BatchProgram> prog = dev.compile(net, x, p.k, wpb * S, p.exec, keep);
     wpb = std::min(wpb, prog->batch() / S);  // lowered on out-of-memory
     if (wpb < 1)
@@ -74,18 +81,48 @@ Explanation explain(const Graph& g, const OutputSpec& out, ConstTensorView x, Sa
     for (int64_t have = 1; have < prog_batch; have *= 2)
         dev.copy(batch + have * image_size, batch, image_bytes * std::min(have, prog_batch - have));
 
-    // ---- clean: the clean image through the same program as the resampled ones ---------------------
-    // Every image names window 0 and is clean there, so an incremental program's crops are clean too.
+    // ---- per batch of whole windows: sample → run → reduce → accumulate → restore ------------------
+    // A batch's images past its windows' nw·S are clean copies; an incremental program gives them the
+    // block's last window, where they are clean, so their crops are clean too.
+    int64_t slot_w1[2] = {0, 0};
+    bool pending[2] = {false, false};
+    auto finish = [&](int slot) {  // waits for the batch in slot, adds its times, reports progress
+        if (!pending[slot]) return;
+        const BatchTimes t = dev.finish(slot);
+        e.seconds_sampling += t.sampling;
+        e.seconds_network += t.network;
+        e.seconds_reduce += t.reduce;
+        pending[slot] = false;
+        if (progress) progress(slot_w1[slot], n_windows);
+    };
+    auto launch = [&](const PdaWindows& blk, int slot) {  // sample → run
+        const float* drawn = dev.draw(blk, slot);
+        dev.mark(slot, BatchPhase::kPaste);
+        dev.paste(batch, drawn, blk);
+        dev.mark(slot, BatchPhase::kNetwork);
+        prog->run(blk);
+        dev.mark(slot, BatchPhase::kReduce);
+    };
+
+    // ---- clean: the clean image through the same program, in the first batch -----------------------
+    // (alone when a batch holds one window only): p(c|x), node values, the explained classes.
+    const int64_t nw0 = std::min(n_windows, (prog_batch - 1) / S), clean_slot = nw0 * S;
+    const PdaWindows blk0 = s.grid.block(C, S, 0, std::max<int64_t>(nw0, 1));
     ExplainClock::time_point t0 = ExplainClock::now();
-    prog->run(s.grid.block(C, S, 0, 1));
+    if (nw0 > 0) {
+        launch(blk0, 0);
+    } else {
+        prog->run(blk0);  // nothing pasted: every image is clean
+    }
     std::vector<float> p_clean(static_cast<size_t>(K));
-    dev.download(p_clean.data(), prog->value(out.value), static_cast<int64_t>(sizeof(float)) * K);  // image 0
-    e.seconds_network += seconds_since(t0);
+    dev.download(p_clean.data(), prog->value(out.value) + clean_slot * K, static_cast<int64_t>(sizeof(float)) * K);
+    if (nw0 == 0) e.seconds_network += seconds_since(t0);
     if (out.logits) pda_softmax_row(p_clean.data(), p_clean.data(), K);
     std::vector<DeviceArray<double>> node_clean;
     for (const NodeTarget& t : nodes) {
         node_clean.push_back(device_array<double>(dev, t.units));
-        dev.unit_means(prog->value(t.value), 1, t.units, t.spatial, node_clean.back().get());
+        dev.unit_means(prog->value(t.value) + clean_slot * t.units * t.spatial, 1, t.units, t.spatial,
+                       node_clean.back().get());
     }
     const std::vector<int64_t> classes = resolve_classes(p.classes, p_clean, K);
     const int64_t M = static_cast<int64_t>(classes.size());
@@ -107,34 +144,8 @@ Explanation explain(const Graph& g, const OutputSpec& out, ConstTensorView x, Sa
         dev.zero(node_sums.back().get(), static_cast<int64_t>(sizeof(double)) * t.units * plane);
     }
 
-    // ---- per batch of whole windows: sample → run → reduce → accumulate → restore ------------------
-    int64_t slot_w1[2] = {0, 0};
-    bool pending[2] = {false, false};
-    auto finish = [&](int slot) {  // waits for the batch in slot, adds its times, reports progress
-        if (!pending[slot]) return;
-        const BatchTimes t = dev.finish(slot);
-        e.seconds_sampling += t.sampling;
-        e.seconds_network += t.network;
-        e.seconds_reduce += t.reduce;
-        pending[slot] = false;
-        if (progress) progress(slot_w1[slot], n_windows);
-    };
-    int64_t nb = 0;
-    for (int64_t w0 = 0; w0 < n_windows; w0 += wpb, ++nb) {
-        const int slot = static_cast<int>(nb & 1);
-        finish(slot);  // batch nb − 2; batch nb − 1 may still run
-        const int64_t nw = std::min(wpb, n_windows - w0);
-        const PdaWindows blk = s.grid.block(C, S, w0, nw);
-
-        const float* drawn = dev.draw(blk, slot);
-        dev.mark(slot, BatchPhase::kPaste);
-        dev.paste(batch, drawn, blk);
-        dev.mark(slot, BatchPhase::kNetwork);
-        // A last partial block runs the full batch: the images after nw·S are clean copies (of the
-        // block's last window, for an incremental program's crops).
-        prog->run(blk);
-        dev.mark(slot, BatchPhase::kReduce);
-
+    auto reduce = [&](const PdaWindows& blk, int slot) {  // reduce → accumulate → restore
+        const int64_t nw = blk.count;
         const float* probs = prog->value(out.value);  // (prog_batch, K)
         if (out.logits) {
             dev.softmax_rows(probs, softmax.get(), nw * S, K);
@@ -152,9 +163,21 @@ Explanation explain(const Graph& g, const OutputSpec& out, ConstTensorView x, Sa
         dev.mark(slot, BatchPhase::kRestore);
         dev.restore(batch, x_dev.get(), blk);
         dev.mark(slot, BatchPhase::kDone);
-        slot_w1[slot] = w0 + nw;
+        slot_w1[slot] = blk.w0 + nw;
         pending[slot] = true;
         e.forward_passes += nw * S;
+    };
+    int64_t nb = 0;
+    if (nw0 > 0) {
+        reduce(blk0, 0);
+        nb = 1;
+    }
+    for (int64_t w0 = nw0; w0 < n_windows; w0 += wpb, ++nb) {
+        const int slot = static_cast<int>(nb & 1);
+        finish(slot);  // batch nb − 2; batch nb − 1 may still run
+        const PdaWindows blk = s.grid.block(C, S, w0, std::min(wpb, n_windows - w0));
+        launch(blk, slot);
+        reduce(blk, slot);
     }
     finish(static_cast<int>(nb & 1));  // the older of the two in flight first
     finish(static_cast<int>((nb + 1) & 1));
