@@ -37,8 +37,8 @@ Node conv_node(Graph& g, const std::string& name, const std::string& x, int64_t 
 }
 
 // x (16 ch) → c1 (32) → r1 → p1 (max 2×2) → {e1 (16, 1×1), e3 (16, 3×3)} → cat (32) → add (cat + p1)
-// → c2 (32) → c3 (20: no whole blocks, so it reads c2 plain) → gap → flat → fc; also s = sigmoid(p1)
-// read by a Flatten (a view).
+// → c2 (32) → c3 (20: no whole blocks, so it reads c2 blocked and writes plain) → gap → flat → fc;
+// also s = sigmoid(p1) read by a Flatten (a view).
 Graph small_graph() {
     Graph g;
     g.name = "layouts";
@@ -110,21 +110,23 @@ TEST(Layouts, PlanBlocksChainsAndKeepsBoundariesPlain) {
     const std::set<std::string> blocked = plan_cpu_layouts(g, shapes, {});
     // p1 is read by the sigmoid, whose output a Flatten (a view) reads: s is plain, so the sigmoid
     // needs p1 plain; then add (p1 + cat) is plain, and so are cat and its sources e1, e3, since a
-    // layout-blind op reads and writes one layout. c1 → r1 stays blocked (the pool converts); c2
-    // (read by c3, whose 20 channels are no whole blocks) and everything after it are plain.
-    EXPECT_EQ(blocked, (std::set<std::string>{"c1", "r1"}));
+    // layout-blind op reads and writes one layout. c1 → r1 stays blocked (the pool converts); so does
+    // c2, which c3 reads blocked (its 20 output channels are no whole blocks: it writes plain), and
+    // everything after c3 is plain.
+    EXPECT_EQ(blocked, (std::set<std::string>{"c1", "c2", "r1"}));
 
-    // Without the sigmoid reader the whole chain up to c2's source is blocked.
+    // Without the sigmoid reader the whole chain up to c3 is blocked.
     Graph h = small_graph();
     h.nodes.resize(h.nodes.size() - 2);
     h.outputs = {"fc"};
     shapes = infer_shapes(h, {Shape{2, 16, 12, 12}});
-    EXPECT_EQ(plan_cpu_layouts(h, shapes, {}), (std::set<std::string>{"c1", "r1", "p1", "e1", "e3", "cat", "add"}));
+    EXPECT_EQ(plan_cpu_layouts(h, shapes, {}),
+              (std::set<std::string>{"c1", "c2", "r1", "p1", "e1", "e3", "cat", "add"}));
     // A value read from outside stays plain, and the layout-blind ops around it with it.
-    EXPECT_EQ(plan_cpu_layouts(h, shapes, {"cat"}), (std::set<std::string>{"c1", "r1"}));
-    EXPECT_EQ(plan_cpu_layouts(h, shapes, {"add"}), (std::set<std::string>{"c1", "r1"}));
+    EXPECT_EQ(plan_cpu_layouts(h, shapes, {"cat"}), (std::set<std::string>{"c1", "c2", "r1"}));
+    EXPECT_EQ(plan_cpu_layouts(h, shapes, {"add"}), (std::set<std::string>{"c1", "c2", "r1"}));
     // The pool reads plain and writes blocked: keeping c1 (and so r1) plain leaves the rest blocked.
-    EXPECT_EQ(plan_cpu_layouts(h, shapes, {"c1"}), (std::set<std::string>{"p1", "e1", "e3", "cat", "add"}));
+    EXPECT_EQ(plan_cpu_layouts(h, shapes, {"c1"}), (std::set<std::string>{"c2", "p1", "e1", "e3", "cat", "add"}));
 }
 
 TEST(Layouts, SmallGraphBlockedEqualsPlain) {

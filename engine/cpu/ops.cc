@@ -252,8 +252,8 @@ CpuLayoutTraits cpu_layout_traits(const Graph& g, const Node& n, const std::vect
         case OpType::kConv: {
             if (in.size() < 2) return t;
             const ConvBlocking b = ConvForward::blocking(conv_params(g, n, in[0], in[1], out));
-            t.reads_blocked = b == ConvBlocking::kBoth;
-            t.emits_blocked = b != ConvBlocking::kNone;
+            t.reads_blocked = b == ConvBlocking::kBoth || b == ConvBlocking::kSrc;
+            t.emits_blocked = b == ConvBlocking::kBoth || b == ConvBlocking::kDst;
             return t;
         }
         case OpType::kMaxPool:

@@ -61,9 +61,10 @@ ConvForward::ConvForward(const ConvParams& p, const float* weights, const float*
     dnnl::convolution_forward::primitive_desc pd = make_pd(src_any, dst_any);
     const ConvBlocking b = blocking(p);
     if (b != ConvBlocking::kNone) {
+        const bool src_blocked = b == ConvBlocking::kBoth || b == ConvBlocking::kSrc;
         dnnl::convolution_forward::primitive_desc fixed =
-            make_pd(b == ConvBlocking::kBoth ? dnnl_md(p.x, Layout::kBlocked16, in_type) : src_any,
-                    dnnl_md(p.y, Layout::kBlocked16));
+            make_pd(src_blocked ? dnnl_md(p.x, Layout::kBlocked16, in_type) : src_any,
+                    b == ConvBlocking::kSrc ? dst_any : dnnl_md(p.y, Layout::kBlocked16));
         if (std::string(fixed.impl_info_str()).rfind("ref", 0) != 0) pd = fixed;
     }
     prim_ = dnnl::convolution_forward(pd);
@@ -86,7 +87,7 @@ ConvForward::ConvForward(const ConvParams& p, const float* weights, const float*
 
 ConvBlocking ConvForward::blocking(const ConvParams& p) {
     const int64_t g = p.group, c = p.x[1], oc = p.y[1];
-    if (!blockable(p.y)) return ConvBlocking::kNone;
+    if (!blockable(p.y)) return blockable(p.x) && g == 1 ? ConvBlocking::kSrc : ConvBlocking::kNone;  // a last layer
     if (!blockable(p.x)) return g == 1 ? ConvBlocking::kDst : ConvBlocking::kNone;  // a first layer
     if (g == 1 || (g == c && g == oc)) return ConvBlocking::kBoth;                  // dense or depthwise
     const bool whole = c % g == 0 && oc % g == 0 && (c / g) % kChannelBlock == 0 && (oc / g) % kChannelBlock == 0;

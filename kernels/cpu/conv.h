@@ -16,8 +16,9 @@
 namespace pda {
 
 // kBoth: channels in whole blocks of 16 on both sides (per group too, or depthwise); kDst: only the
-// output's (a first layer on an image's 3 channels); kNone: neither.
-enum class ConvBlocking { kNone, kDst, kBoth };
+// output's (a first layer on an image's 3 channels); kSrc: only the input's (a last layer with 1000
+// classes: the blocked input is read as it lies, the output is oneDNN's choice); kNone: neither.
+enum class ConvBlocking { kNone, kDst, kSrc, kBoth };
 
 class ConvForward {
   public:
