@@ -88,11 +88,14 @@ std::vector<int64_t> resolve_classes(const ClassSelection& sel, const std::vecto
     return out;
 }
 
-// (maps, H, W) sums over windows → mean per covered pixel, 0 where no window reached.
-Tensor divide_by_counts(const std::vector<double>& sums, const std::vector<double>& counts, int64_t maps, int64_t h,
-                        int64_t w) {
-    Tensor t(Shape{maps, h, w});
-    const int64_t plane = h * w;
+// (maps, plane) sums over windows → mean per covered pixel, 0 where no window reached; shaped
+// (maps, spatial...).
+Tensor divide_by_counts(const std::vector<double>& sums, const std::vector<double>& counts, int64_t maps,
+                        const Shape& spatial) {
+    std::vector<int64_t> dims{maps};
+    for (int i = 0; i < spatial.rank; ++i) dims.push_back(spatial[i]);
+    Tensor t{Shape(dims)};
+    const int64_t plane = spatial.numel();
     for (int64_t m = 0; m < maps; ++m)
         for (int64_t i = 0; i < plane; ++i)
             t.data()[m * plane + i] = counts[i] > 0 ? static_cast<float>(sums[m * plane + i] / counts[i]) : 0.f;
@@ -102,12 +105,12 @@ Tensor divide_by_counts(const std::vector<double>& sums, const std::vector<doubl
 void finish_explanation(Explanation& e, const ExplainSetup& s, const std::vector<double>& sums,
                         const std::vector<std::vector<double>>& node_sums, const std::vector<double>& counts, int64_t M,
                         int64_t batch, ExplainClock::time_point t_start) {
-    const int64_t plane = s.H * s.W;
-    e.relevance = divide_by_counts(sums, counts, M, s.H, s.W);
+    const Shape spatial = s.spatial();
+    e.relevance = divide_by_counts(sums, counts, M, spatial);
     for (size_t i = 0; i < s.nodes.size(); ++i)
-        e.node_maps.emplace(s.nodes[i].name, divide_by_counts(node_sums[i], counts, s.nodes[i].units, s.H, s.W));
-    e.counts = Tensor(Shape{s.H, s.W});
-    for (int64_t i = 0; i < plane; ++i) {
+        e.node_maps.emplace(s.nodes[i].name, divide_by_counts(node_sums[i], counts, s.nodes[i].units, spatial));
+    e.counts = Tensor(spatial);
+    for (int64_t i = 0; i < spatial.numel(); ++i) {
         e.counts.data()[i] = static_cast<float>(counts[i]);
         e.uncovered += counts[i] == 0;
     }
@@ -132,17 +135,23 @@ ExplainSetup prepare_explanation(const Graph& g, const OutputSpec& out, ConstTen
     validate_params(p);
     if (g.inputs.size() != 1)
         fail_input("graph '" + g.name + "' has " + std::to_string(g.inputs.size()) + " inputs; PDA needs exactly one");
-    if (x.shape.rank != 4 || x.shape[0] != 1) fail_input("the image must be (1, C, H, W), got " + x.shape.str());
+    const int rank = x.shape.rank;
+    if ((rank != 4 && rank != 5) || x.shape[0] != 1)
+        fail_input("the image must be (1, C, H, W) or a volume (1, C, D, H, W), got " + x.shape.str());
     const Shape& gin = g.inputs[0].shape;
-    if (gin.rank != 4) fail_input("graph input '" + g.inputs[0].name + "' is " + gin.str() + ", not (N, C, H, W)");
-    for (int i = 1; i < 4; ++i)
+    if (gin.rank != rank)
+        fail_input("graph input '" + g.inputs[0].name + "' is " + gin.str() + ", not " +
+                   (rank == 4 ? "(N, C, H, W)" : "(N, C, D, H, W)"));
+    for (int i = 1; i < rank; ++i)
         if (gin[i] > 0 && gin[i] != x.shape[i])
-            fail_input("the image is " + x.shape.str() + " but the network expects " + gin.str());
+            fail_input("the " + std::string(rank == 4 ? "image" : "volume") + " is " + x.shape.str() +
+                       " but the network expects " + gin.str());
     ExplainSetup s;
     s.C = x.shape[1];
-    s.H = x.shape[2];
-    s.W = x.shape[3];
-    s.grid = WindowGrid(s.H, s.W, p.k, p.stride);  // throws for k larger than the image
+    s.D = rank == 5 ? x.shape[2] : 1;
+    s.H = x.shape[rank - 2];
+    s.W = x.shape[rank - 1];
+    s.grid = WindowGrid(s.D, s.H, s.W, p.k, p.stride);  // throws for k larger than the image
     s.n_windows = p.max_windows < 0 ? s.grid.count() : std::min(s.grid.count(), p.max_windows);
 
     s.shapes = infer_shapes(g, {x.shape});
@@ -161,7 +170,7 @@ ExplainSetup prepare_explanation(const Graph& g, const OutputSpec& out, ConstTen
 
     s.S = sampler.samples_per_window(p.samples);
     if (s.S < 1) fail_input("sampler '" + sampler.name() + "' gives " + std::to_string(s.S) + " samples per window");
-    s.first_samples.resize(static_cast<size_t>(s.S * s.C * p.k * p.k));
+    s.first_samples.resize(static_cast<size_t>(s.S * s.grid.block(s.C, 1, 0, 1).patch()));
     const ExplainClock::time_point t0 = ExplainClock::now();
     sampler.begin_image(x, s.grid, s.n_windows, p.seed);
     sampler.draw(0, 1, s.S, s.first_samples.data());  // a sampler that cannot serve S samples fails here

@@ -27,9 +27,9 @@ struct NodeTarget {
 
 // Everything checked and derived before any heavy work. The sampler has begun the image and drawn
 // the first window once (a sampler that cannot serve S samples fails there, early); those samples
-// are in first_samples, (S, C, k, k).
+// are in first_samples, (S, C, kd, k, k).
 struct ExplainSetup {
-    int64_t C = 0, H = 0, W = 0;
+    int64_t C = 0, D = 1, H = 0, W = 0;  // D = 1: an image (1, C, H, W); more: a volume (1, C, D, H, W)
     WindowGrid grid;
     int64_t n_windows = 0;  // the first n_windows windows are explained
     std::map<std::string, Shape> shapes;
@@ -37,6 +37,8 @@ struct ExplainSetup {
     std::vector<NodeTarget> nodes;
     int64_t S = 0;  // samples per window
     std::vector<float> first_samples;
+    // The maps' spatial shape: (H, W) for an image, (D, H, W) for a volume.
+    Shape spatial() const { return grid.volume() ? Shape{D, H, W} : Shape{H, W}; }
 };
 
 // Validates parameters, graph, image, output, nodes and class ids (top-N is resolved later with the
@@ -48,9 +50,10 @@ ExplainSetup prepare_explanation(const Graph& g, const OutputSpec& out, ConstTen
 // requested node value stay readable. The caller's graph is never touched.
 Graph fused_copy(const Graph& g, const OutputSpec& out, const std::vector<NodeTarget>& nodes);
 
-// (maps, H, W) sums over windows → mean per covered pixel, 0 where no window reached.
-Tensor divide_by_counts(const std::vector<double>& sums, const std::vector<double>& counts, int64_t maps, int64_t h,
-                        int64_t w);
+// (maps, plane) sums over windows → mean per covered pixel, 0 where no window reached; shaped
+// (maps, spatial...).
+Tensor divide_by_counts(const std::vector<double>& sums, const std::vector<double>& counts, int64_t maps,
+                        const Shape& spatial);
 
 // The end of the loop: relevance (M maps) and node maps from their per-pixel sums, the count
 // map, uncovered pixels, sizes and the total time.

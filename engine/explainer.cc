@@ -27,8 +27,8 @@ Explanation explain(const Graph& g, const OutputSpec& out, ConstTensorView x, Sa
 
     // ---- setup: everything checked before any heavy work --------------------------------------------
     ExplainSetup s = prepare_explanation(g, out, x, sampler, p, e);
-    const int64_t C = s.C, H = s.H, W = s.W, K = s.K, S = s.S, n_windows = s.n_windows;
-    const int64_t plane = H * W, image_size = C * H * W, patch = C * p.k * p.k;
+    const int64_t C = s.C, K = s.K, S = s.S, n_windows = s.n_windows;
+    const int64_t plane = s.D * s.H * s.W, image_size = C * plane, patch = s.grid.block(C, 1, 0, 1).patch();
     std::vector<NodeTarget>& nodes = s.nodes;
 
     // ---- plan: the network (a fused private copy where requested values stay readable), the batch ---
@@ -184,8 +184,8 @@ Explanation explain(const Graph& g, const OutputSpec& out, ConstTensorView x, Sa
 
     // ---- finish: sums / counts (counts in closed form on the host) ---------------------------------
     std::vector<double> counts(static_cast<size_t>(plane), 0.0);
-    for (int64_t w = 0; w < n_windows; ++w)
-        pda_accumulate_window(counts.data(), W, p.k, s.grid.row(w), s.grid.col(w), 1.0);
+    const PdaWindows all = s.grid.block(C, S, 0, n_windows);
+    for (int64_t w = 0; w < n_windows; ++w) pda_accumulate_window(counts.data(), all, all.slice(w), all.row(w), all.col(w), 1.0);
     std::vector<double> host_sums(static_cast<size_t>(M * plane));
     dev.download(host_sums.data(), sums.get(), static_cast<int64_t>(sizeof(double)) * M * plane);
     std::vector<std::vector<double>> host_node_sums;

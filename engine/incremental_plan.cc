@@ -95,7 +95,8 @@ IncrementalPlan plan_incremental(const Graph& g, const Shape& image, int64_t k) 
     validate(g);
     if (g.inputs.size() != 1) fail_input("incremental execution needs a graph with one input");
     if (image.rank != 4 || image[0] != 1)
-        fail_input("incremental execution needs one image (1, C, H, W), got " + image.str());
+        fail_input("incremental execution needs one image (1, C, H, W), got " + image.str() +
+                   (image.rank == 5 ? " (volumes run with full execution for now: --exec full)" : ""));
     IncrementalPlan p;
     p.input = g.inputs[0].name;
     p.k = k;

@@ -149,6 +149,9 @@ void ConditionalSampler::begin_image(ConstTensorView x, const WindowGrid& grid, 
     ready_ = false;
     const int64_t k = model_.k, l = model_.l, pad = model_.pad, C = model_.channels;
     const std::string src = opt_.file.empty() ? "conditional sampler" : opt_.file;
+    if (x.shape.rank == 5)
+        fail_input(src + ": conditional sampling of volumes (1, C, D, H, W) is not supported yet (marginal and "
+                         "occlusion are)");
     if (x.shape.rank != 4 || x.shape[0] != 1 || x.shape[1] != C)
         fail_input(src + ": fitted for " + std::to_string(C) + " channels, the image is " + x.shape.str());
     const int64_t H = x.shape[2], W = x.shape[3];

@@ -18,13 +18,13 @@ class OcclusionSampler : public Sampler {
     std::string name() const override { return "occlusion"; }
     int64_t samples_per_window(int64_t) const override { return 1; }
     void begin_image(ConstTensorView x, const WindowGrid& grid, int64_t, uint64_t) override {
-        if (x.shape.rank != 4 || x.shape[0] != 1)
-            fail_input("occlusion: image must be (1, C, H, W), got " + x.shape.str());
+        if ((x.shape.rank != 4 && x.shape.rank != 5) || x.shape[0] != 1)
+            fail_input("occlusion: image must be (1, C, H, W) or a volume (1, C, D, H, W), got " + x.shape.str());
         channels_ = x.shape[1];
         grid_ = grid;
     }
     void draw(int64_t w0, int64_t w1, int64_t S, float* out) override {
-        const int64_t n = (w1 - w0) * S * channels_ * grid_.k * grid_.k;
+        const int64_t n = (w1 - w0) * S * grid_.block(channels_, S, w0, 0).patch();
         std::fill(out, out + n, fill_);
     }
     std::map<std::string, std::string> describe() const override {
@@ -44,8 +44,9 @@ class MarginalSampler : public Sampler {
     MarginalSampler(std::vector<Tensor> set, std::string source) : set_(std::move(set)), source_(std::move(source)) {
         if (set_.empty()) fail_input("marginal sampler: the sample set is empty");
         const Shape& s0 = set_[0].shape();
-        if (s0.rank != 4 || s0[0] != 1)
-            fail_input("marginal sampler: sample images must be (1, C, H, W), got " + s0.str());
+        if ((s0.rank != 4 && s0.rank != 5) || s0[0] != 1)
+            fail_input("marginal sampler: sample images must be (1, C, H, W) or volumes (1, C, D, H, W), got " +
+                       s0.str());
         for (size_t i = 1; i < set_.size(); ++i)
             if (set_[i].shape() != s0)
                 fail_input("marginal sampler: sample image " + std::to_string(i) + " has shape " +
@@ -74,19 +75,19 @@ class MarginalSampler : public Sampler {
                        std::to_string(set_.size()) +
                        (excluded_ ? " (" + std::to_string(excluded_) + " equal to the explained image, excluded)"
                                   : std::string()));
-        const Shape& s = set_[0].shape();
-        const int64_t C = s[1], H = s[2], W = s[3], k = grid_.k, patch = C * k * k;
+        const PdaWindows b = grid_.block(set_[0].shape()[1], S, w0, w1 - w0);  // (C, D, H, W) geometry
+        const int64_t patch = b.patch();
 #pragma omp parallel
         {
             std::vector<int64_t> pick(static_cast<size_t>(S));
 #pragma omp for
             for (int64_t w = w0; w < w1; ++w) {
                 pda_choose_distinct(seed_, static_cast<uint64_t>(w), n, S, pick.data());
-                const int64_t row = grid_.row(w), col = grid_.col(w);
+                const int64_t slice = b.slice(w), row = b.row(w), col = b.col(w);
                 for (int64_t j = 0; j < S; ++j) {
                     const float* src = set_[eligible_[pick[j]]].data();
                     float* dst = out + ((w - w0) * S + j) * patch;
-                    for (int64_t e = 0; e < patch; ++e) dst[e] = src[pda_window_offset(e, H, W, k, row, col)];
+                    for (int64_t e = 0; e < patch; ++e) dst[e] = src[pda_window_offset(e, b, slice, row, col)];
                 }
             }
         }

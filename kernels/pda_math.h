@@ -10,6 +10,7 @@
 
 #include "kernels/hd.h"
 #include "kernels/philox.h"
+#include "kernels/window_math.h"
 
 namespace pda {
 
@@ -43,33 +44,36 @@ PDA_HD void pda_softmax_row(const float* in, float* out, int64_t k) {
     for (int64_t a = 0; a < k; ++a) out[a] *= inv;
 }
 
-// Element e of a (C, k, k) window patch: its offset inside a (C, H, W) image whose window has its
-// top-left corner at (row, col).
-PDA_HD int64_t pda_window_offset(int64_t e, int64_t h, int64_t w, int64_t k, int64_t row, int64_t col) {
-    const int64_t kk = k * k, c = e / kk, r = (e % kk) / k, q = e % k;
-    return (c * h + row + r) * w + col + q;
+// Element e of a window patch (C, kd, k, k) of block b: its offset inside a (C, D, H, W) image whose
+// window has its front-top-left corner at (slice, row, col). Images: D = kd = 1, slice 0.
+PDA_HD int64_t pda_window_offset(int64_t e, const PdaWindows& b, int64_t slice, int64_t row, int64_t col) {
+    const int64_t kk = b.k * b.k, kv = b.kd * kk;
+    const int64_t c = e / kv, z = e % kv / kk, r = e % kk / b.k, q = e % b.k;
+    return ((c * b.depth + slice + z) * b.height + row + r) * b.width + col + q;
 }
 
-// Pastes element e of a (C, k, k) sample into the (C, H, W) image at window (row, col).
-PDA_HD void pda_paste_element(float* image, const float* sample, int64_t e, int64_t h, int64_t w, int64_t k,
+// Pastes element e of a (C, kd, k, k) sample into the image at window (slice, row, col).
+PDA_HD void pda_paste_element(float* image, const float* sample, int64_t e, const PdaWindows& b, int64_t slice,
                               int64_t row, int64_t col) {
-    image[pda_window_offset(e, h, w, k, row, col)] = sample[e];
+    image[pda_window_offset(e, b, slice, row, col)] = sample[e];
 }
 
-// Puts the clean image's value back at element e of the window (row, col).
-PDA_HD void pda_restore_element(float* image, const float* clean, int64_t e, int64_t h, int64_t w, int64_t k,
+// Puts the clean image's value back at element e of the window (slice, row, col).
+PDA_HD void pda_restore_element(float* image, const float* clean, int64_t e, const PdaWindows& b, int64_t slice,
                                 int64_t row, int64_t col) {
-    const int64_t o = pda_window_offset(e, h, w, k, row, col);
+    const int64_t o = pda_window_offset(e, b, slice, row, col);
     image[o] = clean[o];
 }
 
-// Adds a window's value to the k × k pixels it covers in a per-pixel (H, W) sum. The count map
-// takes value 1 through the same function.
-PDA_HD void pda_accumulate_window(double* sum, int64_t w, int64_t k, int64_t row, int64_t col, double value) {
-    for (int64_t r = 0; r < k; ++r) {
-        double* s = sum + (row + r) * w + col;
-        for (int64_t q = 0; q < k; ++q) s[q] += value;
-    }
+// Adds a window's value to the kd × k × k pixels it covers in a per-pixel (D, H, W) sum. The count
+// map takes value 1 through the same function.
+PDA_HD void pda_accumulate_window(double* sum, const PdaWindows& b, int64_t slice, int64_t row, int64_t col,
+                                  double value) {
+    for (int64_t z = 0; z < b.kd; ++z)
+        for (int64_t r = 0; r < b.k; ++r) {
+            double* s = sum + ((slice + z) * b.height + row + r) * b.width + col;
+            for (int64_t q = 0; q < b.k; ++q) s[q] += value;
+        }
 }
 
 // The marginal sampler's choice for one window: S distinct indices of [0, n) (n ≥ S), uniformly

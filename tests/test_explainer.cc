@@ -11,6 +11,7 @@
 #include <random>
 
 #include "engine/explainer.h"
+#include "engine/program.h"
 #include "engine/samplers.h"
 #include "kernels/cpu/context.h"
 #include "test_util.h"
@@ -97,45 +98,50 @@ std::vector<double> ref_softmax(std::vector<double> z) {
 
 double ref_log2_odds(double p) { return std::log2(p / (1 - p)); }
 
-// replacement(w) lists, per sample, the full image whose values at window w replace x's.
+// replacement(w) lists, per sample, the full image whose values at window w replace x's. x: an image
+// (1, C, H, W) or a volume (1, C, D, H, W); the maps are (K, [D,] H, W) flattened.
 Reference reference_pda(const Graph& g, const Tensor& x, const WindowGrid& grid, double N,
                         const std::function<std::vector<const float*>(int64_t)>& replacement) {
-    const int64_t C = x.shape()[1], H = x.shape()[2], W = x.shape()[3], K = g.constant("fc.b").numel();
+    const int rank = x.shape().rank;
+    const int64_t C = x.shape()[1], D = rank == 5 ? x.shape()[2] : 1, H = x.shape()[rank - 2],
+                  W = x.shape()[rank - 1], V = D * H * W, K = g.constant("fc.b").numel(), kd = grid.kd();
     std::vector<double> clean(x.data(), x.data() + x.numel());
     const std::vector<double> z0 = ref_logits(g, clean), p0 = ref_softmax(z0);
     Reference r;
-    r.we.assign(static_cast<size_t>(K * H * W), 0.0);
+    r.we.assign(static_cast<size_t>(K * V), 0.0);
     r.ad = r.we;
-    r.counts.assign(static_cast<size_t>(H * W), 0.0);
+    r.counts.assign(static_cast<size_t>(V), 0.0);
     for (int64_t w = 0; w < grid.count(); ++w) {
+        // The voxels of window w, as offsets into one channel.
+        std::vector<int64_t> voxels;
+        for (int64_t d = grid.slice(w); d < grid.slice(w) + kd; ++d)
+            for (int64_t y = grid.row(w); y < grid.row(w) + grid.k; ++y)
+                for (int64_t q = grid.col(w); q < grid.col(w) + grid.k; ++q) voxels.push_back((d * H + y) * W + q);
         std::vector<const float*> reps = replacement(w);
         std::vector<double> pm(static_cast<size_t>(K)), zm(static_cast<size_t>(K));
         for (const float* rep : reps) {
             std::vector<double> img = clean;
             for (int64_t c = 0; c < C; ++c)
-                for (int64_t y = grid.row(w); y < grid.row(w) + grid.k; ++y)
-                    for (int64_t q = grid.col(w); q < grid.col(w) + grid.k; ++q)
-                        img[(c * H + y) * W + q] = rep ? rep[(c * H + y) * W + q] : 0.3;  // null: fill 0.3
+                for (int64_t v : voxels) img[c * V + v] = rep ? rep[c * V + v] : 0.3;  // null: fill 0.3
             std::vector<double> z = ref_logits(g, img), p = ref_softmax(z);
             for (int64_t c = 0; c < K; ++c) {
                 pm[c] += p[c] / static_cast<double>(reps.size());
                 zm[c] += z[c] / static_cast<double>(reps.size());
             }
         }
-        for (int64_t y = grid.row(w); y < grid.row(w) + grid.k; ++y)
-            for (int64_t q = grid.col(w); q < grid.col(w) + grid.k; ++q) {
-                r.counts[y * W + q] += 1;
-                for (int64_t c = 0; c < K; ++c) {
-                    const double lap0 = (p0[c] * N + 1) / (N + K), lapw = (pm[c] * N + 1) / (N + K);
-                    r.we[(c * H + y) * W + q] += ref_log2_odds(lap0) - ref_log2_odds(lapw);
-                    r.ad[(c * H + y) * W + q] += z0[c] - zm[c];
-                }
+        for (int64_t v : voxels) {
+            r.counts[v] += 1;
+            for (int64_t c = 0; c < K; ++c) {
+                const double lap0 = (p0[c] * N + 1) / (N + K), lapw = (pm[c] * N + 1) / (N + K);
+                r.we[c * V + v] += ref_log2_odds(lap0) - ref_log2_odds(lapw);
+                r.ad[c * V + v] += z0[c] - zm[c];
             }
+        }
     }
     for (int64_t c = 0; c < K; ++c)
-        for (int64_t i = 0; i < H * W; ++i) {
-            r.we[c * H * W + i] = r.counts[i] > 0 ? r.we[c * H * W + i] / r.counts[i] : 0.0;
-            r.ad[c * H * W + i] = r.counts[i] > 0 ? r.ad[c * H * W + i] / r.counts[i] : 0.0;
+        for (int64_t i = 0; i < V; ++i) {
+            r.we[c * V + i] = r.counts[i] > 0 ? r.we[c * V + i] / r.counts[i] : 0.0;
+            r.ad[c * V + i] = r.counts[i] > 0 ? r.ad[c * V + i] / r.counts[i] : 0.0;
         }
     return r;
 }
@@ -248,6 +254,162 @@ TEST(ExplainerClosedForm, Occlusion) {
     EXPECT_LT(d_we, 1e-6);
     EXPECT_LT(d_ad, 1e-6);
     std::printf("closed form, occlusion: max |WE − ref| = %.2e, max |AD − ref| = %.2e\n", d_we, d_ad);
+}
+
+// A volume (1, C, D, H, W): k × k × k windows, slices outer; stride 2 leaves the last window of
+// each axis clamped flush with the far face.
+TEST(ExplainerClosedForm, OcclusionVolume) {
+    const Shape shape{1, 2, 5, 4, 6};
+    Graph g = logistic_graph(shape, 3, true, 5);
+    Tensor x = random_tensor(shape, 500);
+    auto sampler = make_occlusion_sampler(0.3f);
+    for (int64_t stride : {1, 2}) {
+        ExplainParams p;
+        p.k = 2;
+        p.stride = stride;
+        p.classes = ClassSelection::all();
+        p.nodes = {"fc"};
+        p.batch = 5;
+        p.exec = Execution::kFull;
+        CpuContext ctx;
+        Explanation e = explain_cpu(g, {"p", false}, x.view(), *sampler, p, ctx);
+        const WindowGrid grid(5, 4, 6, 2, stride);
+        Reference r = reference_pda(g, x, grid, 100000, [](int64_t) { return std::vector<const float*>{nullptr}; });
+        EXPECT_EQ(e.windows, grid.count());
+        EXPECT_EQ(e.relevance.shape(), (Shape{3, 5, 4, 6}));
+        EXPECT_EQ(e.counts.shape(), (Shape{5, 4, 6}));
+        EXPECT_EQ(max_abs_diff(e.counts, r.counts), 0.0);
+        EXPECT_EQ(e.uncovered, 0);
+        const double d_we = max_abs_diff(e.relevance, r.we), d_ad = max_abs_diff(e.node_maps.at("fc"), r.ad);
+        EXPECT_LT(d_we, 1e-5) << "stride " << stride;  // float sums over 240 inputs (the image tests: 30–90)
+        EXPECT_LT(d_ad, 1e-5) << "stride " << stride;
+        std::printf("closed form, occlusion, volume, stride %lld: %lld windows, max |WE − ref| = %.2e\n",
+                    static_cast<long long>(stride), static_cast<long long>(grid.count()), d_we);
+    }
+}
+
+TEST(ExplainerClosedForm, MarginalVolumeDrawnPerWindow) {
+    const Shape shape{1, 1, 4, 5, 3};
+    Graph g = logistic_graph(shape, 2, true, 6);
+    Tensor x = random_tensor(shape, 600);
+    std::vector<Tensor> set = random_set(6, shape, 610), kept;
+    std::vector<const float*> eligible;
+    for (const Tensor& t : set) kept.push_back(t.clone());
+    for (const Tensor& t : kept) eligible.push_back(t.data());
+    auto sampler = make_marginal_sampler(std::move(set));
+    ExplainParams p;
+    p.k = 3;
+    p.samples = 4;
+    p.seed = 9;
+    p.classes = ClassSelection::all();
+    p.batch = 8;
+    p.exec = Execution::kFull;
+    CpuContext ctx;
+    Explanation e = explain_cpu(g, {"p", false}, x.view(), *sampler, p, ctx);
+    Reference r = reference_pda(g, x, WindowGrid(4, 5, 3, 3, 1), 100000, [&](int64_t w) {
+        std::vector<const float*> reps;
+        for (int64_t i : marginal_choice(9, w, 6, 4)) reps.push_back(eligible[i]);
+        return reps;
+    });
+    const double d = max_abs_diff(e.relevance, r.we);
+    EXPECT_LT(d, 1e-6);
+    std::printf("closed form, marginal, volume: max |WE − ref| = %.2e\n", d);
+}
+
+// A small 3-D CNN: x (1, 2, 6, 5, 7) → Conv3d (4, 3³, pad 1) → Relu → MaxPool3d (2³) → GAP → Flatten →
+// Gemm (3) → Softmax; its occlusion maps against one forward pass per window of a batch-1 program,
+// weight of evidence in double here.
+TEST(ExplainerVolume, Cnn3dOcclusionEqualsOneForwardPerWindow) {
+    const Shape shape{1, 2, 6, 5, 7};
+    Graph g;
+    g.name = "cnn3d";
+    g.inputs = {{"x", shape}};
+    g.constants["conv.w"] = random_tensor(Shape{4, 2, 3, 3, 3}, 21, -0.5f, 0.5f);
+    g.constants["conv.b"] = random_tensor(Shape{4}, 22, -0.2f, 0.2f);
+    g.constants["fc.w"] = random_tensor(Shape{3, 4}, 23, -2.f, 2.f);
+    g.constants["fc.b"] = random_tensor(Shape{3}, 24, -0.5f, 0.5f);
+    Node conv = make_node("conv", OpType::kConv, {"x", "conv.w", "conv.b"}, "c");
+    conv.geo = Geometry::square(3, 3, 1, 1);
+    Node pool = make_node("pool", OpType::kMaxPool, {"r"}, "m");
+    pool.geo = Geometry::square(3, 2, 2, 0);
+    g.nodes = {conv,
+               make_node("relu", OpType::kRelu, {"c"}, "r"),
+               pool,
+               make_node("gap", OpType::kGlobalAveragePool, {"m"}, "g"),
+               make_node("flat", OpType::kFlatten, {"g"}, "f"),
+               gemm_node("fc", "f", "z"),
+               make_node("softmax", OpType::kSoftmax, {"z"}, "p")};
+    g.outputs = {"p"};
+    Tensor x = random_tensor(shape, 700);
+    auto sampler = make_occlusion_sampler(0.f);
+    ExplainParams p;
+    p.k = 2;
+    p.stride = 2;
+    p.classes = ClassSelection::all();
+    p.batch = 7;
+    p.exec = Execution::kFull;
+    CpuContext ctx;
+    Explanation e = explain_cpu(g, {"p", false}, x.view(), *sampler, p, ctx);
+
+    const WindowGrid grid(6, 5, 7, 2, 2);
+    const int64_t V = 6 * 5 * 7, K = 3, N = 100000;
+    std::unique_ptr<Program> one = compile_cpu(g, {shape}, ctx);
+    auto probs = [&](const Tensor& img) {
+        one->run({img.view()});
+        const ConstTensorView out = one->value("p");
+        return std::vector<double>(out.data, out.data + K);
+    };
+    const std::vector<double> p0 = probs(x);
+    std::vector<double> we(static_cast<size_t>(K * V), 0.0), counts(static_cast<size_t>(V), 0.0);
+    for (int64_t w = 0; w < grid.count(); ++w) {
+        Tensor img = x.clone();
+        std::vector<int64_t> voxels;
+        for (int64_t d = grid.slice(w); d < grid.slice(w) + 2; ++d)
+            for (int64_t y = grid.row(w); y < grid.row(w) + 2; ++y)
+                for (int64_t q = grid.col(w); q < grid.col(w) + 2; ++q) voxels.push_back((d * 5 + y) * 7 + q);
+        for (int64_t c = 0; c < 2; ++c)
+            for (int64_t v : voxels) img.data()[c * V + v] = 0.f;
+        const std::vector<double> pw = probs(img);
+        for (int64_t v : voxels) {
+            counts[v] += 1;
+            for (int64_t c = 0; c < K; ++c) {
+                const double a = (p0[c] * N + 1) / (N + K), b = (pw[c] * N + 1) / (N + K);
+                we[c * V + v] += ref_log2_odds(a) - ref_log2_odds(b);
+            }
+        }
+    }
+    double scale = 0;
+    for (int64_t c = 0; c < K; ++c)
+        for (int64_t v = 0; v < V; ++v) {
+            we[c * V + v] = counts[v] > 0 ? we[c * V + v] / counts[v] : 0.0;
+            scale = std::max(scale, std::abs(we[c * V + v]));
+        }
+    ASSERT_GT(scale, 1e-3);
+    EXPECT_EQ(e.relevance.shape(), (Shape{3, 6, 5, 7}));
+    EXPECT_EQ(max_abs_diff(e.counts, counts), 0.0);
+    const double d = max_abs_diff(e.relevance, we) / scale;
+    EXPECT_LT(d, 1e-4);
+    std::printf("3-D CNN, occlusion, %lld windows: max |WE − per-window forward| / max = %.2e\n",
+                static_cast<long long>(grid.count()), d);
+}
+
+// The windows covering a pixel, as the CUDA accumulation gathers them, against the windows' own
+// extents (every n, k, stride up to 12, the clamped last window included).
+TEST(Windows, CoverListsExactlyTheWindowsOverAPixel) {
+    for (int64_t n = 1; n <= 12; ++n)
+        for (int64_t k = 1; k <= n; ++k)
+            for (int64_t stride = 1; stride <= k + 2; ++stride) {
+                const int64_t count = window_grid_extent(n, k, stride);
+                for (int64_t px = 0; px < n; ++px) {
+                    int64_t i0 = 0, i1 = 0;
+                    window_cover(px, n, k, stride, &i0, &i1);
+                    for (int64_t i = 0; i < count; ++i) {
+                        const int64_t a = window_start(i, n, k, stride);
+                        EXPECT_EQ(a <= px && px < a + k, i0 <= i && i <= i1)
+                            << "n " << n << " k " << k << " stride " << stride << " pixel " << px << " window " << i;
+                    }
+                }
+            }
 }
 
 // ---- invariances ---------------------------------------------------------------------------------

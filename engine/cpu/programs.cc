@@ -8,11 +8,16 @@
 namespace pda {
 namespace {
 
+Shape batched(Shape image, int64_t batch) {  // (1, C, spatial...) → (batch, C, spatial...)
+    image[0] = batch;
+    return image;
+}
+
 class CpuFullProgram : public BatchProgram {
   public:
     CpuFullProgram(const Graph& g, const Shape& image, int64_t batch, CpuContext& ctx,
                    const std::set<std::string>& keep)
-        : input_(Shape{batch, image[1], image[2], image[3]}) {
+        : input_(batched(image, batch)) {
         CompileOptions opt;
         opt.keep = keep;
         prog_ = compile_cpu(g, {input_.shape()}, ctx, opt);

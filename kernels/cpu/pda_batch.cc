@@ -13,23 +13,23 @@ void pda_fill(float* y, float v, int64_t n) {
 }
 
 void pda_paste(float* batch, const float* samples, const PdaWindows& b) {
-    const int64_t n = b.count * b.samples, patch = b.patch(), image = b.channels * b.height * b.width;
+    const int64_t n = b.count * b.samples, patch = b.patch(), image = b.image();
 #pragma omp parallel for
     for (int64_t i = 0; i < n; ++i) {
-        const int64_t w = b.w0 + i / b.samples, row = b.row(w), col = b.col(w);
-        float* img = batch + i * image;          // (C, H, W)
-        const float* smp = samples + i * patch;  // (C, k, k)
-        for (int64_t e = 0; e < patch; ++e) pda_paste_element(img, smp, e, b.height, b.width, b.k, row, col);
+        const int64_t w = b.w0 + i / b.samples, slice = b.slice(w), row = b.row(w), col = b.col(w);
+        float* img = batch + i * image;          // (C, D, H, W)
+        const float* smp = samples + i * patch;  // (C, kd, k, k)
+        for (int64_t e = 0; e < patch; ++e) pda_paste_element(img, smp, e, b, slice, row, col);
     }
 }
 
 void pda_restore(float* batch, const float* clean, const PdaWindows& b) {
-    const int64_t n = b.count * b.samples, patch = b.patch(), image = b.channels * b.height * b.width;
+    const int64_t n = b.count * b.samples, patch = b.patch(), image = b.image();
 #pragma omp parallel for
     for (int64_t i = 0; i < n; ++i) {
-        const int64_t w = b.w0 + i / b.samples, row = b.row(w), col = b.col(w);
+        const int64_t w = b.w0 + i / b.samples, slice = b.slice(w), row = b.row(w), col = b.col(w);
         float* img = batch + i * image;
-        for (int64_t e = 0; e < patch; ++e) pda_restore_element(img, clean, e, b.height, b.width, b.k, row, col);
+        for (int64_t e = 0; e < patch; ++e) pda_restore_element(img, clean, e, b, slice, row, col);
     }
 }
 
@@ -79,12 +79,13 @@ void pda_activation_difference(const double* image_means, const double* clean, i
 }
 
 void pda_accumulate(double* sums, int64_t maps, const double* value, const PdaWindows& b) {
-    const int64_t plane = b.height * b.width;
+    const int64_t plane = b.depth * b.height * b.width;
 #pragma omp parallel for
     for (int64_t m = 0; m < maps; ++m)
-        for (int64_t j = 0; j < b.count; ++j)
-            pda_accumulate_window(sums + m * plane, b.width, b.k, b.row(b.w0 + j), b.col(b.w0 + j),
-                                  value[j * maps + m]);
+        for (int64_t j = 0; j < b.count; ++j) {
+            const int64_t w = b.w0 + j;
+            pda_accumulate_window(sums + m * plane, b, b.slice(w), b.row(w), b.col(w), value[j * maps + m]);
+        }
 }
 
 }  // namespace pda::cpu

@@ -11,9 +11,6 @@
 namespace pda::cuda {
 namespace {
 
-__device__ __forceinline__ int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
-__device__ __forceinline__ int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
-
 __global__ void fill_kernel(float* y, float v, int64_t n) { PDA_GRID_LOOP(i, n) y[i] = v; }
 
 __global__ void normals_kernel(float* z, uint64_t seed, int64_t di, PdaWindows b) {
@@ -45,18 +42,18 @@ __global__ void clip_kernel(float* samples, const float* lo, const float* hi, in
 }
 
 __global__ void paste_kernel(float* batch, const float* samples, PdaWindows b) {
-    const int64_t patch = b.patch(), image = b.channels * b.height * b.width, n = b.count * b.samples * patch;
+    const int64_t patch = b.patch(), image = b.image(), n = b.count * b.samples * patch;
     PDA_GRID_LOOP(i, n) {
         const int64_t img = i / patch, e = i % patch, w = b.w0 + img / b.samples;
-        pda_paste_element(batch + img * image, samples + img * patch, e, b.height, b.width, b.k, b.row(w), b.col(w));
+        pda_paste_element(batch + img * image, samples + img * patch, e, b, b.slice(w), b.row(w), b.col(w));
     }
 }
 
 __global__ void restore_kernel(float* batch, const float* clean, PdaWindows b) {
-    const int64_t patch = b.patch(), image = b.channels * b.height * b.width, n = b.count * b.samples * patch;
+    const int64_t patch = b.patch(), image = b.image(), n = b.count * b.samples * patch;
     PDA_GRID_LOOP(i, n) {
         const int64_t img = i / patch, e = i % patch, w = b.w0 + img / b.samples;
-        pda_restore_element(batch + img * image, clean, e, b.height, b.width, b.k, b.row(w), b.col(w));
+        pda_restore_element(batch + img * image, clean, e, b, b.slice(w), b.row(w), b.col(w));
     }
 }
 
@@ -117,24 +114,27 @@ __global__ void activation_difference_kernel(const double* image_means, const do
 }
 
 __global__ void accumulate_kernel(double* sums, int64_t maps, const double* value, PdaWindows b) {
-    const int64_t plane = b.height * b.width, w1 = b.w0 + b.count;
+    const int64_t plane = b.depth * b.height * b.width, w1 = b.w0 + b.count;
     PDA_GRID_LOOP(i, maps * plane) {
-        const int64_t m = i / plane, py = (i % plane) / b.width, px = i % b.width;
-        // Grid rows / cols whose windows cover (py, px), limited to the block's grid rows.
-        const int64_t lo_y = py - b.k + 1, lo_x = px - b.k + 1;
-        int64_t r0 = lo_y <= 0 ? 0 : (lo_y + b.stride - 1) / b.stride, r1 = imin(py / b.stride, b.rows - 1);
-        const int64_t c0 = lo_x <= 0 ? 0 : (lo_x + b.stride - 1) / b.stride, c1 = imin(px / b.stride, b.cols - 1);
-        r0 = imax(r0, b.w0 / b.cols);
-        r1 = imin(r1, (w1 - 1) / b.cols);
-        if (r0 > r1 || c0 > c1) continue;
+        const int64_t m = i / plane, v = i % plane;
+        const int64_t pz = v / (b.height * b.width), py = v / b.width % b.height, px = v % b.width;
+        // Grid slices / rows / cols whose windows cover (pz, py, px); only the block's windows add.
+        int64_t s0, s1, r0, r1, c0, c1;
+        window_cover(pz, b.depth, b.kd, b.stride, &s0, &s1);
+        window_cover(py, b.height, b.k, b.stride, &r0, &r1);
+        window_cover(px, b.width, b.k, b.stride, &c0, &c1);
         double acc = sums[i];
         bool touched = false;
-        for (int64_t r = r0; r <= r1; ++r)
-            for (int64_t c = c0; c <= c1; ++c) {
-                const int64_t w = r * b.cols + c;
-                if (w < b.w0 || w >= w1) continue;
-                acc += value[(w - b.w0) * maps + m];
-                touched = true;
+        for (int64_t s = s0; s <= s1; ++s)
+            for (int64_t r = r0; r <= r1; ++r) {
+                const int64_t row = (s * b.rows + r) * b.cols;
+                if (row + c1 < b.w0 || row + c0 >= w1) continue;
+                for (int64_t c = c0; c <= c1; ++c) {
+                    const int64_t w = row + c;
+                    if (w < b.w0 || w >= w1) continue;
+                    acc += value[(w - b.w0) * maps + m];
+                    touched = true;
+                }
             }
         if (touched) sums[i] = acc;
     }
@@ -219,7 +219,7 @@ void pda_activation_difference(const double* image_means, const double* clean, i
 }
 
 void pda_accumulate(double* sums, int64_t maps, const double* value, const PdaWindows& b, cudaStream_t stream) {
-    accumulate_kernel<<<blocks_for(maps * b.height * b.width), kThreads, 0, stream>>>(sums, maps, value, b);
+    accumulate_kernel<<<blocks_for(maps * b.depth * b.height * b.width), kThreads, 0, stream>>>(sums, maps, value, b);
     PDA_CUDA_CHECK_LAUNCH();
 }
 
