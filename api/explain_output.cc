@@ -21,6 +21,8 @@
 #include "engine/memory.h"
 #include "io/heatmap.h"
 #include "io/npy.h"
+#include "io/volume.h"
+#include "io/volume_slices.h"
 #include "pda/pda.h"
 
 namespace fs = std::filesystem;
@@ -57,7 +59,29 @@ void write_text(const fs::path& path, const std::string& text) {
 
 }  // namespace
 
-std::string image_stem(const std::string& path) { return fs::path(path).stem().string(); }
+std::string image_stem(const std::string& path) {
+    std::string stem = fs::path(path).stem().string();
+    const std::string nii = ".nii";  // "sub-01.nii.gz" → "sub-01"
+    if (path.size() > 7 && path.compare(path.size() - 7, 7, ".nii.gz") == 0 && stem.size() > nii.size())
+        stem.resize(stem.size() - nii.size());
+    return stem;
+}
+
+namespace {
+
+// A volume's slice pictures: the centre slice across each axis.
+struct VolumeSlice {
+    SliceAxis axis;
+    int64_t index;
+};
+std::vector<VolumeSlice> centre_slices(const Shape& spatial) {  // (D, H, W)
+    return {{SliceAxis::kX, spatial[2] / 2}, {SliceAxis::kY, spatial[1] / 2}, {SliceAxis::kZ, spatial[0] / 2}};
+}
+std::string slice_file(int64_t cls, const VolumeSlice& s) {
+    return "slice-" + std::to_string(cls) + "-" + slice_axis_name(s.axis) + std::to_string(s.index) + ".png";
+}
+
+}  // namespace
 
 void check_unique_stems(const std::vector<std::string>& images) {
     std::map<std::string, std::string> seen;
@@ -144,17 +168,36 @@ nlohmann::json image_summary(const ExplainSession& s, const ImageExplanation& r,
     const Explanation& e = r.e;
     const LoadedModel& m = s.model();
     nlohmann::json j = s.describe();
-    j["image"] = {
-        {"path", r.input.path}, {"stem", stem}, {"height", r.input.crop.height}, {"width", r.input.crop.width}};
+    const bool volume = r.input.volume;
+    if (volume) {
+        const Shape& x = r.input.x.shape();  // (1, C, D, H, W)
+        j["volume"] = {{"path", r.input.path},
+                       {"stem", stem},
+                       {"shape_xyz", {x[4], x[3], x[2]}},
+                       {"channels", x[1]},
+                       {"affine", r.input.affine}};
+    } else {
+        j["image"] = {
+            {"path", r.input.path}, {"stem", stem}, {"height", r.input.crop.height}, {"width", r.input.crop.width}};
+    }
     j["sampler"] = r.sampler;
     nlohmann::json classes = nlohmann::json::array();
     for (size_t i = 0; i < e.classes.size(); ++i) {
         int64_t c = e.classes[i];
-        classes.push_back({{"map", i},
-                           {"id", c},
-                           {"label", c < static_cast<int64_t>(m.desc.labels.size()) ? m.desc.labels[c] : ""},
-                           {"probability", e.probabilities.at(c)},
-                           {"heatmap", "heatmap-" + std::to_string(c) + ".png"}});
+        nlohmann::json entry = {{"map", i},
+                                {"id", c},
+                                {"label", c < static_cast<int64_t>(m.desc.labels.size()) ? m.desc.labels[c] : ""},
+                                {"probability", e.probabilities.at(c)}};
+        if (volume) {
+            const Tensor& rel = e.relevance;  // (M, D, H, W)
+            const int64_t plane = rel.numel() / rel.shape()[0];
+            entry["limit"] = heatmap_limit(rel.data() + static_cast<int64_t>(i) * plane, plane);
+            entry["slices"] = nlohmann::json::array();
+            for (const VolumeSlice& sl : centre_slices(e.counts.shape())) entry["slices"].push_back(slice_file(c, sl));
+        } else {
+            entry["heatmap"] = "heatmap-" + std::to_string(c) + ".png";
+        }
+        classes.push_back(entry);
     }
     j["classes"] = classes;
     nlohmann::json top = nlohmann::json::array();
@@ -170,11 +213,16 @@ nlohmann::json image_summary(const ExplainSession& s, const ImageExplanation& r,
     for (size_t i = 0; i < names.size(); ++i)
         nodes.push_back({{"name", names[i]}, {"file", files[i]}, {"shape", e.node_maps.at(names[i]).shape().vec()}});
     j["nodes"] = nodes;
-    j["relevance"] = {{"file", "relevance.npy"},
+    j["relevance"] = {{"file", volume ? "relevance.nii.gz" : "relevance.npy"},
                       {"shape", e.relevance.shape().vec()},
                       {"measure", "weight of evidence (log2 odds difference, Laplace-corrected)"}};
-    j["counts"] = {{"file", "counts.npy"}, {"shape", e.counts.shape().vec()}};
-    j["uncovered_pixels"] = e.uncovered;
+    j["counts"] = {{"file", volume ? "counts.nii.gz" : "counts.npy"}, {"shape", e.counts.shape().vec()}};
+    if (volume)
+        j["slices"] = {{"threshold", SliceStyle{}.threshold},
+                       {"drawn",
+                        "relevance where |value| > threshold × the class's limit (max |value|), over the "
+                        "volume in grey; colour bar: −limit (blue) to +limit (red)"}};
+    j[volume ? "uncovered_voxels" : "uncovered_pixels"] = e.uncovered;
     j["windows"] = e.windows;
     j["samples_per_window"] = e.samples_per_window;
     j["forward_passes"] = e.forward_passes;
@@ -210,12 +258,25 @@ std::string write_image_result(const std::string& out_dir, const std::string& st
         if (interrupt_requested()) fail_input("interrupted");
     };
 
-    write_npy((tmp / "relevance.npy").string(), e.relevance.view());
-    write_npy((tmp / "counts.npy").string(), e.counts.view());
-    const int64_t h = e.relevance.shape()[1], w = e.relevance.shape()[2];
-    for (size_t i = 0; i < e.classes.size(); ++i, stop_if_interrupted())
-        write_png((tmp / ("heatmap-" + std::to_string(e.classes[i]) + ".png")).string(),
-                  heatmap_overlay(r.input.crop, e.relevance.data() + i * h * w, h, w));
+    if (r.input.volume) {
+        const Shape& v = e.counts.shape();  // (D, H, W)
+        const int64_t M = e.relevance.shape()[0], plane = v.numel();
+        write_nifti((tmp / "relevance.nii.gz").string(), e.relevance.data(), M, v[0], v[1], v[2], r.input.affine);
+        write_nifti((tmp / "counts.nii.gz").string(), e.counts.data(), 1, v[0], v[1], v[2], r.input.affine);
+        const float* grey = r.input.x.data();  // the first channel, normalised (the figure rescales it)
+        for (int64_t i = 0; i < M; ++i, stop_if_interrupted())
+            for (const VolumeSlice& sl : centre_slices(v))
+                write_png((tmp / slice_file(e.classes[i], sl)).string(),
+                          volume_slice_figure(grey, e.relevance.data() + i * plane, v[0], v[1], v[2], sl.axis, sl.index,
+                                              SliceStyle{}));
+    } else {
+        write_npy((tmp / "relevance.npy").string(), e.relevance.view());
+        write_npy((tmp / "counts.npy").string(), e.counts.view());
+        const int64_t h = e.relevance.shape()[1], w = e.relevance.shape()[2];
+        for (size_t i = 0; i < e.classes.size(); ++i, stop_if_interrupted())
+            write_png((tmp / ("heatmap-" + std::to_string(e.classes[i]) + ".png")).string(),
+                      heatmap_overlay(r.input.crop, e.relevance.data() + i * h * w, h, w));
+    }
     std::vector<std::string> names;
     for (const auto& [name, t] : e.node_maps) names.push_back(name);
     std::vector<std::string> files = node_file_names(names);

@@ -18,6 +18,7 @@
 #include "engine/device.h"
 #include "engine/explainer.h"
 #include "engine/gaussian.h"
+#include "engine/linear_head.h"
 #include "engine/memory.h"
 #include "engine/sampler_conditional.h"
 #include "engine/samplers.h"
@@ -64,6 +65,34 @@ SamplerFile load_sampler_file(const std::string& path, const LoadedModel& m, int
 }
 
 const char* const kImageExtensions[] = {".png", ".jpg", ".jpeg", ".bmp"};
+const char* const kVolumeExtensions[] = {".nii", ".nii.gz", ".npy"};
+
+bool is_volume_file(const std::string& name) {
+    std::string n = name;
+    std::transform(n.begin(), n.end(), n.begin(), [](unsigned char ch) { return std::tolower(ch); });
+    for (const char* e : kVolumeExtensions) {
+        const std::string ext = e;
+        if (n.size() > ext.size() && n.compare(n.size() - ext.size(), ext.size(), ext) == 0) return true;
+    }
+    return false;
+}
+
+std::array<double, 16> identity_affine() {
+    std::array<double, 16> a{};
+    for (int i = 0; i < 4; ++i) a[i * 5] = 1.0;
+    return a;
+}
+
+// The model's spatial sizes: (H, W) or (D, H, W), and how to print them.
+std::vector<int64_t> spatial_of(const LoadedModel& m) {
+    const std::vector<int64_t> s = m.input_shape.vec();
+    return std::vector<int64_t>(s.begin() + 2, s.end());
+}
+std::string sizes_str(const std::vector<int64_t>& dims) {
+    std::string s;
+    for (int64_t d : dims) s += (s.empty() ? "" : "×") + std::to_string(d);
+    return s;
+}
 
 }  // namespace
 
@@ -130,6 +159,20 @@ void check_options(const ExplainerOptions& c) {
         if (!p.pixels || p.height < 1 || p.width < 1) fail_input("a sample picture needs pixels and a positive size");
 }
 
+static std::vector<std::string> list_volumes(const std::string& dir) {
+    std::error_code ec;
+    if (!fs::exists(dir, ec)) fail_input(dir + ": no such directory");
+    if (!fs::is_directory(dir, ec)) fail_input(dir + ": not a folder");
+    std::vector<std::string> files;
+    for (const auto& entry : fs::directory_iterator(dir, ec))
+        if (entry.is_regular_file() && is_volume_file(entry.path().filename().string()))
+            files.push_back(entry.path().string());
+    if (ec) fail_input(dir + ": " + ec.message());
+    if (files.empty()) fail_input("no volumes in " + dir + " (.nii, .nii.gz, .npy)");
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
 std::vector<std::string> list_images(const std::string& dir) {
     std::error_code ec;
     if (!fs::exists(dir, ec)) fail_input(dir + ": no such directory");
@@ -157,18 +200,23 @@ ExplainInput make_explain_input(const LoadedModel& m, const std::string& name, c
 }
 
 ExplainInput make_explain_input(const LoadedModel& m, const std::string& name, ConstTensorView x) {
-    const Shape& want = m.input_shape;  // (1, C, H, W)
-    const bool chw = x.shape.rank == 3 && x.shape[0] == want[1] && x.shape[1] == want[2] && x.shape[2] == want[3];
-    if (!chw && x.shape != want)
-        fail_input("a preprocessed image must be " + Shape{want[1], want[2], want[3]}.str() + " for model " + m.spec +
+    const Shape& want = m.input_shape;  // (1, C, H, W) or (1, C, D, H, W)
+    const std::vector<int64_t> w = want.vec();
+    const Shape unbatched(std::vector<int64_t>(w.begin() + 1, w.end()));
+    const char* what = m.desc.volume ? "volume" : "image";
+    if (x.shape != unbatched && x.shape != want)
+        fail_input(std::string("a preprocessed ") + what + " must be " + unbatched.str() + " for model " + m.spec +
                    ", got " + x.shape.str());
     ExplainInput in;
     in.path = name;
     in.x = Tensor(want, x.data);
     for (int64_t i = 0; i < in.x.numel(); ++i)
         if (!std::isfinite(in.x.data()[i]))
-            fail_input("a preprocessed image holds a non-finite value at " + std::to_string(i));
-    if (want[1] == 3) {
+            fail_input(std::string("a preprocessed ") + what + " holds a non-finite value at " + std::to_string(i));
+    if (m.desc.volume) {
+        in.volume = true;
+        in.affine = identity_affine();
+    } else if (want[1] == 3) {
         in.crop = denormalize_image(in.x.view(), m.desc.pre);
     } else {  // no colour picture to draw on: mid grey
         in.crop.height = static_cast<int>(want[2]);
@@ -179,7 +227,14 @@ ExplainInput make_explain_input(const LoadedModel& m, const std::string& name, C
 }
 
 ExplainInput load_explain_input(const LoadedModel& m, const std::string& path) {
-    return make_explain_input(m, path, load_image(path));
+    if (!m.desc.volume) return make_explain_input(m, path, load_image(path));
+    Volume v = load_volume_input(m, path);
+    ExplainInput in;
+    in.path = path;
+    in.x = std::move(v.data);
+    in.volume = true;
+    in.affine = v.affine;
+    return in;
 }
 
 // The sample set in network-input space, with where it came from.
@@ -217,18 +272,30 @@ ExplainSession::ExplainSession(std::shared_ptr<const LoadedModel> model, std::sh
     p.exec = opt_.exec;
     output_.value = model_->desc.output;
     output_.logits = model_->desc.output_kind == ModelDesc::OutputKind::kLogits;
-    const int64_t h = model_->input_shape[2], w = model_->input_shape[3];
-    if (p.k > h || p.k > w)
-        fail_input("--k " + std::to_string(p.k) + " is larger than the model's " + std::to_string(h) + "×" +
-                   std::to_string(w) + " input");
+    const std::vector<int64_t> spatial = spatial_of(*model_);
+    const int64_t volume = model_->input_shape.numel() / model_->input_shape[1];  // pixels or voxels
+    const int64_t smallest = *std::min_element(spatial.begin(), spatial.end());
+    if (p.k > smallest)
+        fail_input("--k " + std::to_string(p.k) + " is larger than the model's " + sizes_str(spatial) + " input");
     const int64_t l = p.k + 2 * opt_.pad;
-    if (opt_.sampler == SamplerKind::kConditional && (l > h || l > w))
+    if (opt_.sampler == SamplerKind::kConditional && l > smallest)
         fail_input("conditional context l = k + 2·pad = " + std::to_string(l) + " is larger than the model's " +
-                   std::to_string(h) + "×" + std::to_string(w) + " input");
+                   sizes_str(spatial) + " input");
+    if (model_->desc.volume && p.exec == Execution::kIncremental) {
+        const std::set<std::string> keep(p.nodes.begin(), p.nodes.end());
+        if (backend_->device().is_cuda() || !find_linear_head(model_->graph, keep)) {
+            p.exec = Execution::kFull;  // summary.json says so
+            exec_note_ =
+                "incremental execution of volumes is implemented for a linear first layer on the CPU "
+                "only so far: full execution";
+        } else {
+            exec_note_ = "linear first layer: exact update of its outputs per window";
+        }
+    }
     if (p.classes.kind == ClassSelection::Kind::kIds) resolve_classes(p.classes, {}, model_->num_classes);
     check_nodes(model_->graph, p.nodes);
     const int64_t channels = model_->input_shape[1];
-    const double input_bytes = static_cast<double>(h * w * channels) * sizeof(float);
+    const double input_bytes = static_cast<double>(volume * channels) * sizeof(float);
     check_host_memory(static_cast<double>(samples_per_window()) * input_bytes,
                       "--samples " + std::to_string(p.samples) + " (the resampled images of one window)");
     if (p.batch > 0)
@@ -262,10 +329,11 @@ ExplainSession::ExplainSession(std::shared_ptr<const LoadedModel> model, std::sh
         // A sample set: a folder of photos or photos in memory, preprocessed like the explained image.
         set_ = std::make_unique<SampleSet>();
         if (!opt_.sample_images.empty()) {
-            const std::vector<std::string> files = list_images(opt_.sample_images);
-            check_host_memory(static_cast<double>(files.size()) * h * w * channels * sizeof(float),
+            const std::vector<std::string> files =
+                model_->desc.volume ? list_volumes(opt_.sample_images) : list_images(opt_.sample_images);
+            check_host_memory(static_cast<double>(files.size()) * input_bytes,
                               "--sample-images " + opt_.sample_images + " (" + std::to_string(files.size()) +
-                                  " images in the network's input space)");
+                                  (model_->desc.volume ? " volumes" : " images") + " in the network's input space)");
             for (const std::string& f : files) {
                 set_->images.push_back(load_input(*model_, f));
                 set_->names.push_back(f);
@@ -301,12 +369,14 @@ int64_t ExplainSession::samples_per_window() const {
 }
 
 int64_t ExplainSession::windows() const {
-    WindowGrid g(model_->input_shape[2], model_->input_shape[3], params_.k, params_.stride);
+    const std::vector<int64_t> s = spatial_of(*model_);
+    const WindowGrid g = s.size() == 3 ? WindowGrid(s[0], s[1], s[2], params_.k, params_.stride)
+                                       : WindowGrid(s[0], s[1], params_.k, params_.stride);
     return g.count();
 }
 
 double ExplainSession::output_bytes() const {
-    const int64_t h = model_->input_shape[2], w = model_->input_shape[3], K = model_->num_classes;
+    const int64_t K = model_->num_classes;
     const ClassSelection& c = params_.classes;
     const int64_t maps = c.kind == ClassSelection::Kind::kAll   ? K
                          : c.kind == ClassSelection::Kind::kTop ? std::min<int64_t>(c.top, K)
@@ -318,8 +388,9 @@ double ExplainSession::output_bytes() const {
             for (const std::string& want : params_.nodes)
                 if (n.name == want || n.output == want) units += static_cast<double>(shapes.at(n.output)[1]);
     }
-    // float32 maps (relevance, counts, nodes) and RGB heatmaps at the input size, and the summary.
-    const double plane = static_cast<double>(h * w);
+    // float32 maps (relevance, counts, nodes) and RGB heatmaps at the input size (a volume's slice
+    // pictures are far smaller than its maps), and the summary.
+    const double plane = static_cast<double>(model_->input_shape.numel() / model_->input_shape[1]);
     return plane * (4.0 * static_cast<double>(maps + 1) + 4.0 * units + 3.0 * static_cast<double>(maps)) + (64 << 10);
 }
 
@@ -377,7 +448,7 @@ nlohmann::json ExplainSession::describe() const {
     const Preprocess& pp = model_->desc.pre;
     const ExplainParams& p = params_;
     const Device device = backend_->device();
-    return {
+    nlohmann::json j = {
         {"model",
          {{"spec", model_->spec},
           {"builtin", model_->builtin},
@@ -419,6 +490,15 @@ nlohmann::json ExplainSession::describe() const {
         {"precision", precision_name(backend_->precision())},
         {"execution", execution_name(p.exec)},
     };
+    if (model_->desc.volume) {
+        const VolumeInput& v = model_->desc.vol;
+        j["preprocessing"] = {{"kind", "volume"},
+                              {"input_shape", {v.channels, v.depth, v.height, v.width}},
+                              {"normalization", {{"mean", v.mean}, {"std", v.std}}},
+                              {"mask", v.mask_path}};
+    }
+    if (!exec_note_.empty()) j["execution_note"] = exec_note_;
+    return j;
 }
 
 }  // namespace pda

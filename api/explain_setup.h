@@ -4,6 +4,7 @@
 // user input runs before any heavy work.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -24,18 +25,22 @@ Device resolve_device(const Device& device);
 // The backend a model runs on (options checked by check_options(ModelOptions)).
 std::shared_ptr<Backend> make_backend(const ModelOptions& opt);
 
-// One explained image: the picture the heatmaps are drawn on and the network input.
+// One explained image: the picture the heatmaps are drawn on and the network input; or a volume:
+// the network input and the voxel-to-world affine its maps are written with.
 struct ExplainInput {
     std::string path;  // file, or a name for an image made in memory
-    Image crop;        // displayed crop, H × W
-    Tensor x;          // (1, C, H, W), network-input space
+    Image crop;        // displayed crop, H × W (images)
+    Tensor x;          // (1, C, H, W) or (1, C, D, H, W), network-input space
+    bool volume = false;
+    std::array<double, 16> affine{};  // volumes: voxel (i, j, k, 1) → world, row-major (identity when unknown)
 };
 // The pixels of a public RgbImage, copied.
 Image to_image(const RgbImage& p);
 ExplainInput load_explain_input(const LoadedModel& m, const std::string& path);
 ExplainInput make_explain_input(const LoadedModel& m, const std::string& name, const Image& photo);
 // An input given already preprocessed: x (C, H, W) or (1, C, H, W) at the model's input shape, its
-// displayed picture the inverted normalisation (denormalize_image).
+// displayed picture the inverted normalisation (denormalize_image); for a volume model x (C, D, H, W)
+// or (1, C, D, H, W), identity affine.
 ExplainInput make_explain_input(const LoadedModel& m, const std::string& name, ConstTensorView x);
 
 struct ImageExplanation {
@@ -76,6 +81,7 @@ class ExplainSession {
 
   private:
     struct SampleSet;
+    std::string exec_note_;  // why the execution differs from the one asked for (empty: it does not)
     Sampler& sampler_for(const Tensor& x, nlohmann::json& desc, double& seconds);
 
     std::shared_ptr<const LoadedModel> model_;

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "io/preprocess.h"
+#include "io/volume.h"
 #include "networks/builtin.h"
 #include "networks/onnx_import.h"
 #include "weights/load_by_name.h"
@@ -86,10 +87,26 @@ LoadedModel load_model(const std::string& spec, const LoadOptions& opt) {
         std::find_if(g.inputs.begin(), g.inputs.end(), [&](const ValueInfo& v) { return v.name == m.desc.input; });
     if (in == g.inputs.end()) fail_input(spec + ": the graph has no input '" + m.desc.input + "'");
     if (g.inputs.size() != 1) fail_input(spec + ": graphs with several inputs are not supported");
-    if (in->shape.rank != 4 || in->shape[1] != 3)
-        fail_input(spec + ": input '" + in->name + "' has shape " + in->shape.str() + "; expected (N, 3, H, W)");
-    m.input_shape = Shape{1, in->shape[1], m.desc.pre.height, m.desc.pre.width};
-    if (m.desc.pre.height != in->shape[2] || m.desc.pre.width != in->shape[3])
+    if (m.desc.volume) {
+        static const char* const kImageOnly[] = {"channel_order",  "scale",      "mean", "std",
+                                                 "resize_shorter", "input_size", "crop"};
+        for (const auto& [key, value] : opt.overrides)
+            if (std::find(std::begin(kImageOnly), std::end(kImageOnly), key) != std::end(kImageOnly))
+                fail_input(spec + ": --" + key + " applies to image models; this is a volume model");
+        const VolumeInput& v = m.desc.vol;
+        m.input_shape = Shape{1, v.channels, v.depth, v.height, v.width};
+        const Shape& s = in->shape;
+        bool match = s.rank == 5;
+        for (int i = 1; i < 5 && match; ++i) match = s[i] <= 0 || s[i] == m.input_shape[i];
+        if (!match)
+            fail_input(spec + ": input '" + in->name + "' has shape " + s.str() + "; the sidecar describes volumes " +
+                       Shape{v.channels, v.depth, v.height, v.width}.str() + " (N, C, D, H, W)");
+    } else if (in->shape.rank != 4 || in->shape[1] != 3) {
+        fail_input(spec + ": input '" + in->name + "' has shape " + in->shape.str() + "; expected (N, 3, H, W)" +
+                   (in->shape.rank == 5 ? " (a volume model needs a sidecar with \"kind\": \"volume\")" : ""));
+    }
+    if (!m.desc.volume) m.input_shape = Shape{1, in->shape[1], m.desc.pre.height, m.desc.pre.width};
+    if (!m.desc.volume && (m.desc.pre.height != in->shape[2] || m.desc.pre.width != in->shape[3]))
         fail_input(spec + ": the model takes " + std::to_string(in->shape[2]) + "×" + std::to_string(in->shape[3]) +
                    " inputs, the description asks for " + std::to_string(m.desc.pre.height) + "×" +
                    std::to_string(m.desc.pre.width));
@@ -111,8 +128,26 @@ LoadedModel load_model(const std::string& spec, const LoadOptions& opt) {
     return m;
 }
 
-Tensor load_input(const LoadedModel& m, const std::string& image_path) {
-    return preprocess(load_image(image_path), m.desc.pre);
+Tensor load_input(const LoadedModel& m, const std::string& path) {
+    if (m.desc.volume) return load_volume_input(m, path).data;
+    return preprocess(load_image(path), m.desc.pre);
+}
+
+Volume load_volume_input(const LoadedModel& m, const std::string& path) {
+    Volume v = read_volume(path);
+    const VolumeInput& want = m.desc.vol;
+    const Shape& s = v.data.shape();  // (C, D, H, W)
+    if (s[0] != want.channels || s[1] != want.depth || s[2] != want.height || s[3] != want.width)
+        fail_input(path + ": the volume is " + std::to_string(s[3]) + "×" + std::to_string(s[2]) + "×" +
+                   std::to_string(s[1]) + " voxels (x×y×z) with " + std::to_string(s[0]) + " channel(s); " + m.spec +
+                   " takes " + std::to_string(want.width) + "×" + std::to_string(want.height) + "×" +
+                   std::to_string(want.depth) + " with " + std::to_string(want.channels) + " (no resampling is done)");
+    Tensor x(Shape{1, s[0], s[1], s[2], s[3]});
+    const float* src = v.data.data();
+    const double mean = want.mean, inv = 1.0 / static_cast<double>(want.std);
+    for (int64_t i = 0; i < x.numel(); ++i) x.data()[i] = static_cast<float>((src[i] - mean) * inv);
+    v.data = std::move(x);
+    return v;
 }
 
 void to_probabilities(const ModelDesc& desc, float* rows, int64_t n, int64_t k) {

@@ -9,6 +9,7 @@
 
 #include "io/image.h"
 #include "io/model_desc.h"
+#include "io/volume.h"
 #include "networks/graph.h"
 
 namespace pda {
@@ -31,8 +32,13 @@ struct LoadedModel {
 
 LoadedModel load_model(const std::string& spec, const LoadOptions& opt);
 
-// (1, C, H, W) network input of an image file, preprocessed as the model says.
-Tensor load_input(const LoadedModel& m, const std::string& image_path);
+// The network input of a file, preprocessed as the model says: (1, C, H, W) of an image, or
+// (1, C, D, H, W) of a volume for a volume model (load_volume_input).
+Tensor load_input(const LoadedModel& m, const std::string& path);
+
+// A volume model's input: the volume at `path` (NIfTI or .npy, io/volume.h), which must have the
+// model's grid exactly, normalised as the sidecar says; data (1, C, D, H, W), the file's affine kept.
+Volume load_volume_input(const LoadedModel& m, const std::string& path);
 
 // Turns the model's output rows (n, K) into probabilities in place (softmax for logits models).
 void to_probabilities(const ModelDesc& desc, float* rows, int64_t n, int64_t k);

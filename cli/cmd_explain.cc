@@ -102,7 +102,10 @@ void add_explain(CLI::App& app) {
     auto quiet = std::make_shared<bool>(false);
     flags->add_to(*cmd);
     cmd->get_option("--seed")->description("seed of the sampling (and of a built-in net's random weights)");
-    cmd->add_option("IMAGE", *images, "JPEG, PNG or BMP files (distinct file-name stems)")->required();
+    cmd->add_option("IMAGE", *images,
+                    "JPEG, PNG or BMP files, or NIfTI (.nii, .nii.gz) / .npy volumes for a volume model (distinct "
+                    "file-name stems)")
+        ->required();
     config->add_to(*cmd);
     cmd->add_option("--out", *out, "output folder")->capture_default_str();
     cmd->add_flag("--quiet", *quiet, "no progress bar and no per-image lines");

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "kernels/window_math.h"
+#include "pda/error.h"
 #include "pda/options.h"
 
 namespace pda {
@@ -25,6 +26,15 @@ class BatchProgram {
     virtual void run(const PdaWindows& block) = 0;
     // A graph output or kept value of the last run, (batch, ...), as a full forward gives it.
     virtual const float* value(const std::string& name) const = 0;
+
+    // A program that reads nothing of an image but its window (a linear first layer,
+    // engine/linear_head.h) takes the block's samples as they are drawn, (count·S, patch), instead of
+    // a batch of images with the samples pasted in; input() and run() are then unused, and images
+    // past count·S, or all of them when samples is null, are the clean image.
+    virtual bool takes_samples() const { return false; }
+    virtual void run_samples(const PdaWindows&, const float*) {
+        fail_internal("this program takes a batch of images, not samples");
+    }
 };
 
 }  // namespace pda

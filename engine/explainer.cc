@@ -74,12 +74,16 @@ Explanation explain(const Graph& g, const OutputSpec& out, ConstTensorView x, Sa
     e.seconds_compile = seconds_since(t_compile);
 
     // The batch holds clean copies of x (one copied, then the copied range doubled); each batch
-    // pastes its samples and restores them after.
-    float* batch = prog->input();  // (prog_batch, C, H, W)
+    // pastes its samples and restores them after. A program that takes the samples themselves has no
+    // batch of images.
+    const bool takes_samples = prog->takes_samples();
+    float* batch = takes_samples ? nullptr : prog->input();  // (prog_batch, C, [D,] H, W)
     const int64_t image_bytes = static_cast<int64_t>(sizeof(float)) * image_size;
-    dev.copy(batch, x_dev.get(), image_bytes);
-    for (int64_t have = 1; have < prog_batch; have *= 2)
-        dev.copy(batch + have * image_size, batch, image_bytes * std::min(have, prog_batch - have));
+    if (!takes_samples) {
+        dev.copy(batch, x_dev.get(), image_bytes);
+        for (int64_t have = 1; have < prog_batch; have *= 2)
+            dev.copy(batch + have * image_size, batch, image_bytes * std::min(have, prog_batch - have));
+    }
 
     // ---- per batch of whole windows: sample → run → reduce → accumulate → restore ------------------
     // A batch's images past its windows' nw·S are clean copies; an incremental program gives them the
@@ -98,9 +102,12 @@ Explanation explain(const Graph& g, const OutputSpec& out, ConstTensorView x, Sa
     auto launch = [&](const PdaWindows& blk, int slot) {  // sample → run
         const float* drawn = dev.draw(blk, slot);
         dev.mark(slot, BatchPhase::kPaste);
-        dev.paste(batch, drawn, blk);
+        if (!takes_samples) dev.paste(batch, drawn, blk);
         dev.mark(slot, BatchPhase::kNetwork);
-        prog->run(blk);
+        if (takes_samples)
+            prog->run_samples(blk, drawn);
+        else
+            prog->run(blk);
         dev.mark(slot, BatchPhase::kReduce);
     };
 
@@ -112,7 +119,10 @@ Explanation explain(const Graph& g, const OutputSpec& out, ConstTensorView x, Sa
     if (nw0 > 0) {
         launch(blk0, 0);
     } else {
-        prog->run(blk0);  // nothing pasted: every image is clean
+        if (takes_samples)
+            prog->run_samples(blk0, nullptr);
+        else
+            prog->run(blk0);  // nothing pasted: every image is clean
     }
     std::vector<float> p_clean(static_cast<size_t>(K));
     dev.download(p_clean.data(), prog->value(out.value) + clean_slot * K, static_cast<int64_t>(sizeof(float)) * K);
@@ -161,7 +171,7 @@ Explanation explain(const Graph& g, const OutputSpec& out, ConstTensorView x, Sa
             dev.accumulate(node_sums[i].get(), t.units, node_ad.get(), blk);
         }
         dev.mark(slot, BatchPhase::kRestore);
-        dev.restore(batch, x_dev.get(), blk);
+        if (!takes_samples) dev.restore(batch, x_dev.get(), blk);
         dev.mark(slot, BatchPhase::kDone);
         slot_w1[slot] = blk.w0 + nw;
         pending[slot] = true;
@@ -185,7 +195,8 @@ Explanation explain(const Graph& g, const OutputSpec& out, ConstTensorView x, Sa
     // ---- finish: sums / counts (counts in closed form on the host) ---------------------------------
     std::vector<double> counts(static_cast<size_t>(plane), 0.0);
     const PdaWindows all = s.grid.block(C, S, 0, n_windows);
-    for (int64_t w = 0; w < n_windows; ++w) pda_accumulate_window(counts.data(), all, all.slice(w), all.row(w), all.col(w), 1.0);
+    for (int64_t w = 0; w < n_windows; ++w)
+        pda_accumulate_window(counts.data(), all, all.slice(w), all.row(w), all.col(w), 1.0);
     std::vector<double> host_sums(static_cast<size_t>(M * plane));
     dev.download(host_sums.data(), sums.get(), static_cast<int64_t>(sizeof(double)) * M * plane);
     std::vector<std::vector<double>> host_node_sums;

@@ -33,9 +33,10 @@ struct WindowGrid {
     int64_t rows() const { return window_grid_extent(height, k, stride); }
     int64_t cols() const { return window_grid_extent(width, k, stride); }
     int64_t count() const { return slices() * rows() * cols(); }
-    int64_t slice(int64_t i) const { return window_start(i / (rows() * cols()), depth, kd(), stride); }  // front
-    int64_t row(int64_t i) const { return window_start(i / cols() % rows(), height, k, stride); }  // top edge of window i
-    int64_t col(int64_t i) const { return window_start(i % cols(), width, k, stride); }   // left edge of window i
+    // Front, top and left edge of window i.
+    int64_t slice(int64_t i) const { return window_start(i / (rows() * cols()), depth, kd(), stride); }
+    int64_t row(int64_t i) const { return window_start(i / cols() % rows(), height, k, stride); }
+    int64_t col(int64_t i) const { return window_start(i % cols(), width, k, stride); }
     // Windows [w0, w0 + count) over images of `channels` channels, S images per window.
     PdaWindows block(int64_t channels, int64_t samples, int64_t w0, int64_t count) const {
         return pda_windows(channels, depth, height, width, k, stride, samples, w0, count);

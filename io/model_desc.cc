@@ -3,6 +3,7 @@
 // sidecar reader and the command-line overrides cannot drift apart in what they accept.
 #include "io/model_desc.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -183,6 +184,73 @@ const char* output_kind_name(ModelDesc::OutputKind kind) {
     return kind == ModelDesc::OutputKind::kLogits ? "logits" : "probabilities";
 }
 
+// The sidecar of a volume model (see load_sidecar).
+static ModelDesc load_volume_sidecar(const json& j, const std::string& json_path) {
+    auto where = [&](const char* key) { return field_where(json_path, key); };
+    static const char* const kKnown[] = {"kind",        "input",         "output", "output_kind",
+                                         "input_shape", "normalization", "labels", "mask"};
+    for (const char* key : {"output_kind", "input_shape"})
+        if (!j.contains(key)) fail_input(where(key) + " is missing (it is required for a volume model)");
+    for (auto it = j.begin(); it != j.end(); ++it)
+        if (std::find(std::begin(kKnown), std::end(kKnown), it.key()) == std::end(kKnown))
+            fail_input(field_where(json_path, it.key()) +
+                       " is unknown for a volume model (known: kind, input, output, output_kind, input_shape, "
+                       "normalization, labels, mask)");
+    ModelDesc d;
+    d.volume = true;
+    if (j.contains("input")) d.input = get_string(j["input"], where("input"));
+    if (j.contains("output")) d.output = get_string(j["output"], where("output"));
+    set_output_kind(d, get_string(j["output_kind"], where("output_kind")), where("output_kind"));
+    const json& shape = j["input_shape"];
+    if (!shape.is_array() || shape.size() != 4)
+        fail_input(where("input_shape") + " must be [channels, depth, height, width], got " +
+                   (shape.is_array() ? shape.dump() : json_type(shape)));
+    int64_t dims[4];
+    for (int i = 0; i < 4; ++i) {
+        dims[i] = get_int(shape[i], where("input_shape") + "[" + std::to_string(i) + "]");
+        if (dims[i] < 1 || dims[i] > 65536)
+            fail_input(where("input_shape") + "[" + std::to_string(i) + "] must be in [1, 65536], got " +
+                       std::to_string(dims[i]));
+    }
+    d.vol.channels = dims[0];
+    d.vol.depth = dims[1];
+    d.vol.height = dims[2];
+    d.vol.width = dims[3];
+    if (j.contains("normalization")) {
+        const json& n = j["normalization"];
+        if (!n.is_object()) fail_input(where("normalization") + " must be {\"mean\": m, \"std\": s}");
+        for (auto it = n.begin(); it != n.end(); ++it)
+            if (it.key() != "mean" && it.key() != "std")
+                fail_input(where("normalization") + "." + it.key() + " is unknown (known: mean, std)");
+        if (n.contains("mean"))
+            d.vol.mean = static_cast<float>(get_number(n["mean"], where("normalization") + ".mean"));
+        if (n.contains("std")) d.vol.std = static_cast<float>(get_number(n["std"], where("normalization") + ".std"));
+        if (!std::isfinite(d.vol.mean)) fail_input(where("normalization") + ".mean must be finite");
+        if (!(d.vol.std > 0) || !std::isfinite(d.vol.std))
+            fail_input(where("normalization") + ".std must be finite and > 0");
+    }
+    if (j.contains("mask")) {
+        std::filesystem::path p(get_string(j["mask"], where("mask")));
+        if (p.is_relative()) p = std::filesystem::path(json_path).parent_path() / p;
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(p, ec)) fail_input(where("mask") + ": " + p.string() + " does not exist");
+        d.vol.mask_path = p.string();
+    }
+    if (j.contains("labels")) {
+        const json& l = j["labels"];
+        if (l.is_array()) {
+            for (size_t i = 0; i < l.size(); ++i)
+                d.labels.push_back(get_string(l[i], where("labels") + "[" + std::to_string(i) + "]"));
+            d.labels_path = json_path;
+        } else {
+            std::filesystem::path p(get_string(l, where("labels")));
+            if (p.is_relative()) p = std::filesystem::path(json_path).parent_path() / p;
+            set_labels(d, p.string(), where("labels"));
+        }
+    }
+    return d;
+}
+
 ModelDesc load_sidecar(const std::string& json_path) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(json_path, ec)) fail_input(json_path + ": model sidecar does not exist");
@@ -196,6 +264,13 @@ ModelDesc load_sidecar(const std::string& json_path) {
     }
     if (!j.is_object()) fail_input(json_path + ": a model sidecar must be a JSON object, got " + json_type(j));
 
+    if (j.contains("kind")) {
+        const std::string kind = get_string(j["kind"], field_where(json_path, "kind"));
+        if (kind == "volume") return load_volume_sidecar(j, json_path);
+        if (kind != "image")
+            fail_input(field_where(json_path, "kind") + " must be \"image\" or \"volume\", got \"" + kind + "\"");
+        j.erase("kind");
+    }
     static const char* const kRequired[] = {"output_kind", "input_size", "resize_shorter", "channel_order", "scale",
                                             "mean",        "std"};
     static const char* const kOptional[] = {"input", "output", "crop", "labels"};

@@ -22,6 +22,14 @@ struct Preprocess {
     std::array<float, 3> std{1.0f, 1.0f, 1.0f};   // in the network's channel order
 };
 
+// A volume model's input (sidecar "kind": "volume"): a NIfTI or .npy volume of exactly this grid,
+// normalised as (v − mean) / std per voxel; no resampling.
+struct VolumeInput {
+    int64_t channels = 1, depth = 0, height = 0, width = 0;  // C, D = nz, H = ny, W = nx
+    float mean = 0.0f, std = 1.0f;
+    std::string mask_path;  // a brain mask on the same grid (checked to exist; recorded, windows not yet restricted)
+};
+
 struct ModelDesc {
     enum class OutputKind { kProbabilities, kLogits };
 
@@ -31,6 +39,8 @@ struct ModelDesc {
     Preprocess pre;
     std::string labels_path;          // empty when there are no labels
     std::vector<std::string> labels;  // one per class, in output order; empty when unknown
+    bool volume = false;              // a volume model: `vol` replaces `pre`
+    VolumeInput vol;
 };
 
 // "probabilities" / "logits".
@@ -40,6 +50,10 @@ const char* output_kind_name(ModelDesc::OutputKind kind);
 // channel_order ("RGB" | "BGR"), scale (> 0), mean [3 numbers], std [3 numbers > 0]. Optional:
 // input, output (strings), crop ("center"), labels (path relative to the sidecar's folder; the file
 // must exist and is loaded). Any other key is an error, so a typo cannot silently be ignored.
+// A volume model's sidecar has "kind": "volume" and requires output_kind and input_shape [C, D, H, W]
+// (D, H, W = the NIfTI grid's nz, ny, nx); optional: input, output, normalization {"mean": m,
+// "std": s > 0}, labels (a file as above, or an inline list of names) and mask (a file relative to the
+// sidecar's folder).
 ModelDesc load_sidecar(const std::string& json_path);
 
 // Built-in descriptions for models without a sidecar: "caffe" (BGR, 0–255, mean B,G,R = 104, 117,

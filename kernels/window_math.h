@@ -54,8 +54,8 @@ struct PdaWindows {
 
 // The block [w0, w0 + count) of the grid of (channels, depth, height, width) volumes (depth 1: images,
 // whose windows are k × k), S images per window.
-PDA_HD PdaWindows pda_windows(int64_t channels, int64_t depth, int64_t height, int64_t width, int64_t k,
-                              int64_t stride, int64_t samples, int64_t w0, int64_t count) {
+PDA_HD PdaWindows pda_windows(int64_t channels, int64_t depth, int64_t height, int64_t width, int64_t k, int64_t stride,
+                              int64_t samples, int64_t w0, int64_t count) {
     PdaWindows b;
     b.channels = channels;
     b.depth = depth;

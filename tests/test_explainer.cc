@@ -11,6 +11,7 @@
 #include <random>
 
 #include "engine/explainer.h"
+#include "engine/linear_head.h"
 #include "engine/program.h"
 #include "engine/samplers.h"
 #include "kernels/cpu/context.h"
@@ -103,8 +104,8 @@ double ref_log2_odds(double p) { return std::log2(p / (1 - p)); }
 Reference reference_pda(const Graph& g, const Tensor& x, const WindowGrid& grid, double N,
                         const std::function<std::vector<const float*>(int64_t)>& replacement) {
     const int rank = x.shape().rank;
-    const int64_t C = x.shape()[1], D = rank == 5 ? x.shape()[2] : 1, H = x.shape()[rank - 2],
-                  W = x.shape()[rank - 1], V = D * H * W, K = g.constant("fc.b").numel(), kd = grid.kd();
+    const int64_t C = x.shape()[1], D = rank == 5 ? x.shape()[2] : 1, H = x.shape()[rank - 2], W = x.shape()[rank - 1],
+                  V = D * H * W, K = g.constant("fc.b").numel(), kd = grid.kd();
     std::vector<double> clean(x.data(), x.data() + x.numel());
     const std::vector<double> z0 = ref_logits(g, clean), p0 = ref_softmax(z0);
     Reference r;
@@ -393,6 +394,57 @@ TEST(ExplainerVolume, Cnn3dOcclusionEqualsOneForwardPerWindow) {
                 static_cast<long long>(grid.count()), d);
 }
 
+// A linear first layer runs as the exact update z = z₀ + W[:, window]·Δx (engine/linear_head.h): the
+// same maps as full execution, for an image and a volume, with and without the Softmax after it.
+TEST(ExplainerLinearHead, ExactUpdateEqualsFullExecution) {
+    for (const Shape& shape : {Shape{1, 3, 7, 6}, Shape{1, 2, 5, 6, 4}})
+        for (bool softmax : {true, false}) {
+            Graph g = logistic_graph(shape, 3, softmax, 8);
+            ASSERT_TRUE(find_linear_head(g, {}).has_value());
+            Tensor x = random_tensor(shape, 800);
+            std::vector<Tensor> set = random_set(5, shape, 810);
+            auto sampler = make_marginal_sampler(std::move(set));
+            auto run = [&](Execution exec) {
+                ExplainParams p;
+                p.k = 2;
+                p.stride = 1;
+                p.samples = 3;
+                p.classes = ClassSelection::all();
+                p.nodes = {"fc"};
+                p.batch = 7;
+                p.exec = exec;
+                CpuContext ctx;
+                return explain_cpu(g, {softmax ? "p" : "z", !softmax}, x.view(), *sampler, p, ctx);
+            };
+            const Explanation inc = run(Execution::kIncremental), full = run(Execution::kFull);
+            double scale = 0;
+            for (int64_t i = 0; i < full.relevance.numel(); ++i)
+                scale = std::max(scale, std::abs(static_cast<double>(full.relevance.data()[i])));
+            const double d = max_abs_diff(inc.relevance, full.relevance) / scale;
+            const double d_node = max_abs_diff(inc.node_maps.at("fc"), full.node_maps.at("fc"));
+            EXPECT_LT(d, 1e-5) << shape.str();
+            EXPECT_LT(d_node, 1e-5) << shape.str();
+            EXPECT_EQ(inc.forward_passes, full.forward_passes);
+            std::printf("linear head %s %s: max |incremental − full| / max = %.2e\n", shape.str().c_str(),
+                        softmax ? "softmax" : "logits", d);
+        }
+}
+
+TEST(ExplainerLinearHead, FoundOnlyWhereTheUpdateIsExact) {
+    const Shape shape{1, 2, 4, 4};
+    Graph g = logistic_graph(shape, 3, true, 9);
+    EXPECT_TRUE(find_linear_head(g, {"z"}).has_value());
+    EXPECT_FALSE(find_linear_head(g, {"f"}).has_value());  // the flattened input is read after a run
+    Graph t = logistic_graph(shape, 3, true, 9);
+    t.nodes[1].trans_a = true;
+    EXPECT_FALSE(find_linear_head(t, {}).has_value());
+    Graph two = logistic_graph(shape, 3, true, 9);  // the input read by a second node
+    two.nodes.push_back(make_node("again", OpType::kFlatten, {"x"}, "f2"));
+    EXPECT_FALSE(find_linear_head(two, {}).has_value());
+    Graph cnn = cnn_graph(6, 6, true);
+    EXPECT_FALSE(find_linear_head(cnn, {}).has_value());
+}
+
 // The windows covering a pixel, as the CUDA accumulation gathers them, against the windows' own
 // extents (every n, k, stride up to 12, the clamped last window included).
 TEST(Windows, CoverListsExactlyTheWindowsOverAPixel) {
@@ -446,7 +498,7 @@ double max_map_diff(const Explanation& a, const Explanation& b) {
 TEST(ExplainerInvariance, BatchSizeAndThreads) {
     Explanation one = explain_cnn(1, 0), all = explain_cnn(1000, 0);
     Explanation t1 = explain_cnn(64, 1), t2 = explain_cnn(64, 2);
-    EXPECT_EQ(one.batch, 3);        // one window per batch: the clean image runs alone first
+    EXPECT_EQ(one.batch, 3);       // one window per batch: the clean image runs alone first
     EXPECT_EQ(all.batch, 3 * 57);  // the whole image and its clean copy in one batch
     const double d_batch = max_map_diff(one, all), d_threads = max_map_diff(t1, t2);
     std::printf("batch 3 vs 171 images: max map difference %.3g; 1 vs 2 threads: %.3g\n", d_batch, d_threads);

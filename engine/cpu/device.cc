@@ -7,6 +7,7 @@
 
 #include "engine/backend.h"
 #include "engine/cpu/programs.h"
+#include "engine/linear_head.h"
 #include "engine/memory.h"
 #include "engine/pda_device.h"
 #include "engine/program.h"
@@ -22,14 +23,29 @@ using Clock = std::chrono::steady_clock;
 // memory one image needs, at most this many: on the CPU, batches of a few dozen images run
 // 1.5–1.7× faster than 250 (SqueezeNet, AlexNet; larger batches only leave the caches).
 constexpr int64_t kMaxAutoBatch = 64;
+// A linear first layer's exact update costs k³·C·K multiply-adds per image: large batches amortise
+// the loop's per-batch work.
+constexpr int64_t kMaxLinearHeadBatch = 8192;
 
 class CpuDevice : public PdaDevice {
   public:
     explicit CpuDevice(CpuContext& ctx) : ctx_(ctx) {}
     std::string name() const override { return "cpu"; }
 
-    BatchLimits batch_limits(const Graph& net, const Shape& image, int64_t k, Execution,
+    BatchLimits batch_limits(const Graph& net, const Shape& image, int64_t k, Execution exec,
                              const std::set<std::string>& keep) override {
+        if (exec == Execution::kIncremental) {
+            if (const std::optional<LinearHead> head = find_linear_head(net, keep)) {
+                // An image is its window's samples and K outputs (and the tail's values, as small).
+                const int64_t patch = image[1] * (image.rank == 5 ? k : 1) * k * k;
+                BatchLimits b;
+                b.image_bytes = static_cast<double>(sizeof(float) * (patch + 4 * head->units));
+                b.memory_bytes = static_cast<double>(available_memory_bytes());
+                b.most = static_cast<int64_t>(std::min(kUsableMemoryFraction * b.memory_bytes / b.image_bytes, 1e15));
+                b.preferred = std::clamp<int64_t>(b.most, 1, kMaxLinearHeadBatch);
+                return b;
+            }
+        }
         CompileOptions opt;
         opt.keep = keep;
         const std::unique_ptr<Program> one = compile_cpu(net, {image}, ctx_, opt);
