@@ -1,0 +1,116 @@
+// `pda explain` on volumes end to end: a logistic-regression volume model (ONNX Flatten → Gemm →
+// Softmax with a "kind": "volume" sidecar) on small NIfTI volumes with a rotated affine: the result
+// folder (relevance.nii.gz and counts.nii.gz on the input's grid and affine, slice pictures per class
+// and axis, summary.json), the linear head's exact update equal to full execution, and bad volumes →
+// exit 2, one line, nothing written.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "io/volume.h"
+#include "tests/onnx_builder.h"
+#include "tests/test_util.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int64_t kD = 6, kH = 7, kW = 5;  // nz, ny, nx
+
+const std::array<double, 16> kAffine = {0, -2, 0, 40, 2, 0, 0, -60, 0, 0, 2.5, -20, 0, 0, 0, 1};
+
+struct VolumeFixture {
+    pda::test::TempDir tmp{"volume-cli-" + pda::test::current_test_name()};
+    std::string model, vols, out;
+    VolumeFixture() {
+        const int64_t d = kD * kH * kW;
+        std::mt19937 rng(3);
+        std::uniform_real_distribution<float> u(-0.2f, 0.2f);
+        pda::test::OnnxBuilder b;
+        b.input("volume", {1, 1, kD, kH, kW}).output("probabilities");
+        std::vector<float> w(static_cast<size_t>(2 * d));
+        for (float& v : w) v = u(rng);
+        b.floats("W", {2, d}, w);
+        b.floats("B", {2}, {0.1f, -0.1f});
+        b.node("Flatten", {"volume"}, {"flat"});
+        auto* g = b.node("Gemm", {"flat", "W", "B"}, {"z"});
+        pda::test::OnnxBuilder::attr(g, "transB", int64_t{1});
+        pda::test::OnnxBuilder::attr(b.node("Softmax", {"z"}, {"probabilities"}), "axis", int64_t{1});
+        model = tmp.write("logreg.onnx", b.bytes());
+        tmp.write("logreg.json", R"({"kind": "volume", "output_kind": "probabilities", "input_shape": [1, 6, 7, 5],
+            "normalization": {"mean": 0.5, "std": 2.0}, "labels": ["control", "patient"]})");
+        fs::create_directories(tmp.path() / "vols");
+        for (int i = 0; i < 5; ++i) {
+            std::vector<float> v(static_cast<size_t>(d));
+            for (float& x : v) x = 0.5f + u(rng) * 5.f;
+            pda::write_nifti(tmp.file("vols/v" + std::to_string(i) + ".nii.gz"), v.data(), 1, kD, kH, kW, kAffine);
+        }
+        vols = tmp.file("vols");
+        out = tmp.file("out");
+    }
+    std::string vol(int i) const { return vols + "/v" + std::to_string(i) + ".nii.gz"; }
+};
+
+void expect_input_error(const pda::test::CmdResult& r, const std::string& needle) {
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+    EXPECT_NE(r.output.find(needle), std::string::npos) << "expected '" << needle << "' in: " << r.output;
+}
+
+TEST(VolumeCli, ExplainWritesNiftiMapsOnTheInputGrid) {
+    VolumeFixture f;
+    const std::string common = "explain " + f.model + " " + f.vol(0) + " --sampler marginal --sample-images " + f.vols +
+                               " --samples 3 --k 2 --threads 2 --quiet --classes all";
+    const pda::test::CmdResult inc = pda::test::run_pda(common + " --out " + f.out + "/inc");
+    ASSERT_EQ(inc.exit_code, 0) << inc.output;
+    const pda::test::CmdResult full = pda::test::run_pda(common + " --exec full --out " + f.out + "/full");
+    ASSERT_EQ(full.exit_code, 0) << full.output;
+
+    const fs::path dir = fs::path(f.out) / "inc" / "v0";  // the stem drops ".nii.gz"
+    const pda::Volume rel = pda::read_volume((dir / "relevance.nii.gz").string());
+    const pda::Volume counts = pda::read_volume((dir / "counts.nii.gz").string());
+    EXPECT_EQ(rel.data.shape(), (pda::Shape{2, kD, kH, kW}));
+    EXPECT_EQ(counts.data.shape(), (pda::Shape{1, kD, kH, kW}));
+    for (int i = 0; i < 16; ++i) EXPECT_NEAR(rel.affine[i], kAffine[i], 1e-6) << i;
+    // Windows 2 × 2 × 2 at stride 1: a corner voxel is covered once, an inner one 8 times.
+    EXPECT_EQ(counts.data.data()[0], 1.f);
+    EXPECT_EQ(counts.data.data()[(1 * kH + 1) * kW + 1], 8.f);
+    for (const char* name : {"slice-0-x2.png", "slice-0-y3.png", "slice-0-z3.png", "slice-1-x2.png"})
+        EXPECT_TRUE(fs::exists(dir / name)) << name;
+
+    const nlohmann::json s = nlohmann::json::parse(std::ifstream(dir / "summary.json"));
+    EXPECT_EQ(s["execution"], "incremental");
+    EXPECT_EQ(s["volume"]["shape_xyz"], (nlohmann::json{kW, kH, kD}));
+    EXPECT_EQ(s["windows"], (kD - 1) * (kH - 1) * (kW - 1));
+    EXPECT_EQ(s["classes"][1]["label"], "patient");
+
+    // The linear head's exact update against full execution.
+    const pda::Volume rel_full = pda::read_volume((fs::path(f.out) / "full" / "v0" / "relevance.nii.gz").string());
+    double diff = 0, scale = 0;
+    for (int64_t i = 0; i < rel.data.numel(); ++i) {
+        diff = std::max(diff, std::fabs(double(rel.data.data()[i]) - rel_full.data.data()[i]));
+        scale = std::max(scale, std::fabs(double(rel_full.data.data()[i])));
+    }
+    EXPECT_GT(scale, 0);
+    EXPECT_LT(diff / scale, 1e-5);
+}
+
+TEST(VolumeCli, BadVolumesExit2WithoutOutput) {
+    VolumeFixture f;
+    std::vector<float> small(static_cast<size_t>(4 * 4 * 4), 1.f);
+    pda::write_nifti(f.tmp.file("small.nii.gz"), small.data(), 1, 4, 4, 4, kAffine);
+    const std::string base = "explain " + f.model + " --sampler occlusion --k 2 --quiet --out " + f.out + " ";
+    expect_input_error(pda::test::run_pda(base + f.tmp.file("small.nii.gz")), "no resampling");
+    f.tmp.write("fake.nii", "this is not a NIfTI file at all, just some bytes of text....");
+    expect_input_error(pda::test::run_pda(base + f.tmp.file("fake.nii")), "not a NIfTI");
+    expect_input_error(
+        pda::test::run_pda("explain " + f.model + " " + f.vol(0) + " --sampler occlusion --k 6 --quiet --out " + f.out),
+        "larger than the model's 6×7×5 input");
+    EXPECT_FALSE(fs::exists(f.out));
+}
+
+}  // namespace
