@@ -60,7 +60,7 @@ std::unique_ptr<Sampler> make_conditional(GaussianPatchModel g, const ExplainerO
 // recorded, not enforced: the Gaussian describes images in an input space, which models share.
 SamplerFile load_sampler_file(const std::string& path, const LoadedModel& m, int64_t k, int64_t pad) {
     SamplerFile f = read_sampler_file(path);
-    check_sampler_matches(f.meta, m.desc.pre, m.input_shape[1], k, pad, path);
+    check_sampler_matches(f.meta, m.desc.pre, m.input_shape[1], k, pad, path, m.desc.volume);
     return f;
 }
 
@@ -159,7 +159,7 @@ void check_options(const ExplainerOptions& c) {
         if (!p.pixels || p.height < 1 || p.width < 1) fail_input("a sample picture needs pixels and a positive size");
 }
 
-static std::vector<std::string> list_volumes(const std::string& dir) {
+std::vector<std::string> list_volumes(const std::string& dir) {
     std::error_code ec;
     if (!fs::exists(dir, ec)) fail_input(dir + ": no such directory");
     if (!fs::is_directory(dir, ec)) fail_input(dir + ": not a folder");
@@ -303,11 +303,12 @@ ExplainSession::ExplainSession(std::shared_ptr<const LoadedModel> model, std::sh
                           "--batch " + std::to_string(p.batch) + " (the images of one batch)");
     if (opt_.sampler == SamplerKind::kConditional) {  // sizes first: nothing is read or fitted yet
         const std::string flags = "--k " + std::to_string(p.k) + " --pad " + std::to_string(opt_.pad);
-        check_gaussian_dim(p.k, opt_.pad, channels, flags);
+        const bool vol = model_->desc.volume;
+        check_gaussian_dim(p.k, opt_.pad, channels, flags, vol);
         const int64_t fit_patches = opt_.max_patches > 0 ? opt_.max_patches : kDefaultMaxPatches;
         check_host_memory(
-            conditional_sampler_bytes(p.k, opt_.pad, channels, windows(), effective_threads(threads_)) +
-                (opt_.sampler_file.empty() ? gaussian_fit_bytes(p.k, opt_.pad, channels, fit_patches) : 0),
+            conditional_sampler_bytes(p.k, opt_.pad, channels, windows(), effective_threads(threads_), vol) +
+                (opt_.sampler_file.empty() ? gaussian_fit_bytes(p.k, opt_.pad, channels, fit_patches, vol) : 0),
             "the conditional sampler (" + flags + ")");
     }
 

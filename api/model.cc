@@ -57,8 +57,10 @@ int hardware_threads() { return cpu_processors(); }
 
 const std::string& Model::name() const { return impl_->m->spec; }
 int Model::channels() const { return static_cast<int>(impl_->m->input_shape[1]); }
-int Model::height() const { return static_cast<int>(impl_->m->input_shape[2]); }
-int Model::width() const { return static_cast<int>(impl_->m->input_shape[3]); }
+bool Model::volume() const { return impl_->m->desc.volume; }
+int Model::depth() const { return volume() ? static_cast<int>(impl_->m->input_shape[2]) : 1; }
+int Model::height() const { return static_cast<int>(impl_->m->input_shape.at(-2)); }
+int Model::width() const { return static_cast<int>(impl_->m->input_shape.at(-1)); }
 int Model::num_classes() const { return static_cast<int>(impl_->m->num_classes); }
 const std::vector<std::string>& Model::labels() const { return impl_->m->desc.labels; }
 
@@ -141,19 +143,22 @@ std::string Model::info_json(int64_t pda_k) const {
         }
     }
     const Preprocess& p = m.desc.pre;
+    const VolumeInput& v = m.desc.vol;
+    const nlohmann::json pre =
+        m.desc.volume ? nlohmann::json{{"kind", "volume"}, {"normalization", {{"mean", v.mean}, {"std", v.std}}}}
+                      : nlohmann::json{{"resize_shorter", p.resize_shorter},
+                                       {"crop", p.crop},
+                                       {"channel_order", p.bgr ? "BGR" : "RGB"},
+                                       {"scale", p.scale},
+                                       {"mean", p.mean},
+                                       {"std", p.std}};
     nlohmann::json out = {
         {"model", m.spec},
         {"builtin", m.builtin},
         {"input", {{"name", m.desc.input}, {"shape", m.input_shape.vec()}}},
         {"output",
          {{"name", m.desc.output}, {"kind", output_kind_name(m.desc.output_kind)}, {"classes", m.num_classes}}},
-        {"preprocessing",
-         {{"resize_shorter", p.resize_shorter},
-          {"crop", p.crop},
-          {"channel_order", p.bgr ? "BGR" : "RGB"},
-          {"scale", p.scale},
-          {"mean", p.mean},
-          {"std", p.std}}},
+        {"preprocessing", pre},
         {"nodes", nodes},
         {"params", total_params},
         {"gflop", total_flops / 1e9}};

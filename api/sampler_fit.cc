@@ -1,6 +1,7 @@
-// pda::FittedSampler: the conditional sampler's Gaussian fitted on image files in a model's input
-// space (engine/gaussian.h) and saved as a sampler file (io/sampler_file.h). `pda fit-sampler` is
-// built on it.
+// pda::FittedSampler: the conditional sampler's Gaussian fitted on image files (or, for a volume model,
+// volume files) in a model's input space (engine/gaussian.h) and saved as a sampler file
+// (io/sampler_file.h). `pda fit-sampler` is built on it.
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -49,18 +50,22 @@ FittedSampler FittedSampler::fit(const Model& model, const std::vector<std::stri
     const Model::Impl& mi = *model.impl_;
     const LoadedModel& m = *mi.m;
     const Preprocess& pre = m.desc.pre;
+    const bool volume = m.desc.volume;
     const int64_t l = int64_t{opt.k} + 2 * int64_t{opt.pad};
-    if (opt.k > pre.height || opt.k > pre.width)
-        fail_input("window size k = " + std::to_string(opt.k) + " is larger than the network input (" +
-                   std::to_string(pre.height) + "×" + std::to_string(pre.width) + ")");
-    if (l > pre.height || l > pre.width)
-        fail_input("context l = k + 2·pad = " + std::to_string(l) + " is larger than the network input (" +
-                   std::to_string(pre.height) + "×" + std::to_string(pre.width) + ")");
+    const std::vector<int64_t> dims = m.input_shape.vec();  // (1, C, [D,] H, W)
+    const std::vector<int64_t> spatial(dims.begin() + 2, dims.end());
+    std::string size;
+    for (int64_t d : spatial) size += (size.empty() ? "" : "×") + std::to_string(d);
+    const int64_t smallest = *std::min_element(spatial.begin(), spatial.end());
+    if (opt.k > smallest)
+        fail_input("window size k = " + std::to_string(opt.k) + " is larger than the network input (" + size + ")");
+    if (l > smallest)
+        fail_input("context l = k + 2·pad = " + std::to_string(l) + " is larger than the network input (" + size + ")");
     check_gaussian_dim(opt.k, opt.pad, m.input_shape[1],
-                       "--k " + std::to_string(opt.k) + " --pad " + std::to_string(opt.pad));
+                       "--k " + std::to_string(opt.k) + " --pad " + std::to_string(opt.pad), volume);
     check_host_memory(
-        static_cast<double>(image_paths.size()) * pre.height * pre.width * m.input_shape[1] * sizeof(float),
-        std::to_string(image_paths.size()) + " images in the network's input space");
+        static_cast<double>(image_paths.size()) * static_cast<double>(m.input_shape.numel()) * sizeof(float),
+        std::to_string(image_paths.size()) + (volume ? " volumes" : " images") + " in the network's input space");
     const CpuThreads threads(mi.opt.threads);
     auto impl = std::make_unique<Impl>();
     const auto t_load = std::chrono::steady_clock::now();
@@ -69,13 +74,16 @@ FittedSampler FittedSampler::fit(const Model& model, const std::vector<std::stri
         inputs.push_back(load_input(m, f));
         impl->meta.images.push_back(fs::path(f).filename().string());
         const Shape& s = inputs.back().shape();
-        impl->positions += (s[2] - l + 1) * (s[3] - l + 1);
+        int64_t positions = 1;
+        for (int i = 2; i < s.rank; ++i) positions *= s[i] - l + 1;
+        impl->positions += positions;
     }
     impl->seconds_load = seconds_since(t_load);
     const auto t_fit = std::chrono::steady_clock::now();
     impl->g = fit_gaussian(inputs, opt.k, opt.pad, opt.max_patches, opt.seed);
     impl->seconds_fit = seconds_since(t_fit);
     impl->meta.pre = pre;
+    impl->meta.volume = volume;
     impl->meta.model = m.builtin ? m.spec : fs::path(m.spec).filename().string();
     impl->meta.seed = opt.seed;
     impl->meta.max_patches = opt.max_patches;

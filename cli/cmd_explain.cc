@@ -141,9 +141,11 @@ void add_explain(CLI::App& app) {
                         static_cast<long long>(r.windows), static_cast<long long>(r.forward_passes), r.seconds.total);
             for (const Prediction& cl : r.classes)
                 std::printf("  class %5d  p = %.4f  %s\n", cl.class_id, cl.probability, cl.label.c_str());
+            const bool volume = r.counts.shape.size() == 3;
             if (r.uncovered > 0)
-                std::printf("  %lld pixels covered by no window (map value 0; see counts.npy)\n",
-                            static_cast<long long>(r.uncovered));
+                std::printf("  %lld %s covered by no window (map value 0; see %s)\n",
+                            static_cast<long long>(r.uncovered), volume ? "voxels" : "pixels",
+                            volume ? "counts.nii.gz" : "counts.npy");
         }
     });
 }

@@ -21,8 +21,8 @@ void run_fit(const ModelFlags& flags, FitArgs a) {
     a.opt.seed = flags.seed;
     check_options(a.opt);
     FittedSampler::check_path(a.out);
-    const std::vector<std::string> files = list_images(a.images);
     const Model model = Model::load(flags.model, flags.options());
+    const std::vector<std::string> files = model.volume() ? list_volumes(a.images) : list_images(a.images);
     const FittedSampler g = FittedSampler::fit(model, files, a.opt);
     g.save(a.out);
     const double mb = static_cast<double>(std::filesystem::file_size(a.out)) / 1e6;
@@ -34,13 +34,22 @@ void run_fit(const ModelFlags& flags, FitArgs a) {
         ranges += buf;
     }
     const int64_t l = g.k() + 2 * g.pad();
+    const std::string patch =
+        model.volume() ? "l×l×l×C = " + std::to_string(l) + "×" + std::to_string(l) + "×" + std::to_string(l) + "×" +
+                             std::to_string(g.channels())
+                       : "l×l×C = " + std::to_string(l) + "×" + std::to_string(l) + "×" + std::to_string(g.channels());
+    const std::string space =
+        model.volume()
+            ? std::to_string(model.width()) + "×" + std::to_string(model.height()) + "×" +
+                  std::to_string(model.depth()) + " voxels"
+            : std::to_string(model.height()) + "×" + std::to_string(model.width()) + ", " +
+                  nlohmann::json::parse(model.info_json())["preprocessing"]["channel_order"].get<std::string>();
     std::printf(
-        "Fitted a Gaussian over l×l×C = %lld×%lld×%d patches (d = %lld) for k = %d, pad = %d on %zu images of %s, in "
-        "the input space of %s (%d×%d, %s): %lld of %lld patch positions (seed %llu), value range per channel %s. "
-        "Loading took %.2f s, fitting %.2f s. Wrote %s (%.1f MB).\n",
-        static_cast<long long>(l), static_cast<long long>(l), g.channels(), static_cast<long long>(g.dim()), g.k(),
-        g.pad(), files.size(), a.images.c_str(), g.model().c_str(), model.height(), model.width(),
-        nlohmann::json::parse(model.info_json())["preprocessing"]["channel_order"].get<std::string>().c_str(),
+        "Fitted a Gaussian over %s patches (d = %lld) for k = %d, pad = %d on %zu %s of %s, in the input space of "
+        "%s (%s): %lld of %lld patch positions (seed %llu), value range per channel %s. Loading took %.2f s, "
+        "fitting %.2f s. Wrote %s (%.1f MB).\n",
+        patch.c_str(), static_cast<long long>(g.dim()), g.k(), g.pad(), files.size(),
+        model.volume() ? "volumes" : "images", a.images.c_str(), g.model().c_str(), space.c_str(),
         static_cast<long long>(g.patches()), static_cast<long long>(g.positions()),
         static_cast<unsigned long long>(flags.seed), ranges.c_str(), g.seconds_load(), g.seconds_fit(), a.out.c_str(),
         mb);
@@ -55,7 +64,9 @@ void add_fit_sampler(CLI::App& app) {
     flags->add_to(*cmd);
     if (CLI::Option* seed = cmd->get_option_no_throw("--seed"))
         seed->description("seed of the random patch subset (and of a built-in network's random weights)");
-    cmd->add_option("--images", args->images, "folder of JPEG/PNG/BMP photos to fit on")->required();
+    cmd->add_option("--images", args->images,
+                    "folder of JPEG/PNG/BMP photos to fit on (a volume model: .nii, .nii.gz, .npy volumes)")
+        ->required();
     cmd->add_option("--k", args->opt.k, "window size k")->required();
     cmd->add_option("--pad", args->opt.pad, "context padding: the context is l = k + 2·pad")->required();
     cmd->add_option("--max-patches", args->opt.max_patches,

@@ -20,27 +20,31 @@ constexpr uint64_t kFitStream = 0x6669742d70617463ull;  // "fit-patc": the strea
 constexpr int64_t kFitBlock = 4096;                     // patches per GEMM block
 constexpr int64_t kFitPanel = 128;                      // rows of Xᵀ X per GEMM (only the lower triangle is computed)
 
-// Where the patches come from: image n has positions (H − l + 1)·(W − l + 1), numbered rows outer;
-// global position t belongs to the image whose range [first[n], first[n + 1]) holds it.
+// Where the patches come from: input n has positions (D − lz + 1)·(H − l + 1)·(W − l + 1) (D = lz = 1
+// for images), numbered slices outer, then rows; global position t belongs to the input whose range
+// [first[n], first[n + 1]) holds it.
 struct PatchSource {
     const std::vector<Tensor>* images = nullptr;
     std::vector<int64_t> first;
-    int64_t l = 0, channels = 0;
+    int64_t l = 0, lz = 1, channels = 0;
 
-    // Copies patch t, minus `centre` (may be null), into out (d), in (c, y, x) order.
+    // Copies patch t, minus `centre` (may be null), into out (d), in (c, z, y, x) order.
     template <typename T>
     void gather(int64_t t, const double* centre, T* out) const {
         const int64_t n = std::upper_bound(first.begin(), first.end(), t) - first.begin() - 1;
         const Tensor& img = (*images)[n];
-        const int64_t h = img.shape()[2], w = img.shape()[3], cols = w - l + 1;
-        const int64_t local = t - first[n], py = local / cols, px = local % cols;
+        const int rank = img.shape().rank;
+        const int64_t dd = rank == 5 ? img.shape()[2] : 1, h = img.shape()[rank - 2], w = img.shape()[rank - 1];
+        const int64_t cols = w - l + 1, plane = (h - l + 1) * cols;
+        const int64_t local = t - first[n], pz = local / plane, py = local % plane / cols, px = local % cols;
         int64_t j = 0;
         for (int64_t c = 0; c < channels; ++c)
-            for (int64_t y = 0; y < l; ++y) {
-                const float* row = img.data() + (c * h + py + y) * w + px;
-                for (int64_t x = 0; x < l; ++x, ++j)
-                    out[j] = static_cast<T>(centre ? static_cast<double>(row[x]) - centre[j] : row[x]);
-            }
+            for (int64_t z = 0; z < lz; ++z)
+                for (int64_t y = 0; y < l; ++y) {
+                    const float* row = img.data() + ((c * dd + pz + z) * h + py + y) * w + px;
+                    for (int64_t x = 0; x < l; ++x, ++j)
+                        out[j] = static_cast<T>(centre ? static_cast<double>(row[x]) - centre[j] : row[x]);
+                }
     }
 };
 
@@ -91,17 +95,19 @@ std::string number(double v) {
 
 }  // namespace
 
-double gaussian_fit_bytes(int64_t k, int64_t pad, int64_t channels, int64_t patches) {
-    const double d = static_cast<double>((k + 2 * pad) * (k + 2 * pad) * channels), n = static_cast<double>(patches);
+double gaussian_fit_bytes(int64_t k, int64_t pad, int64_t channels, int64_t patches, bool volume) {
+    const double l = static_cast<double>(k + 2 * pad), n = static_cast<double>(patches);
+    const double d = (volume ? l : 1.0) * l * l * static_cast<double>(channels);
     // acc and cov (float64), the block GEMM's result (float32); per block: a float64 partial mean and
     // a float32 block of patches; the chosen positions.
     return 20 * d * d + (n / kFitBlock + 1) * d * 8 + kFitBlock * d * 4 + n * 8;
 }
 
-double conditional_sampler_bytes(int64_t k, int64_t pad, int64_t channels, int64_t windows, int threads) {
+double conditional_sampler_bytes(int64_t k, int64_t pad, int64_t channels, int64_t windows, int threads, bool volume) {
     const double l = static_cast<double>(k + 2 * pad), c = static_cast<double>(channels);
-    const double d = l * l * c, di = static_cast<double>(k * k) * c, dr = d - di;
-    const double configs = static_cast<double>((2 * pad + 1) * (2 * pad + 1));
+    const double kd = static_cast<double>(k), side = static_cast<double>(2 * pad + 1);
+    const double d = (volume ? l : 1.0) * l * l * c, di = (volume ? kd : 1.0) * kd * kd * c, dr = d - di;
+    const double configs = (volume ? side : 1.0) * side * side;
     // Per configuration: A in float64 and as float32 Aᵀ, Σ_{i|o} and its factor in float64, Lᵀ in
     // float32. Transient per thread: Σ_oo and its factor.
     const double per_config = dr * di * 12 + di * di * 20 + (dr + di) * 24;
@@ -109,18 +115,20 @@ double conditional_sampler_bytes(int64_t k, int64_t pad, int64_t channels, int64
            static_cast<double>(windows) * di * 4;
 }
 
-void check_gaussian_dim(int64_t k, int64_t pad, int64_t channels, const std::string& what) {
+void check_gaussian_dim(int64_t k, int64_t pad, int64_t channels, const std::string& what, bool volume) {
     const int64_t l = k + 2 * pad;
+    // Each factor ≤ 3·8192, so l³·C < 2⁶³.
     const bool small = k <= kMaxGaussianDim && pad <= kMaxGaussianDim && channels <= kMaxGaussianDim;
-    if (small && l * l * channels <= kMaxGaussianDim) return;
-    fail_input(what + ": the Gaussian over l × l × C patches (l = k + 2·pad = " + std::to_string(l) +
-               ", C = " + std::to_string(channels) + ") has dimension " +
-               (small ? std::to_string(l * l * channels) : std::string("far")) + " above the limit of " +
+    const int64_t d = small ? (volume ? l : 1) * l * l * channels : 0;
+    if (small && d <= kMaxGaussianDim) return;
+    fail_input(what + ": the Gaussian over " + (volume ? "l × l × l × C" : "l × l × C") +
+               " patches (l = k + 2·pad = " + std::to_string(l) + ", C = " + std::to_string(channels) +
+               ") has dimension " + (small ? std::to_string(d) : std::string("far")) + " above the limit of " +
                std::to_string(kMaxGaussianDim));
 }
 
 void check_gaussian_model(const GaussianPatchModel& m, const std::string& what) {
-    check_gaussian_dim(m.k, m.pad, m.channels, what);
+    check_gaussian_dim(m.k, m.pad, m.channels, what, m.volume);
     const int64_t d = m.dim();
     if (m.k < 1 || m.pad < 0 || m.l != m.k + 2 * m.pad || m.channels < 1 || static_cast<int64_t>(m.mean.size()) != d ||
         static_cast<int64_t>(m.cov.size()) != d * d || static_cast<int64_t>(m.min.size()) != m.channels ||
@@ -180,28 +188,36 @@ GaussianPatchModel fit_gaussian(const std::vector<Tensor>& images, int64_t k, in
     m.pad = pad;
     m.l = k + 2 * pad;
     const int64_t l = m.l;
-    if (images[0].shape().rank != 4) fail_input("Gaussian fit: images must be (1, C, H, W)");
+    const int rank = images[0].shape().rank;
+    if (rank != 4 && rank != 5)
+        fail_input("Gaussian fit: images must be (1, C, H, W) or volumes (1, C, D, H, W), got " +
+                   images[0].shape().str());
+    m.volume = rank == 5;
     m.channels = images[0].shape()[1];
-    check_gaussian_dim(k, pad, m.channels, "Gaussian fit");
-    const int64_t C = m.channels, d = m.dim();
+    check_gaussian_dim(k, pad, m.channels, "Gaussian fit", m.volume);
+    const int64_t C = m.channels, d = m.dim(), lz = m.lz();
+    const std::string item = m.volume ? "volume " : "image ";
 
     PatchSource src;
     src.images = &images;
     src.l = l;
+    src.lz = lz;
     src.channels = C;
     src.first.assign(1, 0);
     m.min.assign(C, INFINITY);
     m.max.assign(C, -INFINITY);
     for (size_t n = 0; n < images.size(); ++n) {
         const Shape& s = images[n].shape();
-        if (s.rank != 4 || s[0] != 1 || s[1] != C)
-            fail_input("Gaussian fit: image " + std::to_string(n) + " has shape " + s.str() + ", expected (1, " +
-                       std::to_string(C) + ", H, W)");
-        if (s[2] < l || s[3] < l)
-            fail_input("Gaussian fit: image " + std::to_string(n) + " (" + std::to_string(s[2]) + "×" +
-                       std::to_string(s[3]) + ") is smaller than the context l = k + 2·pad = " + std::to_string(l));
-        src.first.push_back(src.first.back() + (s[2] - l + 1) * (s[3] - l + 1));
-        const int64_t hw = s[2] * s[3];
+        if (s.rank != rank || s[0] != 1 || s[1] != C)
+            fail_input("Gaussian fit: " + item + std::to_string(n) + " has shape " + s.str() + ", expected (1, " +
+                       std::to_string(C) + (m.volume ? ", D, H, W)" : ", H, W)") + " like " + item + "0");
+        const int64_t D = m.volume ? s[2] : 1, H = s[rank - 2], W = s[rank - 1];
+        if (D < lz || H < l || W < l)
+            fail_input("Gaussian fit: " + item + std::to_string(n) + " (" +
+                       (m.volume ? std::to_string(D) + "×" : std::string()) + std::to_string(H) + "×" +
+                       std::to_string(W) + ") is smaller than the context l = k + 2·pad = " + std::to_string(l));
+        src.first.push_back(src.first.back() + (D - lz + 1) * (H - l + 1) * (W - l + 1));
+        const int64_t hw = D * H * W;
         for (int64_t c = 0; c < C; ++c) {
             const float* p = images[n].data() + c * hw;
             for (int64_t i = 0; i < hw; ++i) {
@@ -211,7 +227,7 @@ GaussianPatchModel fit_gaussian(const std::vector<Tensor>& images, int64_t k, in
         }
     }
     const int64_t total = src.first.back();
-    check_host_memory(gaussian_fit_bytes(k, pad, C, max_patches > 0 ? std::min(total, max_patches) : total),
+    check_host_memory(gaussian_fit_bytes(k, pad, C, max_patches > 0 ? std::min(total, max_patches) : total, m.volume),
                       "the Gaussian fit (d = " + std::to_string(d) + ")");
 
     // The positions: all, or a uniform subset by selection sampling (Knuth's algorithm S), which
@@ -282,26 +298,34 @@ GaussianPatchModel fit_gaussian(const std::vector<Tensor>& images, int64_t k, in
 }
 
 ConditionalConfig condition_gaussian(const GaussianPatchModel& m, int64_t oy, int64_t ox, bool per_channel) {
-    const int64_t k = m.k, l = m.l, C = m.channels, d = m.dim();
+    return condition_gaussian(m, 0, oy, ox, per_channel);
+}
+
+ConditionalConfig condition_gaussian(const GaussianPatchModel& m, int64_t oz, int64_t oy, int64_t ox,
+                                     bool per_channel) {
+    const int64_t k = m.k, l = m.l, C = m.channels, d = m.dim(), lz = m.lz(), kz = m.kz();
     if (k < 1 || m.pad < 0 || l != k + 2 * m.pad || C < 1)
         fail_input("Gaussian sampler model: inconsistent k = " + std::to_string(k) + ", pad = " +
                    std::to_string(m.pad) + ", l = " + std::to_string(l) + ", channels = " + std::to_string(C));
     if (static_cast<int64_t>(m.mean.size()) != d || static_cast<int64_t>(m.cov.size()) != d * d)
-        fail_input("Gaussian sampler model: mean/covariance sizes do not match l·l·C = " + std::to_string(d));
-    if (oy < 0 || ox < 0 || oy > 2 * m.pad || ox > 2 * m.pad)
-        fail_internal("context configuration (" + std::to_string(oy) + ", " + std::to_string(ox) +
-                      ") outside [0, 2·pad]²");
+        fail_input("Gaussian sampler model: mean/covariance sizes do not match " +
+                   std::string(m.volume ? "l·l·l·C = " : "l·l·C = ") + std::to_string(d));
+    if (oz < 0 || oy < 0 || ox < 0 || oz > lz - kz || oy > 2 * m.pad || ox > 2 * m.pad)
+        fail_internal("context configuration (" + std::to_string(oz) + ", " + std::to_string(oy) + ", " +
+                      std::to_string(ox) + ") outside " + (m.volume ? "[0, 2·pad]³" : "{0} × [0, 2·pad]²"));
     ConditionalConfig cfg;
+    cfg.oz = oz;
     cfg.oy = oy;
     cfg.ox = ox;
     for (int64_t c = 0; c < C; ++c)
-        for (int64_t y = 0; y < l; ++y)
-            for (int64_t x = 0; x < l; ++x) {
-                const bool in = y >= oy && y < oy + k && x >= ox && x < ox + k;
-                (in ? cfg.inner : cfg.ring).push_back((c * l + y) * l + x);
-            }
+        for (int64_t z = 0; z < lz; ++z)
+            for (int64_t y = 0; y < l; ++y)
+                for (int64_t x = 0; x < l; ++x) {
+                    const bool in = z >= oz && z < oz + kz && y >= oy && y < oy + k && x >= ox && x < ox + k;
+                    (in ? cfg.inner : cfg.ring).push_back(((c * lz + z) * l + y) * l + x);
+                }
     const int64_t di = static_cast<int64_t>(cfg.inner.size()), dr = static_cast<int64_t>(cfg.ring.size());
-    const int64_t ll = l * l;
+    const int64_t ll = lz * l * l;  // patch values per channel
     auto cov = [&](int64_t i, int64_t j) {
         return per_channel && i / ll != j / ll ? 0.0 : m.cov[static_cast<size_t>(i * d + j)];
     };

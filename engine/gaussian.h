@@ -1,7 +1,8 @@
 // The Gaussian patch model of the conditional sampler (METHOD.md §3, paper §3.1): fitting a mean and
-// covariance over l × l × C patches in float64, and the conditional algebra of one context
-// configuration (window at offset (oy, ox) in its context): A = Σ_io Σ_oo⁻¹ by Cholesky solves,
-// Σ_{i|o} = Σ_ii − A Σ_oi and its Cholesky factor, with a recorded ridge only where one is needed.
+// covariance over l × l × C patches of images (l × l × l × C of volumes) in float64, and the
+// conditional algebra of one context configuration (window at offset (oz, oy, ox) in its context):
+// A = Σ_io Σ_oo⁻¹ by Cholesky solves, Σ_{i|o} = Σ_ii − A Σ_oi and its Cholesky factor, with a
+// recorded ridge only where one is needed.
 #pragma once
 
 #include <cstdint>
@@ -13,33 +14,45 @@
 
 namespace pda {
 
-// A multivariate normal over l × l × C patches (l = k + 2·pad), the same at every image position.
-// Patch vector layout, channel-major: element (c, y, x) of the patch is at index (c·l + y)·l + x,
-// so a k × k × C window inside it reads, in the same order, as a (C, k, k) block.
+// A multivariate normal over l × l × C patches (l = k + 2·pad), the same at every image position;
+// for a volume model over lz × l × l × C patches with lz = l (k × k × k windows), the same at every
+// voxel position. Patch vector layout, channel-major: element (c, z, y, x) of the patch is at index
+// ((c·lz + z)·l + y)·l + x (lz = 1 and z = 0 for images: (c·l + y)·l + x), so a window inside it
+// reads, in the same order, as a (C, kz, k, k) block.
 struct GaussianPatchModel {
     int64_t k = 0, pad = 0, l = 0, channels = 0;
-    std::vector<double> mean;     // (d) with d = l·l·C
+    bool volume = false;          // fitted on volumes (1, C, D, H, W): cubic patches and windows
+    std::vector<double> mean;     // (d) with d = lz·l·l·C
     std::vector<double> cov;      // (d, d) row-major, symmetric
-    std::vector<float> min, max;  // (C) per-channel value range seen in the fitted images
+    std::vector<float> min, max;  // (C) per-channel value range seen in the fitted images or volumes
     int64_t patches = 0;          // patches the fit used
 
-    int64_t dim() const { return l * l * channels; }
+    int64_t lz() const { return volume ? l : 1; }  // the context's extent along depth
+    int64_t kz() const { return volume ? k : 1; }  // the window's extent along depth
+    int64_t dim() const { return lz() * l * l * channels; }
+    int64_t window_dim() const { return kz() * k * k * channels; }
 };
 
 // The largest Gaussian a fit, a sampler file and the conditional sampler accept: dimension
-// d = l·l·C ≤ 8192, a 512 MiB float64 covariance (l ≤ 52 for three channels). Shared by
-// `pda fit-sampler` and `pda explain`, so that a file one writes the other reads.
+// d = l·l·C (l·l·l·C for volumes) ≤ 8192, a 512 MiB float64 covariance (l ≤ 52 for three channels,
+// l ≤ 20 for a one-channel volume). Shared by `pda fit-sampler` and `pda explain`, so that a file
+// one writes the other reads.
 constexpr int64_t kMaxGaussianDim = 8192;
 
+// `volume` in the three functions below: the model of volumes (l × l × l × C patches, k × k × k × C
+// windows, (2·pad + 1)³ configurations) rather than of images.
 // Memory fit_gaussian needs over and above its images, for `patches` patches of dimension d.
-double gaussian_fit_bytes(int64_t k, int64_t pad, int64_t channels, int64_t patches);
+double gaussian_fit_bytes(int64_t k, int64_t pad, int64_t channels, int64_t patches, bool volume = false);
 // Memory the conditional sampler needs for one image of `windows` windows: the model, the
-// conditional algebra of every context configuration ((2·pad + 1)² at most) and the windows'
-// conditional means, plus one configuration's transient factorisation per thread.
-double conditional_sampler_bytes(int64_t k, int64_t pad, int64_t channels, int64_t windows, int threads);
-// Refuses, before any work, a Gaussian over l × l × C patches above kMaxGaussianDim, naming k, pad,
-// C, d and the limit (input error). `what` names the source: "--k 82 --pad 0", a file.
-void check_gaussian_dim(int64_t k, int64_t pad, int64_t channels, const std::string& what);
+// conditional algebra of every context configuration ((2·pad + 1)² at most, (2·pad + 1)³ for a
+// volume) and the windows' conditional means, plus one configuration's transient factorisation per
+// thread.
+double conditional_sampler_bytes(int64_t k, int64_t pad, int64_t channels, int64_t windows, int threads,
+                                 bool volume = false);
+// Refuses, before any work, a Gaussian over l × l × C (or l × l × l × C) patches above
+// kMaxGaussianDim, naming k, pad, C, d and the limit (input error). `what` names the source:
+// "--k 82 --pad 0", a file.
+void check_gaussian_dim(int64_t k, int64_t pad, int64_t channels, const std::string& what, bool volume = false);
 
 // Refuses (input error naming `what`) a model that cannot be a fitted covariance: sizes that do
 // not match k, pad and C, a non-finite mean or covariance entry or value range, an asymmetric
@@ -48,19 +61,22 @@ void check_gaussian_dim(int64_t k, int64_t pad, int64_t channels, const std::str
 void check_gaussian_model(const GaussianPatchModel& m, const std::string& what);
 
 // Fits the model on images (each (1, C, H, W), network-input space, all of the same C, each at
-// least l × l). Patches: all positions of all images when max_patches ≤ 0 or there are no more
-// than max_patches positions, else a seeded uniform random subset of exactly max_patches positions
-// (without replacement, over all images together). Mean and covariance (divided by n − 1) are
+// least l × l), or a volume model on volumes (each (1, C, D, H, W), at least l × l × l; all inputs
+// of one rank). Patches: all positions of all inputs ((H − l + 1)(W − l + 1) per image,
+// (D − l + 1)(H − l + 1)(W − l + 1) per volume) when max_patches ≤ 0 or there are no more than
+// max_patches positions, else a seeded uniform random subset of exactly max_patches positions
+// (without replacement, over all inputs together). Mean and covariance (divided by n − 1) are
 // accumulated in float64: mean first, then centred blocks of patches through a float32 GEMM whose
 // block results are summed in float64. Throws an input error for bad arguments or too few patches.
 GaussianPatchModel fit_gaussian(const std::vector<Tensor>& images, int64_t k, int64_t pad, int64_t max_patches,
                                 uint64_t seed);
 
-// One context configuration: the window at offset (oy, ox) ∈ [0, 2·pad]² inside its l × l context.
+// One context configuration: the window at offset (oy, ox) ∈ [0, 2·pad]² inside its l × l context,
+// or (oz, oy, ox) ∈ [0, 2·pad]³ inside the l × l × l context of a volume model (oz = 0 for images).
 struct ConditionalConfig {
-    int64_t oy = 0, ox = 0;
-    std::vector<int64_t> inner;                 // (di = k·k·C) patch indices of the window, in (c, y, x) order
-    std::vector<int64_t> ring;                  // (do = (l² − k²)·C) patch indices of the ring, in (c, y, x) order
+    int64_t oz = 0, oy = 0, ox = 0;
+    std::vector<int64_t> inner;  // (di = kz·k·k·C) patch indices of the window, in (c, z, y, x) order
+    std::vector<int64_t> ring;   // (do = (lz·l² − kz·k²)·C) patch indices of the ring, in (c, z, y, x) order
     std::vector<double> mean_inner, mean_ring;  // μ_i (di), μ_o (do)
     std::vector<double> a;                      // (di, do) A = Σ_io Σ_oo⁻¹; empty when pad = 0
     std::vector<double> cond_cov;               // (di, di) Σ_{i|o} (before any ridge)
@@ -68,10 +84,13 @@ struct ConditionalConfig {
     double ridge_ring = 0, ridge_cond = 0;      // ridges added to Σ_oo and Σ_{i|o}; 0 = none was needed
 };
 
-// The conditional algebra of configuration (oy, ox). per_channel: each channel is conditioned on
-// its own ring only — the joint algebra with every cross-channel covariance entry set to zero (the
-// reference code's model). A factorisation that fails is retried with a ridge 1e-6·mean(diag),
-// then 10× larger, up to 1e2·mean(diag); the ridge used is recorded. Never forms an inverse.
+// The conditional algebra of configuration (oz, oy, ox); oz must be 0 for an image model. per_channel:
+// each channel is conditioned on its own ring only — the joint algebra with every cross-channel
+// covariance entry set to zero (the reference code's model). A factorisation that fails is retried
+// with a ridge 1e-6·mean(diag), then 10× larger, up to 1e2·mean(diag); the ridge used is recorded.
+// Never forms an inverse.
+ConditionalConfig condition_gaussian(const GaussianPatchModel& m, int64_t oz, int64_t oy, int64_t ox, bool per_channel);
+// The same for an image model's configuration (oy, ox): condition_gaussian(m, 0, oy, ox, per_channel).
 ConditionalConfig condition_gaussian(const GaussianPatchModel& m, int64_t oy, int64_t ox, bool per_channel);
 
 // In-place Cholesky of the (n, n) row-major symmetric matrix a: on success the lower triangle holds

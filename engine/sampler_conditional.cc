@@ -51,8 +51,8 @@ struct ConditionalSampler::Prepared {
     std::vector<float> at;          // (do, dip) Aᵀ, zero-padded columns
     std::vector<float> lt;          // (di, dip) Lᵀ (upper triangular), zero-padded columns
     std::vector<float> mu_i, mu_o;  // (di), (do)
-    std::vector<int64_t> ring_off;  // (do) offset of each ring value from the context's top-left in (C, H, W)
-    int64_t ring_h = -1, ring_w = -1;
+    std::vector<int64_t> ring_off;  // (do) offset of each ring value from the context's corner in (C, [D,] H, W)
+    int64_t ring_d = -1, ring_h = -1, ring_w = -1;
 
     explicit Prepared(ConditionalConfig c) : cfg(std::move(c)) {
         const int64_t di = static_cast<int64_t>(cfg.inner.size()), dr = static_cast<int64_t>(cfg.ring.size());
@@ -120,16 +120,18 @@ ConditionalSampler::ConditionalSampler(GaussianPatchModel model, const Condition
     : model_(std::move(model)), opt_(opt) {
     check_gaussian_model(model_, opt_.file.empty() ? std::string("conditional sampler") : opt_.file);
     side_ = 2 * model_.pad + 1;
-    cache_.resize(static_cast<size_t>(side_ * side_));
+    configs_ = (model_.volume ? side_ : 1) * side_ * side_;
+    cache_.resize(static_cast<size_t>(configs_));
 }
 
 ConditionalSampler::~ConditionalSampler() = default;
 
 ConditionalSampler::Prepared& ConditionalSampler::prepared(int64_t index) {
-    if (index < 0 || index >= side_ * side_) fail_internal("conditional sampler: configuration index out of range");
+    if (index < 0 || index >= configs_) fail_internal("conditional sampler: configuration index out of range");
     auto& slot = cache_[static_cast<size_t>(index)];
     if (slot) return *slot;
-    slot = std::make_unique<Prepared>(condition_gaussian(model_, index / side_, index % side_, opt_.per_channel));
+    slot = std::make_unique<Prepared>(
+        condition_gaussian(model_, index / (side_ * side_), index / side_ % side_, index % side_, opt_.per_channel));
     return *slot;
 }
 
@@ -142,41 +144,53 @@ int64_t ConditionalSampler::window_config(int64_t w) const {
 
 const float* ConditionalSampler::window_mean(int64_t w) const {
     if (!ready_ || w < 0 || w >= windows_) fail_internal("conditional sampler: window_mean of a window not prepared");
-    return means_.data() + w * model_.k * model_.k * model_.channels;
+    return means_.data() + w * model_.window_dim();
 }
 
 void ConditionalSampler::begin_image(ConstTensorView x, const WindowGrid& grid, int64_t windows, uint64_t seed) {
     ready_ = false;
-    const int64_t k = model_.k, l = model_.l, pad = model_.pad, C = model_.channels;
+    const int64_t k = model_.k, l = model_.l, pad = model_.pad, C = model_.channels, lz = model_.lz();
     const std::string src = opt_.file.empty() ? "conditional sampler" : opt_.file;
-    if (x.shape.rank == 5)
-        fail_input(src + ": conditional sampling of volumes (1, C, D, H, W) is not supported yet (marginal and "
-                         "occlusion are)");
-    if (x.shape.rank != 4 || x.shape[0] != 1 || x.shape[1] != C)
-        fail_input(src + ": fitted for " + std::to_string(C) + " channels, the image is " + x.shape.str());
-    const int64_t H = x.shape[2], W = x.shape[3];
-    if (grid.height != H || grid.width != W) fail_internal("conditional sampler: window grid does not match the image");
+    const int rank = x.shape.rank;
+    if (rank == 5 && !model_.volume)
+        fail_input(src + ": the Gaussian was fitted on images (l × l × C patches), the input is a volume " +
+                   x.shape.str() + "; fit one on volumes");
+    if (rank == 4 && model_.volume)
+        fail_input(src + ": the Gaussian was fitted on volumes (l × l × l × C patches), the input is an image " +
+                   x.shape.str() + "; fit one on images");
+    if ((rank != 4 && rank != 5) || x.shape[0] != 1 || x.shape[1] != C)
+        fail_input(src + ": fitted for " + std::to_string(C) + " channels, the " +
+                   (model_.volume ? "volume" : "image") + " is " + x.shape.str());
+    const int64_t D = rank == 5 ? x.shape[2] : 1, H = x.shape[rank - 2], W = x.shape[rank - 1];
+    if (grid.depth != D || grid.height != H || grid.width != W)
+        fail_internal("conditional sampler: window grid does not match the image");
     if (grid.k != k)
         fail_input(src + ": fitted for k = " + std::to_string(k) + ", the windows have k = " + std::to_string(grid.k));
-    if (l > H || l > W)
-        fail_input(src + ": context l = k + 2·pad = " + std::to_string(l) + " is larger than the image (" +
-                   std::to_string(H) + "×" + std::to_string(W) + ")");
+    if (lz > D || l > H || l > W)
+        fail_input(src + ": context l = k + 2·pad = " + std::to_string(l) + " is larger than the " +
+                   (model_.volume ? "volume (" + std::to_string(D) + "×" : std::string("image (")) + std::to_string(H) +
+                   "×" + std::to_string(W) + ")");
+    if (grid.kd() != model_.kz())  // a volume of depth 1 meets the volume model only when l = k = 1
+        fail_internal("conditional sampler: window depth does not match the model");
     if (windows < 0 || windows > grid.count())
         fail_internal("conditional sampler: " + std::to_string(windows) + " windows asked of a grid of " +
                       std::to_string(grid.count()));
-    const int64_t nw = windows, di = k * k * C;
+    const int64_t nw = windows, di = model_.window_dim();
 
-    // Each window's configuration, and the configurations in use.
+    // Each window's configuration (the context shifted inside the volume along each axis), and the
+    // configurations in use.
     window_cfg_.resize(static_cast<size_t>(nw));
-    std::vector<std::vector<int64_t>> members(static_cast<size_t>(side_ * side_));
+    std::vector<std::vector<int64_t>> members(static_cast<size_t>(configs_));
     for (int64_t w = 0; w < nw; ++w) {
-        const int64_t r = grid.row(w), c = grid.col(w);
-        const int64_t oy = r - std::clamp<int64_t>(r - pad, 0, H - l), ox = c - std::clamp<int64_t>(c - pad, 0, W - l);
-        window_cfg_[static_cast<size_t>(w)] = static_cast<int32_t>(oy * side_ + ox);
-        members[static_cast<size_t>(oy * side_ + ox)].push_back(w);
+        const int64_t s = grid.slice(w), r = grid.row(w), c = grid.col(w);
+        const int64_t oz = s - std::clamp<int64_t>(s - pad, 0, D - lz), oy = r - std::clamp<int64_t>(r - pad, 0, H - l),
+                      ox = c - std::clamp<int64_t>(c - pad, 0, W - l);
+        const int64_t g = (oz * side_ + oy) * side_ + ox;
+        window_cfg_[static_cast<size_t>(w)] = static_cast<int32_t>(g);
+        members[static_cast<size_t>(g)].push_back(w);
     }
     std::vector<int64_t> missing, used;
-    for (int64_t g = 0; g < side_ * side_; ++g)
+    for (int64_t g = 0; g < configs_; ++g)
         if (!members[static_cast<size_t>(g)].empty()) {
             used.push_back(g);
             if (!cache_[static_cast<size_t>(g)]) missing.push_back(g);
@@ -185,8 +199,9 @@ void ConditionalSampler::begin_image(ConstTensorView x, const WindowGrid& grid, 
     {
         std::vector<ConditionalConfig> cfgs(missing.size());
         parallel_for(static_cast<int64_t>(missing.size()), [&](int64_t i) {
+            const int64_t g = missing[static_cast<size_t>(i)];
             cfgs[static_cast<size_t>(i)] =
-                condition_gaussian(model_, missing[i] / side_, missing[i] % side_, opt_.per_channel);
+                condition_gaussian(model_, g / (side_ * side_), g / side_ % side_, g % side_, opt_.per_channel);
         });
         for (size_t i = 0; i < missing.size(); ++i)
             cache_[static_cast<size_t>(missing[i])] = std::make_unique<Prepared>(std::move(cfgs[i]));
@@ -200,12 +215,14 @@ void ConditionalSampler::begin_image(ConstTensorView x, const WindowGrid& grid, 
         Prepared& p = prepared(g);
         const std::vector<int64_t>& ws = members[static_cast<size_t>(g)];
         const int64_t dr = static_cast<int64_t>(p.cfg.ring.size()), n = static_cast<int64_t>(ws.size());
-        if (p.ring_h != H || p.ring_w != W) {
+        if (p.ring_d != D || p.ring_h != H || p.ring_w != W) {
             p.ring_off.resize(static_cast<size_t>(dr));
             for (int64_t j = 0; j < dr; ++j) {
-                const int64_t idx = p.cfg.ring[j], c = idx / (l * l), y = idx / l % l, xx = idx % l;
-                p.ring_off[j] = (c * H + y) * W + xx;
+                const int64_t idx = p.cfg.ring[j], c = idx / (lz * l * l), z = idx / (l * l) % lz, y = idx / l % l,
+                              xx = idx % l;
+                p.ring_off[j] = ((c * D + z) * H + y) * W + xx;
             }
+            p.ring_d = D;
             p.ring_h = H;
             p.ring_w = W;
         }
@@ -214,9 +231,10 @@ void ConditionalSampler::begin_image(ConstTensorView x, const WindowGrid& grid, 
             std::vector<float> ring(static_cast<size_t>(kChunkRows * dr), 0.0f),
                 mu(static_cast<size_t>(kChunkRows * p.dip));
             for (int64_t q = 0; q < rows; ++q) {
-                const int64_t w = ws[r0 + q], r = grid.row(w), c = grid.col(w);
+                const int64_t w = ws[r0 + q], sl = grid.slice(w), r = grid.row(w), c = grid.col(w);
                 const float* base =
-                    img + std::clamp<int64_t>(r - pad, 0, H - l) * W + std::clamp<int64_t>(c - pad, 0, W - l);
+                    img + (std::clamp<int64_t>(sl - pad, 0, D - lz) * H + std::clamp<int64_t>(r - pad, 0, H - l)) * W +
+                    std::clamp<int64_t>(c - pad, 0, W - l);
                 for (int64_t j = 0; j < dr; ++j) ring[q * dr + j] = base[p.ring_off[j]] - p.mu_o[j];
             }
             gemm_rows(ring.data(), kChunkRows, dr, p.at.data(), p.dip, false, mu.data());
@@ -237,11 +255,11 @@ void ConditionalSampler::draw(int64_t w0, int64_t w1, int64_t S, float* out) {
     if (w0 < 0 || w1 < w0 || w1 > windows_ || S < 1)
         fail_internal("conditional sampler: draw(" + std::to_string(w0) + ", " + std::to_string(w1) + ", " +
                       std::to_string(S) + ") outside the " + std::to_string(windows_) + " windows prepared");
-    const int64_t kk = model_.k * model_.k, di = kk * model_.channels;
+    const int64_t kk = model_.kz() * model_.k * model_.k, di = kk * model_.channels;  // kk: values per channel
     // Rows (window, sample) grouped by configuration, in window order.
-    std::vector<std::vector<int64_t>> members(static_cast<size_t>(side_ * side_));
+    std::vector<std::vector<int64_t>> members(static_cast<size_t>(configs_));
     for (int64_t w = w0; w < w1; ++w) members[static_cast<size_t>(window_cfg_[static_cast<size_t>(w)])].push_back(w);
-    for (int64_t g = 0; g < side_ * side_; ++g) {
+    for (int64_t g = 0; g < configs_; ++g) {
         const std::vector<int64_t>& ws = members[static_cast<size_t>(g)];
         if (ws.empty()) continue;
         const Prepared& p = prepared(g);
@@ -278,19 +296,21 @@ std::map<std::string, std::string> ConditionalSampler::describe() const {
     d["pad"] = std::to_string(model_.pad);
     d["l"] = std::to_string(model_.l);
     d["channels"] = std::to_string(model_.channels);
+    if (model_.volume) d["volume"] = "true";  // l × l × l context, k × k × k windows
     d["per_channel"] = opt_.per_channel ? "true" : "false";
     d["clip"] = opt_.clip ? "true" : "false";
     d["fit_patches"] = std::to_string(model_.patches);
     std::string ridges;
     int64_t computed = 0;
-    for (int64_t g = 0; g < side_ * side_; ++g) {
+    for (int64_t g = 0; g < configs_; ++g) {
         const auto& slot = cache_[static_cast<size_t>(g)];
         if (!slot) continue;
         ++computed;
         const ConditionalConfig& c = slot->cfg;
         if (c.ridge_ring == 0 && c.ridge_cond == 0) continue;
-        ridges +=
-            (ridges.empty() ? "" : "; ") + std::string("(") + std::to_string(c.oy) + "," + std::to_string(c.ox) + "):";
+        ridges += (ridges.empty() ? "" : "; ") + std::string("(") +
+                  (model_.volume ? std::to_string(c.oz) + "," : std::string()) + std::to_string(c.oy) + "," +
+                  std::to_string(c.ox) + "):";
         if (c.ridge_ring != 0) ridges += " ring +" + fmt(c.ridge_ring);
         if (c.ridge_cond != 0) ridges += " conditional +" + fmt(c.ridge_cond);
     }

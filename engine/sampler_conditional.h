@@ -1,7 +1,8 @@
-// The conditional sampler (METHOD.md §3, paper §3.1 eq. 4): a window's k × k × C values drawn from
-// the Gaussian patch model conditioned on the ring around it, x̃ = μ_{i|o} + L z. Contexts that would
-// leave the image are shifted inside it, giving up to (2·pad + 1)² configurations, each with its own
-// (A, L), computed lazily and cached. All windows' means are GEMMs per configuration, as are L·z.
+// The conditional sampler (METHOD.md §3, paper §3.1 eq. 4): a window's k × k × C values (k × k × k × C
+// in a volume) drawn from the Gaussian patch model conditioned on the ring around it,
+// x̃ = μ_{i|o} + L z. Contexts that would leave the image are shifted inside it along every axis,
+// giving up to (2·pad + 1)² configurations ((2·pad + 1)³ in a volume), each with its own (A, L),
+// computed lazily and cached. All windows' means are GEMMs per configuration, as are L·z.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +22,8 @@ struct ConditionalOptions {
     std::string file;          // where the model was read from (reported by describe(); may be empty)
 };
 
-// Randomness: sample s of window w takes z_j = random_normal(seed, w, s·(k²C) + j) (kernels/philox.h),
+// Randomness: sample s of window w takes z_j = random_normal(seed, w, s·di + j) with di = kz·k²·C, the
+// window's values (kernels/philox.h),
 // and every GEMM accumulates each output element in one fixed order, so samples are bit-identical
 // whatever the block [w0, w1) they are drawn in and whatever the thread count.
 class ConditionalSampler : public Sampler {
@@ -31,19 +33,22 @@ class ConditionalSampler : public Sampler {
 
     std::string name() const override { return "conditional"; }
     // Prepares the first `windows` windows' configurations and means. Input errors: x not
-    // (1, C, H, W) with the model's C, grid of another k or size, context l = k + 2·pad larger than
-    // the image.
+    // (1, C, H, W) for an image model or (1, C, D, H, W) for a volume model (the error names the
+    // file and which kind of model it holds), not the model's C, grid of another k, context
+    // l = k + 2·pad larger than the image or volume along any axis.
     void begin_image(ConstTensorView x, const WindowGrid& grid, int64_t windows, uint64_t seed) override;
-    // out (w1 − w0, S, C, k, k): sample values of each window, channel-major as the image is, ready
-    // to be pasted at (grid.row(w), grid.col(w)). Only reads state set by begin_image, so several
-    // threads may draw disjoint blocks at once.
+    // out (w1 − w0, S, C, kd, k, k) (kd = k for a volume, 1 for an image): sample values of each
+    // window, channel-major as the image is, ready to be pasted at (grid.slice(w), grid.row(w),
+    // grid.col(w)). Only reads state set by begin_image, so several threads may draw disjoint blocks
+    // at once.
     void draw(int64_t w0, int64_t w1, int64_t S, float* out) override;
     std::map<std::string, std::string> describe() const override;
 
     const GaussianPatchModel& model() const { return model_; }
     const ConditionalOptions& options() const { return opt_; }
-    // After begin_image, for a prepared window w: its configuration index oy·(2·pad + 1) + ox and
-    // its conditional mean μ_{i|o} (C, k, k).
+    // After begin_image, for a prepared window w: its configuration index (oz·side + oy)·side + ox
+    // with side = 2·pad + 1 (oz = 0 for images: oy·side + ox) and its conditional mean μ_{i|o}
+    // (C, kd, k, k).
     int64_t window_config(int64_t w) const;
     const float* window_mean(int64_t w) const;
     // The algebra of configuration `index` (computed now when not cached yet).
@@ -56,13 +61,14 @@ class ConditionalSampler : public Sampler {
     GaussianPatchModel model_;
     ConditionalOptions opt_;
     int64_t side_ = 1;                              // 2·pad + 1
-    std::vector<std::unique_ptr<Prepared>> cache_;  // side_² slots, filled on first use
+    int64_t configs_ = 1;                           // side_² (images) or side_³ (volumes)
+    std::vector<std::unique_ptr<Prepared>> cache_;  // configs_ slots, filled on first use
     WindowGrid grid_;
     uint64_t seed_ = 0;
     bool ready_ = false;
     int64_t windows_ = 0;              // windows [0, windows_) prepared
     std::vector<int32_t> window_cfg_;  // (windows)
-    std::vector<float> means_;         // (windows, C, k, k)
+    std::vector<float> means_;         // (windows, C, kd, k, k)
 };
 
 }  // namespace pda

@@ -1,6 +1,7 @@
 // Sampler file reader and writer (see sampler_file.h and docs/sampler-file.md). Every byte read is
 // validated before use: the header's sizes decide the exact file length, so a truncated or padded
-// file is refused before anything large is allocated.
+// file is refused before anything large is allocated. Writes the oldest version that holds the model
+// (1 for images, byte for byte as before volumes; 2 for volumes) and reads both.
 #include "io/sampler_file.h"
 
 #include <algorithm>
@@ -24,6 +25,7 @@ namespace {
 
 constexpr char kMagic[8] = {'P', 'D', 'A', 'S', 'A', 'M', 'P', '1'};
 constexpr uint64_t kMaxHeader = 16u << 20;
+constexpr int64_t kVersion = 2;  // 2: the `volume` and `lz` fields (volumes); 1: images only
 
 bool close_enough(double a, double b) { return std::fabs(a - b) <= 1e-6 * std::max({1.0, std::fabs(a), std::fabs(b)}); }
 
@@ -62,16 +64,19 @@ void write_sampler_file(const std::string& path, const GaussianPatchModel& m, co
         static_cast<int64_t>(m.max.size()) != m.channels)
         fail_internal("write_sampler_file: inconsistent model");
     const Preprocess& p = meta.pre;
+    // An image model is written as version 1, which every pda reads; a volume model needs version 2,
+    // which a pda that knows images only refuses rather than misreading it.
     nlohmann::json h = {
         {"format", "pda-sampler"},
-        {"version", 1},
+        {"version", m.volume ? kVersion : 1},
         {"kind", "gaussian-patch"},
         {"k", m.k},
         {"pad", m.pad},
         {"l", m.l},
         {"channels", m.channels},
         {"dim", d},
-        {"layout", "patch vector index (c*l + y)*l + x; covariance row-major (dim, dim)"},
+        {"layout", m.volume ? "patch vector index ((c*lz + z)*l + y)*l + x with lz = l; covariance row-major (dim, dim)"
+                            : "patch vector index (c*l + y)*l + x; covariance row-major (dim, dim)"},
         {"patches", m.patches},
         {"seed", meta.seed},
         {"max_patches", meta.max_patches},
@@ -87,6 +92,10 @@ void write_sampler_file(const std::string& path, const GaussianPatchModel& m, co
           {"mean", p.mean},
           {"std", p.std}}},
         {"data", "float64 mean (dim), float64 cov (dim*dim), float32 min (channels), float32 max (channels)"}};
+    if (m.volume) {
+        h["volume"] = true;
+        h["lz"] = m.lz();
+    }
     // File names are bytes; one that is not UTF-8 is written with U+FFFD in place of its odd bytes
     // (the names are informative only) rather than failing after the whole fit.
     std::string header = h.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -144,8 +153,10 @@ SamplerFile read_sampler_file(const std::string& path) {
     using V = nlohmann::json::value_t;
     if (!h.is_object() || field(h, "format", path, V::string).get<std::string>() != "pda-sampler")
         fail_input(path + ": corrupt sampler file header (format is not pda-sampler)");
-    if (field(h, "version", path, V::number_integer).get<int64_t>() != 1)
-        fail_input(path + ": sampler file version " + h["version"].dump() + " is not supported (this pda reads 1)");
+    const int64_t version = field(h, "version", path, V::number_integer).get<int64_t>();
+    if (version != 1 && version != kVersion)
+        fail_input(path + ": sampler file version " + h["version"].dump() + " is not supported (this pda reads 1 and " +
+                   std::to_string(kVersion) + ")");
 
     SamplerFile out;
     GaussianPatchModel& m = out.model;
@@ -159,11 +170,19 @@ SamplerFile read_sampler_file(const std::string& path) {
         fail_input(path + ": corrupt sampler file header (k = " + std::to_string(m.k) +
                    ", pad = " + std::to_string(m.pad) + ", l = " + std::to_string(m.l) +
                    ", channels = " + std::to_string(m.channels) + ")");
-    check_gaussian_dim(m.k, m.pad, m.channels, path);
+    if (version >= 2) {  // version 1 holds images only
+        m.volume = field(h, "volume", path, V::boolean).get<bool>();
+        const int64_t lz = field(h, "lz", path, V::number_integer).get<int64_t>();
+        if (lz != m.lz())
+            fail_input(path + ": corrupt sampler file header (lz = " + std::to_string(lz) + " for a model of " +
+                       (m.volume ? "volumes with l = " + std::to_string(m.l) : std::string("images")) + ")");
+    }
+    check_gaussian_dim(m.k, m.pad, m.channels, path, m.volume);
     meta.k = m.k;
     meta.pad = m.pad;
     meta.l = m.l;
     meta.channels = m.channels;
+    meta.volume = m.volume;
     meta.seed = field(h, "seed", path, V::number_integer).get<uint64_t>();
     meta.max_patches = field(h, "max_patches", path, V::number_integer).get<int64_t>();
     meta.model = field(h, "model", path, V::string).get<std::string>();
@@ -205,6 +224,17 @@ SamplerFile read_sampler_file(const std::string& path) {
     if (!f) fail_input(path + ": truncated sampler file (read failed)");
     check_gaussian_model(m, path + ": corrupt sampler file");
     return out;
+}
+
+void check_sampler_matches(const SamplerFileMeta& meta, const Preprocess& pre, int64_t channels, int64_t k, int64_t pad,
+                           const std::string& file, bool volume) {
+    if (meta.volume != volume)
+        fail_input(file + ": sampler was fitted on " +
+                   (meta.volume ? "volumes (l × l × l patches)" : "images (l × l patches)") +
+                   " but this run explains " + (volume ? "a volume" : "an image") +
+                   (meta.model.empty() ? "" : " (fitted for model " + meta.model + ")") +
+                   "; fit one with pda fit-sampler");
+    check_sampler_matches(meta, pre, channels, k, pad, file);
 }
 
 void check_sampler_matches(const SamplerFileMeta& meta, const Preprocess& pre, int64_t channels, int64_t k, int64_t pad,

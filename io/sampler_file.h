@@ -1,7 +1,8 @@
 // The sampler file: a fitted Gaussian patch model with the facts needed to refuse it for the wrong
 // model (docs/sampler-file.md): magic "PDASAMP1", a JSON header (k, pad, l, channels, patches, seed,
-// images, preprocessing, model), then little-endian float64 mean and covariance and float32 value
-// ranges. Fitted once by `pda fit-sampler`, read by `pda explain`.
+// images, preprocessing, model; for a volume model version 2 with `volume` and `lz`), then
+// little-endian float64 mean and covariance and float32 value ranges. Fitted once by
+// `pda fit-sampler`, read by `pda explain`. Image models are version 1, as before volumes.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,7 @@ namespace pda {
 struct SamplerFileMeta {
     // Geometry, filled by read_sampler_file (write_sampler_file takes it from the model).
     int64_t k = 0, pad = 0, l = 0, channels = 0;
+    bool volume = false;              // a model of volumes (l × l × l × C patches), not of images
     Preprocess pre;                   // the preprocessing whose input space the model lives in
     std::string model;                // the model (file name or built-in net) it was fitted for
     uint64_t seed = 0;                // seed of the patch subset
@@ -29,8 +31,8 @@ struct SamplerFile {
     SamplerFileMeta meta;
 };
 
-// Writes the file atomically ("<path>.tmp", then renamed; no .tmp is left behind on failure).
-// Input error when it cannot be written.
+// Writes the file atomically ("<path>.tmp", then renamed; no .tmp is left behind on failure), as
+// version 1 for an image model, 2 for a volume model. Input error when it cannot be written.
 void write_sampler_file(const std::string& path, const GaussianPatchModel& model, const SamplerFileMeta& meta);
 
 // Reads and validates a sampler file. A missing, truncated, oversized or corrupt file, a wrong magic
@@ -39,8 +41,13 @@ SamplerFile read_sampler_file(const std::string& path);
 
 // Refuses (input error, one line naming `file` and the first mismatching field) a sampler fitted for
 // another preprocessing (input size, resize_shorter, crop, channel order, scale, mean, std), channel
-// count, k or pad than the run's.
+// count, k or pad than the run's. This form leaves images vs volumes to the form below or to the
+// conditional sampler's begin_image, which refuses a mismatch naming the file too.
 void check_sampler_matches(const SamplerFileMeta& meta, const Preprocess& pre, int64_t channels, int64_t k, int64_t pad,
                            const std::string& file);
+// The same, first refusing a model of volumes for a run on images (volume = false) or a model of
+// images for a run on volumes (volume = true).
+void check_sampler_matches(const SamplerFileMeta& meta, const Preprocess& pre, int64_t channels, int64_t k, int64_t pad,
+                           const std::string& file, bool volume);
 
 }  // namespace pda

@@ -1,16 +1,22 @@
 // The Gaussian patch model behind the conditional sampler: fit_gaussian on a Gaussian field of
-// known covariance and against a direct float64 computation, its refusals, and the sampler file
-// (exact round trip, refusal of another preprocessing, k, pad or channel count, damaged files).
+// known covariance and against a direct float64 computation (images, and volumes with all positions
+// or a seeded subset), its refusals, and the sampler file (exact round trip of image and volume
+// models, version 1 files read as image models, refusal of another preprocessing, k, pad, channel
+// count or kind of input, damaged files).
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "engine/gaussian.h"
+#include "engine/sampler_conditional.h"
 #include "io/sampler_file.h"
+#include "kernels/philox.h"
 #include "sampler_harness.h"
 #include "test_util.h"
 
@@ -255,6 +261,282 @@ TEST(SamplerFile, RefusesDamagedFiles) {
     const std::string nodir = (dir.path() / "no" / "such" / "s.pdas").string();
     expect_input_error([&] { write_sampler_file(nodir, make_model(2, 2, 1, 61), caffe_meta()); }, {nodir});
     EXPECT_FALSE(std::filesystem::exists(nodir + ".tmp"));
+}
+
+// ---- volumes ------------------------------------------------------------------------------------
+
+Tensor random_volume(int64_t C, int64_t D, int64_t H, int64_t W, uint32_t seed) {
+    Tensor t(Shape({1, C, D, H, W}));
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> nd(0.0f, 1.5f);
+    for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = nd(rng);
+    return t;
+}
+
+std::vector<Tensor> two(Tensor a, Tensor b) {  // Tensor is move-only: no initializer lists
+    std::vector<Tensor> v;
+    v.push_back(std::move(a));
+    v.push_back(std::move(b));
+    return v;
+}
+
+// Every l × l × l patch of the volumes, in the fit's numbering (volumes in order, then slices, rows,
+// columns), as (c, z, y, x) vectors in float64.
+std::vector<std::vector<double>> all_cubes(const std::vector<Tensor>& vols, int64_t l) {
+    std::vector<std::vector<double>> out;
+    for (const Tensor& t : vols) {
+        const int64_t C = t.shape()[1], D = t.shape()[2], H = t.shape()[3], W = t.shape()[4];
+        for (int64_t pz = 0; pz + l <= D; ++pz)
+            for (int64_t py = 0; py + l <= H; ++py)
+                for (int64_t px = 0; px + l <= W; ++px) {
+                    std::vector<double> v;
+                    for (int64_t c = 0; c < C; ++c)
+                        for (int64_t z = 0; z < l; ++z)
+                            for (int64_t y = 0; y < l; ++y)
+                                for (int64_t x = 0; x < l; ++x)
+                                    v.push_back(t.data()[((c * D + pz + z) * H + py + y) * W + px + x]);
+                    out.push_back(std::move(v));
+                }
+    }
+    return out;
+}
+
+void direct_moments(const std::vector<std::vector<double>>& patches, std::vector<double>* mean,
+                    std::vector<double>* cov) {
+    const int64_t d = patches[0].size();
+    const double n = static_cast<double>(patches.size());
+    mean->assign(d, 0.0);
+    cov->assign(d * d, 0.0);
+    for (const auto& v : patches)
+        for (int64_t i = 0; i < d; ++i) (*mean)[i] += v[i] / n;
+    for (const auto& v : patches)
+        for (int64_t i = 0; i < d; ++i)
+            for (int64_t j = 0; j < d; ++j) (*cov)[i * d + j] += (v[i] - (*mean)[i]) * (v[j] - (*mean)[j]) / (n - 1);
+}
+
+// Volumes of different sizes, every position, against a direct float64 computation; values near 120
+// as in the 2-D test, so centring matters.
+TEST(FitGaussianVolume, AllPositionsEqualADirectFloat64Computation) {
+    std::vector<Tensor> vols;
+    const int64_t sizes[3][3] = {{5, 6, 7}, {6, 5, 5}, {4, 5, 6}};
+    for (uint32_t i = 0; i < 3; ++i) {
+        vols.push_back(random_volume(2, sizes[i][0], sizes[i][1], sizes[i][2], 80 + i));
+        for (int64_t j = 0; j < vols.back().numel(); ++j) vols.back().data()[j] = 120 + 20 * vols.back().data()[j];
+    }
+    const GaussianPatchModel g = fit_gaussian(vols, 2, 1, 0, 0);
+    EXPECT_TRUE(g.volume);
+    EXPECT_EQ(g.l, 4);
+    EXPECT_EQ(g.lz(), 4);
+    ASSERT_EQ(g.dim(), 128);
+    const auto patches = all_cubes(vols, 4);
+    EXPECT_EQ(g.patches, 2 * 3 * 4 + 3 * 2 * 2 + 1 * 2 * 3);
+    ASSERT_EQ(g.patches, static_cast<int64_t>(patches.size()));
+    std::vector<double> mean, cov;
+    direct_moments(patches, &mean, &cov);
+    const double em = max_abs_diff(g.mean, mean), ec = max_abs_diff(g.cov, cov);
+    std::printf("  volumes, all %lld positions: max |mean error| %.2g, max |cov error| %.2g (variances ≈ 900)\n",
+                static_cast<long long>(g.patches), em, ec);
+    EXPECT_LT(em, 1e-9 * 120);
+    EXPECT_LT(ec, 1e-5 * 900);
+    for (int c = 0; c < 2; ++c) {
+        float lo = INFINITY, hi = -INFINITY;
+        for (const Tensor& t : vols) {
+            const int64_t per = t.numel() / 2;
+            for (int64_t i = c * per; i < (c + 1) * per; ++i) {
+                lo = std::min(lo, t.data()[i]);
+                hi = std::max(hi, t.data()[i]);
+            }
+        }
+        EXPECT_EQ(g.min[c], lo);
+        EXPECT_EQ(g.max[c], hi);
+    }
+}
+
+// A seeded subset: the positions the documented scheme picks (selection sampling over all
+// positions, one philox number per position on the "fit-patc" stream), the moments of exactly those.
+TEST(FitGaussianVolume, PatchSubsetIsTheSeededSelectionOverAllVolumes) {
+    std::vector<Tensor> vols = two(random_volume(1, 7, 6, 8, 90), random_volume(1, 6, 7, 6, 91));
+    const int64_t max_patches = 70;
+    const uint64_t seed = 12;
+    const GaussianPatchModel g = fit_gaussian(vols, 3, 1, max_patches, seed);  // l = 5, d = 125
+    const auto all = all_cubes(vols, 5);
+    ASSERT_EQ(all.size(), 3u * 2 * 4 + 2 * 3 * 2);  // 36 ≤ 70: every position
+    EXPECT_EQ(g.patches, 36);
+
+    vols.push_back(random_volume(1, 9, 9, 9, 92));  // 36 + 125 = 161 positions
+    const auto every = all_cubes(vols, 5);
+    ASSERT_EQ(every.size(), 161u);
+    const GaussianPatchModel a = fit_gaussian(vols, 3, 1, max_patches, seed),
+                             b = fit_gaussian(vols, 3, 1, max_patches, seed),
+                             c = fit_gaussian(vols, 3, 1, max_patches, seed + 1);
+    EXPECT_EQ(a.patches, max_patches);
+    EXPECT_EQ(a.cov, b.cov);
+    EXPECT_NE(a.cov, c.cov);
+    constexpr uint64_t kFitStream = 0x6669742d70617463ull;  // "fit-patc" (engine/gaussian.cc)
+    std::vector<std::vector<double>> chosen;
+    int64_t needed = max_patches, total = static_cast<int64_t>(every.size());
+    for (int64_t t = 0; t < total && needed > 0; ++t) {
+        const double u = (static_cast<double>(random_u32(seed, kFitStream, t)) + 0.5) / 4294967296.0;
+        if (u * static_cast<double>(total - t) < static_cast<double>(needed)) {
+            chosen.push_back(every[t]);
+            --needed;
+        }
+    }
+    ASSERT_EQ(static_cast<int64_t>(chosen.size()), max_patches);
+    std::vector<double> mean, cov;
+    direct_moments(chosen, &mean, &cov);
+    EXPECT_LT(max_abs_diff(a.mean, mean), 1e-9);
+    EXPECT_LT(max_abs_diff(a.cov, cov), 1e-5);
+}
+
+TEST(FitGaussianVolume, RefusesBadVolumesAndOversizedCubes) {
+    std::vector<Tensor> mixed = two(random_volume(1, 6, 6, 6, 1), sampler_test::random_image(1, 6, 6, 2));
+    expect_input_error([&] { fit_gaussian(mixed, 2, 1, 0, 0); }, {"volume 1", "(1, 1, D, H, W)"});
+    std::vector<Tensor> shallow = two(random_volume(1, 6, 6, 6, 1), random_volume(1, 3, 6, 6, 2));
+    expect_input_error([&] { fit_gaussian(shallow, 2, 1, 0, 0); }, {"volume 1", "3×6×6", "smaller than the context"});
+    std::vector<Tensor> channels = two(random_volume(1, 6, 6, 6, 1), random_volume(2, 6, 6, 6, 2));
+    expect_input_error([&] { fit_gaussian(channels, 2, 1, 0, 0); }, {"volume 1"});
+    // l = 19: 6859 values per cube is within the limit; l = 21: 9261 is not (an image would be 441).
+    check_gaussian_dim(3, 8, 1, "x", true);
+    check_gaussian_dim(5, 8, 1, "x", false);
+    expect_input_error([&] { check_gaussian_dim(5, 8, 1, "--k 5 --pad 8", true); },
+                       {"--k 5 --pad 8", "l × l × l × C", "9261", "8192"});
+    // Memory: the volume model's configurations are (2·pad + 1)³.
+    const double img = conditional_sampler_bytes(3, 2, 1, 1000, 1),
+                 vol = conditional_sampler_bytes(3, 2, 1, 1000, 1, true);
+    EXPECT_GT(vol, 125.0 * 316 * 27 * 12);  // 125 configurations, A (316 × 27) in float64 and float32 each
+    EXPECT_GT(vol, 10 * img);
+    EXPECT_GT(gaussian_fit_bytes(3, 2, 1, 1000, true), 20.0 * 343 * 343);
+    EXPECT_EQ(gaussian_fit_bytes(3, 2, 3, 1000), gaussian_fit_bytes(3, 2, 3, 1000, false));
+}
+
+// The header of a sampler file rewritten by `edit` (the data after it unchanged).
+std::string with_header(const std::string& path, const std::function<void(nlohmann::json&)>& edit) {
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    uint64_t len = 0;
+    std::memcpy(&len, bytes.data() + 8, 8);
+    nlohmann::json h = nlohmann::json::parse(bytes.substr(16, len));
+    edit(h);
+    std::string header = h.dump();
+    header.append((8 - (16 + header.size()) % 8) % 8, ' ');
+    const uint64_t n = header.size();
+    std::string out = bytes.substr(0, 8);
+    out.append(reinterpret_cast<const char*>(&n), 8);
+    return out + header + bytes.substr(16 + len);
+}
+
+TEST(SamplerFileVolume, RoundTripsAVolumeModelAndRefusesTheWrongKindOfInput) {
+    TempDir dir("sampler-file-volume");
+    const std::string path = dir.file("brain.pdas");
+    std::vector<Tensor> vols = two(random_volume(2, 6, 6, 7, 5), random_volume(2, 7, 6, 6, 6));
+    const GaussianPatchModel m = fit_gaussian(vols, 2, 1, 0, 0);
+    write_sampler_file(path, m, caffe_meta());
+    nlohmann::json header;
+    with_header(path, [&](nlohmann::json& h) { header = h; });
+    EXPECT_EQ(header.at("version"), 2);
+    EXPECT_EQ(header.at("volume"), true);
+    EXPECT_EQ(header.at("lz"), 4);
+    const SamplerFile f = read_sampler_file(path);
+    EXPECT_TRUE(f.model.volume);
+    EXPECT_TRUE(f.meta.volume);
+    EXPECT_EQ(f.model.k, 2);
+    EXPECT_EQ(f.model.l, 4);
+    EXPECT_EQ(f.model.channels, 2);
+    EXPECT_EQ(f.model.dim(), 128);
+    EXPECT_EQ(f.model.patches, m.patches);
+    EXPECT_EQ(f.model.mean, m.mean);
+    EXPECT_EQ(f.model.cov, m.cov);
+    EXPECT_EQ(f.model.min, m.min);
+    EXPECT_EQ(f.model.max, m.max);
+    const Preprocess pre = caffe_meta().pre;
+    check_sampler_matches(f.meta, pre, 2, 2, 1, path, true);
+    check_sampler_matches(f.meta, pre, 2, 2, 1, path);
+    expect_input_error([&] { check_sampler_matches(f.meta, pre, 2, 2, 1, path, false); },
+                       {path, "fitted on volumes", "an image"});
+    // The sampler read from it refuses an image, naming the file.
+    ConditionalOptions o;
+    o.file = path;
+    ConditionalSampler s(f.model, o);
+    const Tensor image = random_image(2, 8, 8, 1);
+    expect_input_error([&] { s.begin_image(image.view(), WindowGrid(8, 8, 2, 1), 1, 0); }, {path, "fitted on volumes"});
+
+    // An image model: recorded as such, refused for a volume.
+    const std::string flat = dir.file("flat.pdas");
+    write_sampler_file(flat, make_model(2, 2, 1, 8), caffe_meta());
+    const SamplerFile fi = read_sampler_file(flat);
+    EXPECT_FALSE(fi.model.volume);
+    expect_input_error([&] { check_sampler_matches(fi.meta, pre, 2, 2, 1, flat, true); },
+                       {flat, "fitted on images", "a volume"});
+    ConditionalOptions oi;
+    oi.file = flat;
+    ConditionalSampler si(fi.model, oi);
+    const Tensor volume = random_volume(2, 6, 6, 6, 1);
+    expect_input_error([&] { si.begin_image(volume.view(), WindowGrid(6, 6, 6, 2, 1), 1, 0); },
+                       {flat, "fitted on images"});
+
+    // Damaged kind fields.
+    const std::string nokind =
+        dir.write("nokind.pdas", with_header(path, [](nlohmann::json& h) { h.erase("volume"); }));
+    expect_input_error([&] { read_sampler_file(nokind); }, {nokind, "volume"});
+    const std::string badlz = dir.write("badlz.pdas", with_header(path, [](nlohmann::json& h) { h["lz"] = 1; }));
+    expect_input_error([&] { read_sampler_file(badlz); }, {badlz, "lz = 1"});
+    const std::string v3 = dir.write("v3.pdas", with_header(path, [](nlohmann::json& h) { h["version"] = 3; }));
+    expect_input_error([&] { read_sampler_file(v3); }, {v3, "version 3"});
+    // A volume header over an image model's data: the sizes disagree.
+    auto grow = [](nlohmann::json& h) {
+        h["version"] = 2;
+        h["volume"] = true;
+        h["lz"] = 4;
+    };
+    const std::string grown = dir.write("grown.pdas", with_header(flat, grow));
+    expect_input_error([&] { read_sampler_file(grown); }, {grown, "truncated"});
+}
+
+// Image models are written as version 1, exactly as before volumes (so older readers keep reading
+// them), and read as image models; a version 2 header may say "volume": false as well.
+TEST(SamplerFileVolume, ImageModelsStayVersionOne) {
+    TempDir dir("sampler-file-v1");
+    const std::string now = dir.file("now.pdas");
+    const GaussianPatchModel m = make_model(3, 2, 1, 9);
+    write_sampler_file(now, m, caffe_meta());
+    nlohmann::json header;
+    with_header(now, [&](nlohmann::json& h) { header = h; });
+    EXPECT_EQ(header.at("version"), 1);
+    EXPECT_EQ(header.count("volume"), 0u);
+    EXPECT_EQ(header.count("lz"), 0u);
+    const SamplerFile f = read_sampler_file(now);
+    EXPECT_FALSE(f.model.volume);
+    EXPECT_FALSE(f.meta.volume);
+    EXPECT_EQ(f.model.mean, m.mean);
+    EXPECT_EQ(f.model.cov, m.cov);
+    check_sampler_matches(f.meta, caffe_meta().pre, 3, 2, 1, now, false);
+    auto as_v2 = [](int64_t lz) {
+        return [lz](nlohmann::json& h) {
+            h["version"] = 2;
+            h["volume"] = false;
+            h["lz"] = lz;
+        };
+    };
+    const std::string v2 = dir.write("v2.pdas", with_header(now, as_v2(1)));
+    const SamplerFile g = read_sampler_file(v2);
+    EXPECT_FALSE(g.model.volume);
+    EXPECT_EQ(g.model.cov, m.cov);
+    const std::string v2bad = dir.write("v2bad.pdas", with_header(now, as_v2(4)));
+    expect_input_error([&] { read_sampler_file(v2bad); }, {v2bad, "lz = 4"});
+    // The fuzz corpus's files were written by the version 1 writer.
+    const std::string corpus = test::source_dir() + "/fuzz/corpus/fuzz_sampler_file/k1_pad1_c1.pdas";
+    const SamplerFile c = read_sampler_file(corpus);
+    EXPECT_FALSE(c.model.volume);
+    EXPECT_EQ(c.model.dim(), 9);
+    ConditionalOptions o;
+    o.file = corpus;
+    ConditionalSampler s(c.model, o);
+    const Tensor image = random_image(1, 5, 5, 3);
+    s.begin_image(image.view(), WindowGrid(5, 5, 1, 1), 25, 0);
+    const Tensor volume = random_volume(1, 5, 5, 5, 3);
+    expect_input_error([&] { s.begin_image(volume.view(), WindowGrid(5, 5, 5, 1, 1), 1, 0); },
+                       {corpus, "fitted on images"});
 }
 
 }  // namespace

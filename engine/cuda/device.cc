@@ -1,8 +1,9 @@
 // A CUDA GPU as a PdaDevice (engine/pda_device.h): device memory, the batch kernels of
 // kernels/cuda/pda_kernels.h on the context's stream, and samples drawn on a stream of their own into
 // the slot's buffer, so that batch i + 1 is drawn while batch i runs: conditional (philox normals +
-// mean + L·z in the CPU sampler's order) and occlusion (a constant buffer) on the device, any other
-// sampler (marginal) on the host and uploaded. Phase times are CUDA events; the programs are
+// mean + L·z in the CPU sampler's order, images and volumes alike: a window is di = C·kd·k·k values
+// either way) and occlusion (a constant buffer) on the device, any other sampler (marginal) on the
+// host and uploaded. Phase times are CUDA events; the programs are
 // engine/cuda/programs.cc's.
 #include <algorithm>
 #include <chrono>
@@ -233,7 +234,8 @@ const float* CudaDevice::draw(const PdaWindows& b, int slot) {
         cuda::pda_gaussian_samples(s.samples.get(), z_.get(), means_.get(), factors_.get(), config_slot_.get(), di_, b,
                                    ds);
         if (clip_)
-            cuda::pda_clip(s.samples.get(), lo_.get(), hi_.get(), b.count * b.samples, b.channels, b.k * b.k, ds);
+            cuda::pda_clip(s.samples.get(), lo_.get(), hi_.get(), b.count * b.samples, b.channels, b.kd * b.k * b.k,
+                           ds);
     } else {
         PDA_CUDA_CHECK(cudaMemcpyAsync(s.samples.get(), s.host.data(),
                                        sizeof(float) * static_cast<size_t>(b.count * b.samples * b.patch()),

@@ -69,6 +69,8 @@ PDA_API void check_outputs(const std::string& out_dir, const std::vector<std::st
 // Image files of a folder (JPEG, PNG, BMP), sorted by name; an input error when the folder is
 // missing or holds none.
 PDA_API std::vector<std::string> list_images(const std::string& dir);
+// The volumes of a folder (.nii, .nii.gz, .npy), sorted; an input error when there are none.
+PDA_API std::vector<std::string> list_volumes(const std::string& dir);
 
 // A float32 array with its shape (row-major).
 struct Map {

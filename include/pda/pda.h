@@ -62,6 +62,8 @@ class PDA_API Model {
 
     const std::string& name() const;
     int channels() const;
+    bool volume() const;  // a volume model (sidecar "kind": "volume"): inputs (1, C, D, H, W)
+    int depth() const;    // D of a volume model, 1 for an image model
     int height() const;
     int width() const;
     int num_classes() const;
