@@ -106,6 +106,9 @@ namespace pda {
 std::string Model::info_json(int64_t pda_k) const {
     if (pda_k < 0) fail_input("--pda-k must be ≥ 1, got " + std::to_string(pda_k));
     const LoadedModel& m = *impl_->m;
+    if (pda_k > 0 && m.desc.volume)
+        fail_input("--pda-k: the incremental FLOP count covers image models only so far (" + m.spec +
+                   " is a volume model)");
     const Graph& g = m.graph;
     auto shapes = infer_shapes(g, {m.input_shape});
     const std::string input = m.desc.input.empty() ? g.inputs.at(0).name : m.desc.input;

@@ -43,13 +43,17 @@ void add_info(CLI::App& app) {
                     out["input"]["name"].get<std::string>().c_str(), dims(out["input"]["shape"]).c_str(),
                     out["output"]["name"].get<std::string>().c_str(), out["output"]["kind"].get<std::string>().c_str(),
                     model.num_classes());
-        std::printf(
-            "preprocessing: resize shorter side to %lld, %s crop, %s, scale %g, mean (%g, %g, %g), std (%g, %g, "
-            "%g)\n\n",
-            p["resize_shorter"].get<long long>(), p["crop"].get<std::string>().c_str(),
-            p["channel_order"].get<std::string>().c_str(), p["scale"].get<double>(), p["mean"][0].get<double>(),
-            p["mean"][1].get<double>(), p["mean"][2].get<double>(), p["std"][0].get<double>(),
-            p["std"][1].get<double>(), p["std"][2].get<double>());
+        if (model.volume())
+            std::printf("preprocessing: volume (no resampling), (v - %g) / %g\n\n",
+                        p["normalization"]["mean"].get<double>(), p["normalization"]["std"].get<double>());
+        else
+            std::printf(
+                "preprocessing: resize shorter side to %lld, %s crop, %s, scale %g, mean (%g, %g, %g), std (%g, %g, "
+                "%g)\n\n",
+                p["resize_shorter"].get<long long>(), p["crop"].get<std::string>().c_str(),
+                p["channel_order"].get<std::string>().c_str(), p["scale"].get<double>(), p["mean"][0].get<double>(),
+                p["mean"][1].get<double>(), p["mean"][2].get<double>(), p["std"][0].get<double>(),
+                p["std"][1].get<double>(), p["std"][2].get<double>());
         std::printf("%-32s %-18s %-22s %12s %10s", "node", "op", "output shape", "params", "MFLOP");
         if (*pda_k > 0) std::printf("  %-12s %-5s %10s", "crop", "exec", "incr MFLOP");
         std::printf("\n");
