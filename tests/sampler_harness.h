@@ -1,9 +1,11 @@
-// Helpers shared by the Gaussian sampler suites (test_sampler_conditional.cc, test_gaussian_fit.cc):
-// seeded random patch models with strongly correlated SPD covariances, random images, the largest
+// Helpers shared by the Gaussian sampler suites (test_sampler_conditional.cc, test_gaussian_fit.cc,
+// test_conditional_volume.cc): seeded random patch models (of images or volumes) with strongly
+// correlated SPD covariances, random images and volumes, draws block by block, the largest
 // difference of two matrices, and a check that a call fails with a one-line input error.
 #pragma once
 
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -12,6 +14,8 @@
 #include <vector>
 
 #include "engine/gaussian.h"
+#include "engine/sampler_conditional.h"
+#include "engine/windows.h"
 
 namespace pda::sampler_test {
 
@@ -32,12 +36,14 @@ inline Mat random_spd(int64_t d, uint32_t seed) {
     return s;
 }
 
-inline GaussianPatchModel make_model(int64_t C, int64_t k, int64_t pad, uint32_t seed) {
+// A random patch model (volume: l × l × l × C patches) with a strongly correlated SPD covariance.
+inline GaussianPatchModel make_model(int64_t C, int64_t k, int64_t pad, uint32_t seed, bool volume = false) {
     GaussianPatchModel m;
     m.k = k;
     m.pad = pad;
     m.l = k + 2 * pad;
     m.channels = C;
+    m.volume = volume;
     const int64_t d = m.dim();
     m.cov = random_spd(d, seed);
     std::mt19937 rng(seed + 1);
@@ -47,6 +53,35 @@ inline GaussianPatchModel make_model(int64_t C, int64_t k, int64_t pad, uint32_t
     m.max.assign(C, 100.0f);
     m.patches = 1000;
     return m;
+}
+
+// A random volume (1, C, D, H, W).
+inline Tensor random_volume(int64_t C, int64_t D, int64_t H, int64_t W, uint32_t seed) {
+    Tensor t(Shape({1, C, D, H, W}));
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> nd(0.0f, 1.5f);
+    for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = nd(rng);
+    return t;
+}
+
+// Every window's S samples of x (di values each) drawn by a fresh sampler of m, block by block
+// ([0, cuts[0]), [cuts[0], cuts[1]), ..., [last cut, all)) on `threads` OpenMP threads.
+inline std::vector<float> draw_in_blocks(const GaussianPatchModel& m, const Tensor& x, const WindowGrid& grid,
+                                         int64_t S, int64_t di, uint64_t seed, std::vector<int64_t> cuts, int threads) {
+    const int64_t nw = grid.count();
+    const int before = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    ConditionalSampler s(m, {});
+    s.begin_image(x.view(), grid, nw, seed);
+    std::vector<float> out(static_cast<size_t>(nw * S * di));
+    int64_t w0 = 0;
+    cuts.push_back(nw);
+    for (int64_t w1 : cuts) {
+        s.draw(w0, w1, S, out.data() + w0 * S * di);
+        w0 = w1;
+    }
+    omp_set_num_threads(before);
+    return out;
 }
 
 inline double max_abs_diff(const Mat& a, const Mat& b) {

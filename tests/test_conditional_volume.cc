@@ -25,37 +25,13 @@
 namespace pda {
 namespace {
 
+using sampler_test::draw_in_blocks;
 using sampler_test::expect_input_error;
+using sampler_test::make_model;
 using sampler_test::Mat;
 using sampler_test::max_abs_diff;
 using sampler_test::random_spd;
-
-// A random volume model: l × l × l × C patches with a strongly correlated SPD covariance.
-GaussianPatchModel volume_model(int64_t C, int64_t k, int64_t pad, uint32_t seed) {
-    GaussianPatchModel m;
-    m.k = k;
-    m.pad = pad;
-    m.l = k + 2 * pad;
-    m.channels = C;
-    m.volume = true;
-    const int64_t d = m.dim();
-    m.cov = random_spd(d, seed);
-    std::mt19937 rng(seed + 1);
-    std::uniform_real_distribution<double> u(-1, 1);
-    for (int64_t i = 0; i < d; ++i) m.mean.push_back(u(rng));
-    m.min.assign(C, -100.0f);
-    m.max.assign(C, 100.0f);
-    m.patches = 1000;
-    return m;
-}
-
-Tensor random_volume(int64_t C, int64_t D, int64_t H, int64_t W, uint32_t seed) {
-    Tensor t(Shape({1, C, D, H, W}));
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> nd(0.0f, 1.5f);
-    for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = nd(rng);
-    return t;
-}
+using sampler_test::random_volume;
 
 // Solves a X = b for X (n, m) by Gaussian elimination with partial pivoting (a (n, n), b (n, m)).
 Mat solve(Mat a, Mat b, int64_t n, int64_t m) {
@@ -123,7 +99,7 @@ Dense dense_conditional(const GaussianPatchModel& m, int64_t oz, int64_t oy, int
 // ---- the algebra ----------------------------------------------------------------------------------
 
 TEST(ConditionalVolumeAlgebra, MatchesADenseSolveAtCentreFacesEdgesAndCorners) {
-    const GaussianPatchModel m = volume_model(2, 2, 1, 7);  // l = 4, d = 128, di = 16, do = 112
+    const GaussianPatchModel m = make_model(2, 2, 1, 7, true);  // l = 4, d = 128, di = 16, do = 112
     ASSERT_EQ(m.dim(), 128);
     ASSERT_EQ(m.window_dim(), 16);
     const std::array<int64_t, 3> configs[] = {{1, 1, 1}, {0, 0, 0}, {2, 2, 2}, {0, 2, 0}, {2, 0, 2},
@@ -165,7 +141,7 @@ TEST(ConditionalVolumeAlgebra, MatchesADenseSolveAtCentreFacesEdgesAndCorners) {
 
 // The paper's MRI geometry: k = 3, l = 7 (343 values, 27 inside), one channel.
 TEST(ConditionalVolumeAlgebra, PaperGeometryKThreeLSeven) {
-    const GaussianPatchModel m = volume_model(1, 3, 2, 9);
+    const GaussianPatchModel m = make_model(1, 3, 2, 9, true);
     ASSERT_EQ(m.dim(), 343);
     const std::array<int64_t, 3> configs[] = {{2, 2, 2}, {0, 4, 1}};  // centre, an edge
     for (const auto& o : configs) {
@@ -204,7 +180,7 @@ std::vector<double> reference_mean(const GaussianPatchModel& m, const Tensor& x,
 }
 
 TEST(ConditionalVolumeSampler, EveryWindowMeanEqualsTheDirectConditional) {
-    const GaussianPatchModel m = volume_model(2, 2, 1, 11);
+    const GaussianPatchModel m = make_model(2, 2, 1, 11, true);
     const Tensor x = random_volume(2, 6, 7, 5, 12);
     for (int64_t stride : {1, 2}) {
         const WindowGrid grid(6, 7, 5, 2, stride);  // stride 2: the last window of each axis flush with the far face
@@ -239,7 +215,7 @@ TEST(ConditionalVolumeSampler, EveryWindowMeanEqualsTheDirectConditional) {
 }
 
 TEST(ConditionalVolumeSampler, PadZeroIdentityGivesThePhiloxNormalsInWindowLayout) {
-    GaussianPatchModel m = volume_model(2, 2, 0, 1);
+    GaussianPatchModel m = make_model(2, 2, 0, 1, true);
     const int64_t d = m.dim();
     ASSERT_EQ(d, 16);
     m.cov.assign(d * d, 0.0);
@@ -260,24 +236,12 @@ TEST(ConditionalVolumeSampler, PadZeroIdentityGivesThePhiloxNormalsInWindowLayou
 }
 
 TEST(ConditionalVolumeSampler, SameSeedSameBytesWhateverTheBlocksAndThreads) {
-    const GaussianPatchModel m = volume_model(1, 3, 1, 21);  // l = 5, 27 configurations, 27 values a window
+    const GaussianPatchModel m = make_model(1, 3, 1, 21, true);  // l = 5, 27 configurations, 27 values a window
     const Tensor x = random_volume(1, 9, 8, 10, 22);
     const WindowGrid grid(9, 8, 10, 3, 1);
     const int64_t nw = grid.count(), S = 3, di = 27;
     auto draw = [&](uint64_t seed, std::vector<int64_t> cuts, int threads) {
-        const int before = omp_get_max_threads();
-        omp_set_num_threads(threads);
-        ConditionalSampler s(m, {});
-        s.begin_image(x.view(), grid, grid.count(), seed);
-        std::vector<float> out(nw * S * di);
-        int64_t w0 = 0;
-        cuts.push_back(nw);
-        for (int64_t w1 : cuts) {
-            s.draw(w0, w1, S, out.data() + w0 * S * di);
-            w0 = w1;
-        }
-        omp_set_num_threads(before);
-        return out;
+        return draw_in_blocks(m, x, grid, S, di, seed, std::move(cuts), threads);
     };
     const std::vector<float> one = draw(5, {}, 2);
     EXPECT_TRUE(one == draw(5, {37}, 2)) << "blocks [0,37) + [37,N) differ from [0,N)";
@@ -295,7 +259,7 @@ TEST(ConditionalVolumeSampler, SameSeedSameBytesWhateverTheBlocksAndThreads) {
 }
 
 TEST(ConditionalVolumeSampler, SampleMeanAndCovarianceMatchTheConditional) {
-    const GaussianPatchModel m = volume_model(2, 2, 1, 31);
+    const GaussianPatchModel m = make_model(2, 2, 1, 31, true);
     const Tensor x = random_volume(2, 6, 6, 6, 32);
     const WindowGrid grid(6, 6, 6, 2, 1);  // 5³ windows
     const int64_t n = 20000, di = 16;
@@ -340,7 +304,7 @@ TEST(ConditionalVolumeSampler, SampleMeanAndCovarianceMatchTheConditional) {
 }
 
 TEST(ConditionalVolumeSampler, ClipsEachChannelOfTheCube) {
-    GaussianPatchModel m = volume_model(2, 2, 1, 41);
+    GaussianPatchModel m = make_model(2, 2, 1, 41, true);
     m.min = {-0.5f, -0.25f};
     m.max = {0.5f, 0.75f};
     const Tensor x = random_volume(2, 5, 5, 5, 42);
@@ -372,7 +336,7 @@ TEST(ConditionalVolumeSampler, ClipsEachChannelOfTheCube) {
 TEST(ConditionalVolumeSampler, RefusesInputsItCannotServe) {
     ConditionalOptions o;
     o.file = "brain.pdas";
-    ConditionalSampler vol(volume_model(1, 3, 2, 51), o);  // l = 7
+    ConditionalSampler vol(make_model(1, 3, 2, 51, true), o);  // l = 7
     const Tensor image = sampler_test::random_image(1, 9, 9, 1);
     expect_input_error([&] { vol.begin_image(image.view(), WindowGrid(9, 9, 3, 1), 1, 0); },
                        {"brain.pdas", "fitted on volumes", "image"});

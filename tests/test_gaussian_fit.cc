@@ -27,6 +27,7 @@ using sampler_test::expect_input_error;
 using sampler_test::make_model;
 using sampler_test::max_abs_diff;
 using sampler_test::random_image;
+using sampler_test::random_volume;
 using test::TempDir;
 
 // ---- fitting ------------------------------------------------------------------------------------
@@ -264,14 +265,6 @@ TEST(SamplerFile, RefusesDamagedFiles) {
 }
 
 // ---- volumes ------------------------------------------------------------------------------------
-
-Tensor random_volume(int64_t C, int64_t D, int64_t H, int64_t W, uint32_t seed) {
-    Tensor t(Shape({1, C, D, H, W}));
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> nd(0.0f, 1.5f);
-    for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = nd(rng);
-    return t;
-}
 
 std::vector<Tensor> two(Tensor a, Tensor b) {  // Tensor is move-only: no initializer lists
     std::vector<Tensor> v;

@@ -261,19 +261,7 @@ TEST(ConditionalSampler, SameSeedSameSamplesWhateverTheBlocksAndThreads) {
     const WindowGrid grid(12, 11, 3, 1);
     const int64_t nw = grid.count(), S = 7, di = 27;
     auto draw = [&](uint64_t seed, std::vector<int64_t> cuts, int threads) {
-        const int before = omp_get_max_threads();
-        omp_set_num_threads(threads);
-        ConditionalSampler s(m, {});
-        s.begin_image(x.view(), grid, grid.count(), seed);
-        std::vector<float> out(nw * S * di);
-        int64_t w0 = 0;
-        cuts.push_back(nw);
-        for (int64_t w1 : cuts) {
-            s.draw(w0, w1, S, out.data() + w0 * S * di);
-            w0 = w1;
-        }
-        omp_set_num_threads(before);
-        return out;
+        return sampler_test::draw_in_blocks(m, x, grid, S, di, seed, std::move(cuts), threads);
     };
     const std::vector<float> one = draw(5, {}, 2);
     EXPECT_TRUE(one == draw(5, {13}, 2)) << "blocks [0,13) + [13,N) differ from [0,N)";
