@@ -55,6 +55,19 @@ inline GaussianPatchModel make_model(int64_t C, int64_t k, int64_t pad, uint32_t
     return m;
 }
 
+// μ_i + A (x_o − μ_o) of a configuration c (inner and ring patch indices, A (di, do) row-major): the
+// window's conditional mean given its context, whose values value(patch index) returns.
+template <class Config, class F>
+std::vector<double> conditional_mean(const Config& c, const std::vector<double>& mean, F value) {
+    const int64_t di = static_cast<int64_t>(c.inner.size()), dr = static_cast<int64_t>(c.ring.size());
+    std::vector<double> mu(static_cast<size_t>(di));
+    for (int64_t i = 0; i < di; ++i) {
+        mu[i] = mean[c.inner[i]];
+        for (int64_t j = 0; j < dr; ++j) mu[i] += c.a[i * dr + j] * (value(c.ring[j]) - mean[c.ring[j]]);
+    }
+    return mu;
+}
+
 // A random volume (1, C, D, H, W).
 inline Tensor random_volume(int64_t C, int64_t D, int64_t H, int64_t W, uint32_t seed) {
     Tensor t(Shape({1, C, D, H, W}));

@@ -170,13 +170,7 @@ std::vector<double> reference_mean(const GaussianPatchModel& m, const Tensor& x,
         const int64_t ch = idx / (l * l * l), z = idx / (l * l) % l, y = idx / l % l, xx = idx % l;
         return static_cast<double>(x.data()[((ch * D + cz + z) * H + cy + y) * W + cx + xx]);
     };
-    const int64_t di = out->inner.size(), dr = out->ring.size();
-    std::vector<double> mu(di);
-    for (int64_t i = 0; i < di; ++i) {
-        mu[i] = m.mean[out->inner[i]];
-        for (int64_t j = 0; j < dr; ++j) mu[i] += out->a[i * dr + j] * (value(out->ring[j]) - m.mean[out->ring[j]]);
-    }
-    return mu;
+    return sampler_test::conditional_mean(*out, m.mean, value);
 }
 
 TEST(ConditionalVolumeSampler, EveryWindowMeanEqualsTheDirectConditional) {
