@@ -89,8 +89,8 @@ int main(int argc, char** argv) {
 #else
         po.append_eltwise(1.f, algorithm::eltwise_relu, 0.f, 0.f);
         attr.set_post_ops(po);
-        const convolution_forward::desc d(prop_kind::forward_inference, algorithm::convolution_direct, src_any,
-                                          wei_any, bia, dst_any, {c.stride, c.stride}, {c.pad, c.pad}, {c.pad, c.pad});
+        const convolution_forward::desc d(prop_kind::forward_inference, algorithm::convolution_direct, src_any, wei_any,
+                                          bia, dst_any, {c.stride, c.stride}, {c.pad, c.pad}, {c.pad, c.pad});
         const convolution_forward::primitive_desc pd(d, attr, eng);
 #endif
         memory src = filled(pd.src_desc(), eng, 0.5f), wei = filled(pd.weights_desc(), eng, 0.01f),
@@ -99,13 +99,15 @@ int main(int argc, char** argv) {
         const double ms = median_ms(
             s,
             [&] {
-                conv.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_BIAS, b}, {DNNL_ARG_DST, dst}});
+                conv.execute(s,
+                             {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_BIAS, b}, {DNNL_ARG_DST, dst}});
             },
             seconds);
         const double gflop = 2.0 * c.mb * c.oc * oh * oh * c.ic * c.k * c.k / 1e9;
         std::printf("%-40s %-28s %9.3f ms %8.1f GFLOP/s\n", c.name, pd.impl_info_str(), ms, gflop / ms * 1e3);
     }
-    const PoolShape pools[] = {{"squeezenet pool1 3x3 s2", 64, 64, 113, 3, 2}, {"alexnet pool1 3x3 s2", 64, 64, 55, 3, 2}};
+    const PoolShape pools[] = {{"squeezenet pool1 3x3 s2", 64, 64, 113, 3, 2},
+                               {"alexnet pool1 3x3 s2", 64, 64, 55, 3, 2}};
     for (const PoolShape& p : pools) {
         const int oh = (p.ih - p.k + p.stride - 1) / p.stride + 1;  // ceil mode
         const int pad_r = (oh - 1) * p.stride + p.k - p.ih;
@@ -122,7 +124,12 @@ int main(int argc, char** argv) {
         pooling_v2_forward pool(pd);
 #endif
         memory sm = filled(src, eng, 0.5f), dm = filled(dst, eng, 0.f);
-        const double ms = median_ms(s, [&] { pool.execute(s, {{DNNL_ARG_SRC, sm}, {DNNL_ARG_DST, dm}}); }, seconds);
+        const double ms = median_ms(
+            s,
+            [&] {
+                pool.execute(s, {{DNNL_ARG_SRC, sm}, {DNNL_ARG_DST, dm}});
+            },
+            seconds);
         std::printf("%-40s %-28s %9.3f ms %8.1f GB/s\n", p.name, pd.impl_info_str(), ms,
                     4.0 * p.mb * p.c * (p.ih * p.ih + oh * oh) / 1e9 / ms * 1e3);
     }

@@ -88,8 +88,8 @@ ConvForward::ConvForward(const ConvParams& p, const float* weights, const float*
 ConvBlocking ConvForward::blocking(const ConvParams& p) {
     const int64_t g = p.group, c = p.x[1], oc = p.y[1];
     if (!blockable(p.y)) return blockable(p.x) && g == 1 ? ConvBlocking::kSrc : ConvBlocking::kNone;  // a last layer
-    if (!blockable(p.x)) return g == 1 ? ConvBlocking::kDst : ConvBlocking::kNone;  // a first layer
-    if (g == 1 || (g == c && g == oc)) return ConvBlocking::kBoth;                  // dense or depthwise
+    if (!blockable(p.x)) return g == 1 ? ConvBlocking::kDst : ConvBlocking::kNone;                    // a first layer
+    if (g == 1 || (g == c && g == oc)) return ConvBlocking::kBoth;  // dense or depthwise
     const bool whole = c % g == 0 && oc % g == 0 && (c / g) % kChannelBlock == 0 && (oc / g) % kChannelBlock == 0;
     return whole ? ConvBlocking::kBoth : ConvBlocking::kNone;
 }
