@@ -238,6 +238,7 @@ TEST(ConditionalVolumeSampler, SameSeedSameBytesWhateverTheBlocksAndThreads) {
         return draw_in_blocks(m, x, grid, S, di, seed, std::move(cuts), threads);
     };
     const std::vector<float> one = draw(5, {}, 2);
+    ASSERT_EQ(static_cast<int64_t>(one.size()), nw * S * di);
     EXPECT_TRUE(one == draw(5, {37}, 2)) << "blocks [0,37) + [37,N) differ from [0,N)";
     EXPECT_TRUE(one == draw(5, {1, 2, 100, 101, 250}, 1)) << "six blocks on one thread differ from one on two";
     const std::vector<float> other = draw(6, {}, 2);

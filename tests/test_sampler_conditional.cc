@@ -258,6 +258,7 @@ TEST(ConditionalSampler, SameSeedSameSamplesWhateverTheBlocksAndThreads) {
         return sampler_test::draw_in_blocks(m, x, grid, S, di, seed, std::move(cuts), threads);
     };
     const std::vector<float> one = draw(5, {}, 2);
+    ASSERT_EQ(static_cast<int64_t>(one.size()), nw * S * di);
     EXPECT_TRUE(one == draw(5, {13}, 2)) << "blocks [0,13) + [13,N) differ from [0,N)";
     EXPECT_TRUE(one == draw(5, {1, 2, 50, 51}, 1)) << "five blocks on one thread differ from one block on two";
     const std::vector<float> other = draw(6, {}, 2);
