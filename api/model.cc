@@ -106,17 +106,16 @@ namespace pda {
 std::string Model::info_json(int64_t pda_k) const {
     if (pda_k < 0) fail_input("--pda-k must be ≥ 1, got " + std::to_string(pda_k));
     const LoadedModel& m = *impl_->m;
-    if (pda_k > 0 && m.desc.volume)
-        fail_input("--pda-k: the incremental FLOP count covers image models only so far (" + m.spec +
-                   " is a volume model)");
     const Graph& g = m.graph;
     auto shapes = infer_shapes(g, {m.input_shape});
     const std::string input = m.desc.input.empty() ? g.inputs.at(0).name : m.desc.input;
     CropPlan plan;
     FlopModel model;
-    if (pda_k > 0) {
-        if (pda_k > m.input_shape[2] || pda_k > m.input_shape[3])
-            fail_input("--pda-k " + std::to_string(pda_k) + " is larger than the model's input " + m.input_shape.str());
+    if (pda_k > 0) {  // k × k windows on images, k × k × k on volumes
+        for (int a = 2; a < m.input_shape.rank; ++a)
+            if (pda_k > m.input_shape[a])
+                fail_input("--pda-k " + std::to_string(pda_k) + " is larger than the model's input " +
+                           m.input_shape.str());
         plan = crop_plan(g, shapes, input, pda_k);
         model = incremental_flops(g, shapes, plan);
     }
@@ -167,6 +166,7 @@ std::string Model::info_json(int64_t pda_k) const {
         {"gflop", total_flops / 1e9}};
     if (pda_k > 0)
         out["incremental"] = {{"k", pda_k},
+                              {"window", std::vector<int64_t>(static_cast<size_t>(m.input_shape.rank - 2), pda_k)},
                               {"crop_size", "largest box over all window positions"},
                               {"full_crop_fraction", kFullCropFraction},
                               {"gflop_full", model.full / 1e9},

@@ -1,6 +1,7 @@
 // `pda info MODEL [--json] [--pda-k K]`: nodes, output shapes, parameters and MFLOP per node, total
 // GFLOP per forward pass (batch 1), and the model's preprocessing. With --pda-k, also each node's
-// crop for K×K windows and its FLOP under full vs incremental execution (pda::Model::info_json).
+// crop for K×K windows (K×K×K on volume models) and its FLOP under full vs incremental execution
+// (pda::Model::info_json).
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -27,7 +28,8 @@ void add_info(CLI::App& app) {
     flags->add_to(*cmd);
     cmd->add_flag("--json", *json, "machine-readable output");
     cmd->add_option("--pda-k", *pda_k,
-                    "also show each node's crop for K×K windows and its FLOP, full vs incremental execution")
+                    "also show each node's crop for K×K windows (K×K×K on volumes) and its FLOP, full vs incremental "
+                    "execution")
         ->check(at_least(1));
     cmd->callback([flags, json, pda_k] {
         const Model model = Model::load(flags->model, flags->options());
@@ -72,12 +74,16 @@ void add_info(CLI::App& app) {
         }
         std::printf("\n%zu nodes, %lld parameters, %.3f GFLOP per forward pass (batch 1, multiply-add = 2)\n",
                     nodes.size(), out["params"].get<long long>(), out["gflop"].get<double>());
-        if (*pda_k > 0)
+        if (*pda_k > 0) {
+            std::string window;
+            for (int64_t w : out["incremental"]["window"].get<std::vector<int64_t>>())
+                window += (window.empty() ? "" : "x") + std::to_string(w);
             std::printf(
-                "incremental execution, %lldx%lld windows (one crop size per batch): %.3f GFLOP per forward pass, "
+                "incremental execution, %s windows (one crop size per batch): %.3f GFLOP per forward pass, "
                 "full / incremental = %.2f\n",
-                static_cast<long long>(*pda_k), static_cast<long long>(*pda_k),
-                out["incremental"]["gflop_incremental"].get<double>(), out["incremental"]["ratio"].get<double>());
+                window.c_str(), out["incremental"]["gflop_incremental"].get<double>(),
+                out["incremental"]["ratio"].get<double>());
+        }
     });
 }
 

@@ -24,7 +24,7 @@ IncrementalLayout layout_incremental(const Graph& g, const IncrementalPlan& plan
     if (align_floats < 1) fail_input("layout alignment must be positive");
     IncrementalLayout l;
     l.batch = batch;
-    const std::map<std::string, Shape> shapes_b = infer_shapes(g, {Shape{batch, plan.C, plan.H, plan.W}});
+    const std::map<std::string, Shape> shapes_b = infer_shapes(g, {plan.batch_shape(batch)});
     for (const std::string& o : g.outputs) l.kept.insert(o);
     for (const std::string& o : keep) {
         if (!plan.values.count(o)) fail_input("value '" + o + "' is not in graph '" + g.name + "'");
@@ -53,8 +53,8 @@ IncrementalLayout layout_incremental(const Graph& g, const IncrementalPlan& plan
             if (st.held == Held::kCrop) {
                 read_by_crop.insert(in);
                 const bool tiled = st.window && j == 0;
-                const bool same_crop = src.held == Held::kCrop && src.ch == out.ch && src.cw == out.cw &&
-                                       src.oy == out.oy && src.ox == out.ox;
+                const bool same_crop = src.held == Held::kCrop && src.cd == out.cd && src.ch == out.ch &&
+                                       src.cw == out.cw && src.oz == out.oz && src.oy == out.oy && src.ox == out.ox;
                 f = !tiled && same_crop ? InputForm::kValue : InputForm::kGather;
             } else {
                 read_in_full.insert(in);
@@ -93,7 +93,7 @@ IncrementalLayout layout_incremental(const Graph& g, const IncrementalPlan& plan
         const bool kept = l.kept.count(name) != 0;
         if (pv.held == Held::kCrop || pv.held == Held::kFull) {
             if (pv.held == Held::kCrop) lv.clean = take(l.clean_floats, pv.shape.numel());
-            const int64_t n = pv.held == Held::kCrop ? batch * pv.channels() * pv.ch * pv.cw : full.numel();
+            const int64_t n = pv.held == Held::kCrop ? pv.crop_shape(batch, pv.channels()).numel() : full.numel();
             if (kept) {
                 lv.buf = arena(n);  // read after the run (directly, or assembled into `shown`)
                 if (pv.held == Held::kCrop) lv.shown = arena(full.numel());
@@ -173,29 +173,34 @@ int64_t layout_batch_cap(const IncrementalLayout& at1, const IncrementalLayout& 
 namespace {
 
 // A value as a gather reads it: whole maps, crops over the clean map, or the clean map alone. Only
-// 2-D maps are ever gathered (the plan's crop rule).
+// maps of the input's spatial rank are ever gathered (the plan's crop rule); an image's have depth 1.
 CropSource source_of(const IncrementalPlan& plan, const IncrementalLayout& l, const LayoutMemory& m,
                      const std::string& name) {
     const PlannedValue& pv = plan.value(name);
     const LayoutValue& lv = l.values.at(name);
-    if (pv.shape.rank != 4) fail_internal("incremental execution gathers from '" + name + "' " + pv.shape.str());
+    if (pv.shape.rank != plan.image.rank)
+        fail_internal("incremental execution gathers from '" + name + "' " + pv.shape.str());
     CropSource s;
+    s.d = pv.map_d();
     s.h = pv.map_h();
     s.w = pv.map_w();
     switch (pv.held) {
         case Held::kInput:
         case Held::kFull:
             s.data = m.arena + (pv.held == Held::kInput ? l.input : lv.buf);
+            s.cd = s.d;
             s.ch = s.h;
             s.cw = s.w;
             break;
         case Held::kCrop:
             s.data = m.arena + lv.buf;
             s.clean = m.clean + lv.clean;
+            s.cd = pv.cd;
             s.ch = pv.ch;
             s.cw = pv.cw;
-            s.oy = m.table(name, true);
-            s.ox = m.table(name, false);
+            s.oz = m.table(name, 0);
+            s.oy = m.table(name, 1);
+            s.ox = m.table(name, 2);
             break;
         case Held::kUnchanged:
             s.clean = m.clean + lv.clean;
@@ -204,11 +209,13 @@ CropSource source_of(const IncrementalPlan& plan, const IncrementalLayout& l, co
     return s;
 }
 
-// The whole (h, w) map of source s as a tile at (0, 0): full maps assembled from the clean map and crops.
+// The whole (d, h, w) map of source s as a tile at (0, 0, 0): full maps assembled from the clean map and
+// crops.
 CropTile whole_map(int64_t batch, int64_t channels, const CropSource& s) {
     CropTile t;
     t.batch = batch;
     t.channels = channels;
+    t.td = s.d;
     t.th = s.h;
     t.tw = s.w;
     return t;
@@ -256,12 +263,12 @@ LayoutBinding bind_layout(const Graph& g, const IncrementalPlan& plan, const Inc
                     break;
                 case InputForm::kGather:
                 case InputForm::kAssemble: {
-                    const Shape& s = ls.in_shapes[j];  // (B, C, th, tw), or the full (B, C, h, w)
+                    const Shape& s = ls.in_shapes[j];  // (B, C, [td,] th, tw), or the full (B, C, [d,] h, w)
                     check_offset(ls.scratch[j], l.arena_floats, "scratch of '" + n.name + "'");
                     x.scratch = m.arena + ls.scratch[j];
                     x.ptr = x.scratch;
                     x.source = source_of(plan, l, m, v);
-                    if (s.rank != 4 || s[0] != B || s[1] != plan.value(v).channels())
+                    if (s.rank != plan.image.rank || s[0] != B || s[1] != plan.value(v).channels())
                         fail_internal("incremental step '" + n.name + "' reads '" + v + "' as " + s.str());
                     if (x.form == InputForm::kAssemble) {
                         x.tile = whole_map(B, s[1], x.source);
@@ -269,11 +276,15 @@ LayoutBinding bind_layout(const Graph& g, const IncrementalPlan& plan, const Inc
                     }
                     x.tile.batch = B;
                     x.tile.channels = s[1];
-                    x.tile.th = s[2];
-                    x.tile.tw = s[3];
-                    x.tile.oy = m.table(n.output, true);
-                    x.tile.ox = m.table(n.output, false);
+                    x.tile.td = s.rank == 5 ? s[2] : 1;
+                    x.tile.th = s[s.rank - 2];
+                    x.tile.tw = s[s.rank - 1];
+                    x.tile.oz = m.table(n.output, 0);
+                    x.tile.oy = m.table(n.output, 1);
+                    x.tile.ox = m.table(n.output, 2);
                     if (ps.window && j == 0) {  // the tile around the output crop, padding included
+                        x.tile.stride_d = ps.stride_d;
+                        x.tile.pad_d = ps.pad_d;
                         x.tile.stride_h = ps.stride_h;
                         x.tile.stride_w = ps.stride_w;
                         x.tile.pad_h = ps.pad_h;
@@ -287,12 +298,16 @@ LayoutBinding bind_layout(const Graph& g, const IncrementalPlan& plan, const Inc
         }
         if (!ps.avg_factor.empty()) {
             st.factor = m.avg_factor(i);
-            st.channels = out.channels();
-            st.ch = out.ch;
-            st.cw = out.cw;
+            st.crop.batch = B;
+            st.crop.channels = out.channels();
+            st.crop.td = out.cd;
+            st.crop.th = out.ch;
+            st.crop.tw = out.cw;
+            st.crop.oz = m.table(n.output, 0);
+            st.crop.oy = m.table(n.output, 1);
+            st.crop.ox = m.table(n.output, 2);
+            st.map_h = out.map_h();
             st.map_w = out.map_w();
-            st.oy = m.table(n.output, true);
-            st.ox = m.table(n.output, false);
         }
         r.steps.push_back(std::move(st));
     }

@@ -21,7 +21,7 @@ namespace pda {
 // How an op input of a step reaches the op: decided once here for both executors.
 enum class InputForm {
     kConstant,   // a graph constant
-    kBatch,      // the input batch itself, (B, C, H, W): a full step reading the graph input
+    kBatch,      // the input batch itself, (B, C, [D,] H, W): a full step reading the graph input
     kValue,      // the source's own buffer: a full value read in full, or a crop of the same size and place
     kBroadcast,  // an unchanged value read in full: its clean value replicated over the batch once
     kGather,     // a crop step's tile (window op input 0) or crop, gathered per image into scratch
@@ -31,7 +31,7 @@ enum class InputForm {
 struct LayoutValue {
     int64_t clean = -1;      // offset in the clean region of the clean (1, ...) value: crop values, and
                              // unchanged values a crop step reads or that are replicated; −1 when none
-    int64_t buf = -1;        // arena offset: kCrop (B, C, ch, cw), kFull (B, ...); −1 when none
+    int64_t buf = -1;        // arena offset: kCrop (B, C, [cd,] ch, cw), kFull (B, ...); −1 when none
     int64_t broadcast = -1;  // arena offset: an unchanged value read in full or kept, (B, ...)
     int64_t shown = -1;      // arena offset: a kept crop value assembled in full after a run, (B, ...)
 };
@@ -40,12 +40,12 @@ struct LayoutStep {
     std::vector<InputForm> form;   // per input of the node
     std::vector<int64_t> scratch;  // arena offset per input (kGather, kAssemble), else −1
     std::vector<Shape> in_shapes;  // the shapes the op is built for (IncrementalPlan::input_shapes)
-    Shape out_shape;               // (B, C, ch, cw) or the full (B, ...)
+    Shape out_shape;               // (B, C, [cd,] ch, cw) or the full (B, ...)
 };
 
 struct IncrementalLayout {
     int64_t batch = 0;
-    int64_t input = 0;           // arena offset of the input batch (B, C, H, W)
+    int64_t input = 0;           // arena offset of the input batch (B, C, [D,] H, W)
     int64_t arena_floats = 0;    // everything that grows with the batch, in one allocation
     int64_t scratch_floats = 0;  // of which the scratch every step reuses: the largest step's inputs
     int64_t clean_floats = 0;    // the clean values kept (a second allocation, batch-independent)
@@ -73,8 +73,8 @@ struct LayoutMemory {
     float* arena = nullptr;  // arena_floats
     float* clean = nullptr;  // clean_floats
     std::function<const float*(const std::string&)> constant;
-    std::function<const int32_t*(const std::string&, bool rows)> table;  // crop values: oy (rows) or ox
-    std::function<const float*(size_t step)> avg_factor;                 // steps with an avg_factor
+    std::function<const int32_t*(const std::string&, int axis)> table;  // crop values: oz (0), oy (1) or ox (2)
+    std::function<const float*(size_t step)> avg_factor;                // steps with an avg_factor
 };
 
 struct BoundInput {
@@ -88,10 +88,9 @@ struct BoundInput {
 struct BoundStep {
     std::vector<BoundInput> inputs;  // per input of the node
     float* out = nullptr;
-    const float* factor = nullptr;  // an average pool's divisor factors (map_h, map_w), or null
-    int64_t channels = 0, ch = 0, cw = 0, map_w = 0;
-    const int32_t* oy = nullptr;  // the output crop's tables, with factor
-    const int32_t* ox = nullptr;
+    const float* factor = nullptr;  // an average pool's divisor factors (map_d, map_h, map_w), or null
+    CropTile crop;                  // with factor: the output's crops and their tables
+    int64_t map_h = 0, map_w = 0;   // with factor: the output's map
 };
 
 // Every run: gather, op, scale per step; then each kept crop value gathered whole (assembled).
@@ -110,7 +109,7 @@ struct LayoutBinding {
         int64_t n = 0;  // elements per image
     };
     std::vector<Broadcast> broadcasts;
-    float* input = nullptr;                           // the batch (B, C, H, W)
+    float* input = nullptr;                           // the batch (B, C, [D,] H, W)
     std::map<std::string, const float*> kept_values;  // graph outputs and kept values, (B, ...) after a run
 };
 

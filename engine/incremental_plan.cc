@@ -1,5 +1,7 @@
 // plan_incremental (incremental_plan.h): the crop sizes of networks/regions.h, the origin tables from
 // one sweep of the window along each axis, the steps' gather parameters and average-pool divisors.
+// Written once over three axes (depth, rows, columns); an image's values have no depth axis, which the
+// plan treats as depth 1 (crop 1, origin 0).
 #include "engine/incremental_plan.h"
 
 #include <algorithm>
@@ -15,7 +17,7 @@ bool is_window(OpType op) { return op == OpType::kConv || op == OpType::kMaxPool
 
 // A window op whose taps leave gaps (stride wider than the kernel's span, or dilation > 1) can map a
 // narrow changed box to nothing. Then whether a union includes that branch depends on the window's
-// position along the other axis too, and the tables of one sweep per axis must be checked at every
+// position along the other axes too, and the tables of one sweep per axis must be checked at every
 // window position.
 bool has_gaps(const Node& n) {
     if (!is_window(n.op)) return false;
@@ -31,6 +33,14 @@ Shape with_batch(Shape s, int64_t b) {
     return s;
 }
 
+// The spatial index of plan axis a (0 depth, 1 rows, 2 columns) on values of spatial rank nd, or −1
+// for an image's depth (nd 2), which the plan holds as an axis of size 1.
+int spatial_index(int nd, int a) { return a - (3 - nd); }
+
+int64_t& crop_side(PlannedValue& v, int a) { return a == 0 ? v.cd : a == 1 ? v.ch : v.cw; }
+std::vector<int32_t>& origins(PlannedValue& v, int a) { return a == 0 ? v.oz : a == 1 ? v.oy : v.ox; }
+int64_t map_side(const PlannedValue& v, int a) { return a == 0 ? v.map_d() : a == 1 ? v.map_h() : v.map_w(); }
+
 int64_t axis_divisor(const Node& n, int a, int64_t o, int64_t in) {
     return crop_pool_divisor(o, in, n.geo.kernel[a], n.geo.stride[a], n.geo.pad_begin[a], n.geo.pad_end[a],
                              std::max<int64_t>(1, n.geo.dilation[a]), n.count_include_pad);
@@ -40,27 +50,40 @@ int64_t axis_divisor(const Node& n, int a, int64_t o, int64_t in) {
 // inside it), per output position; empty when all are 1. The divisor follows the AveragePool ops of
 // both backends: taps inside the padded input with count_include_pad, inside the input without.
 std::vector<float> average_pool_factors(const Node& n, const Shape& in1, const Shape& out1) {
-    const double kvol = static_cast<double>(n.geo.kernel[0] * n.geo.kernel[1]);
-    std::vector<float> f(static_cast<size_t>(out1[2] * out1[3]));
+    const int nd = out1.rank - 2;
+    int64_t kvol_i = 1;
+    for (int i = 0; i < nd; ++i) kvol_i *= n.geo.kernel[i];
+    const double kvol = static_cast<double>(kvol_i);
+    const int64_t od = nd == 3 ? out1[2] : 1, oh = out1[nd], ow = out1[nd + 1];
+    std::vector<float> f(static_cast<size_t>(od * oh * ow));
     bool trivial = true;
-    for (int64_t y = 0; y < out1[2]; ++y)
-        for (int64_t x = 0; x < out1[3]; ++x) {
-            const int64_t divisor = axis_divisor(n, 0, y, in1[2]) * axis_divisor(n, 1, x, in1[3]);
-            const float v = static_cast<float>(kvol / static_cast<double>(divisor));
-            f[static_cast<size_t>(y * out1[3] + x)] = v;
-            trivial &= v == 1.f;
-        }
+    for (int64_t z = 0; z < od; ++z)
+        for (int64_t y = 0; y < oh; ++y)
+            for (int64_t x = 0; x < ow; ++x) {
+                const int64_t dz = nd == 3 ? axis_divisor(n, 0, z, in1[2]) : 1;
+                const int64_t divisor =
+                    dz * axis_divisor(n, nd - 2, y, in1[nd]) * axis_divisor(n, nd - 1, x, in1[nd + 1]);
+                const float v = static_cast<float>(kvol / static_cast<double>(divisor));
+                f[static_cast<size_t>((z * oh + y) * ow + x)] = v;
+                trivial &= v == 1.f;
+            }
     if (trivial) f.clear();
     return f;
 }
 
 }  // namespace
 
+Shape PlannedValue::crop_shape(int64_t batch, int64_t c) const {
+    return shape.rank == 5 ? Shape{batch, c, cd, ch, cw} : Shape{batch, c, ch, cw};
+}
+
 const PlannedValue& IncrementalPlan::value(const std::string& name) const {
     auto it = values.find(name);
     if (it == values.end()) fail_input("value '" + name + "' is not in the incremental plan");
     return it->second;
 }
+
+Shape IncrementalPlan::batch_shape(int64_t batch) const { return with_batch(image, batch); }
 
 std::vector<Shape> IncrementalPlan::input_shapes(const Graph& g, const PlannedStep& st,
                                                  const std::map<std::string, Shape>& shapes_b) const {
@@ -76,7 +99,10 @@ std::vector<Shape> IncrementalPlan::input_shapes(const Graph& g, const PlannedSt
             r.push_back(shapes_b.at(in));
         } else {
             const int64_t c = shapes_b.at(in)[1];
-            r.push_back(st.window && j == 0 ? Shape{B, c, st.th, st.tw} : Shape{B, c, out.ch, out.cw});
+            if (st.window && j == 0)
+                r.push_back(out.shape.rank == 5 ? Shape{B, c, st.td, st.th, st.tw} : Shape{B, c, st.th, st.tw});
+            else
+                r.push_back(out.crop_shape(B, c));
         }
     }
     return r;
@@ -87,25 +113,29 @@ Shape IncrementalPlan::output_shape(const Graph& g, const PlannedStep& st,
     const Node& n = g.nodes.at(st.node);
     const Shape& full = shapes_b.at(n.output);
     if (st.held == Held::kFull) return full;
-    const PlannedValue& out = value(n.output);
-    return Shape{full[0], full[1], out.ch, out.cw};
+    return value(n.output).crop_shape(full[0], full[1]);
 }
 
 IncrementalPlan plan_incremental(const Graph& g, const Shape& image, int64_t k) {
     validate(g);
     if (g.inputs.size() != 1) fail_input("incremental execution needs a graph with one input");
-    if (image.rank != 4 || image[0] != 1)
-        fail_input("incremental execution needs one image (1, C, H, W), got " + image.str() +
-                   (image.rank == 5 ? " (volumes run with full execution for now: --exec full)" : ""));
+    if ((image.rank != 4 && image.rank != 5) || image[0] != 1)
+        fail_input("incremental execution needs one image (1, C, H, W) or volume (1, C, D, H, W), got " + image.str());
+    const int nd = image.rank - 2;
     IncrementalPlan p;
     p.input = g.inputs[0].name;
+    p.image = image;
     p.k = k;
+    p.kd = nd == 3 ? k : 1;
     p.C = image[1];
-    p.H = image[2];
-    p.W = image[3];
+    p.D = nd == 3 ? image[2] : 1;
+    p.H = image[nd];
+    p.W = image[nd + 1];
     const std::map<std::string, Shape> shapes1 = infer_shapes(g, {image});
     const std::map<std::string, Shape> shapes2 = infer_shapes(g, {with_batch(image, 2)});
-    p.crops = crop_plan(g, shapes1, p.input, k);  // checks k against the image
+    p.crops = crop_plan(g, shapes1, p.input, k);                              // checks k against the image
+    const int64_t extent[3] = {p.kd, k, k};                                   // the window per plan axis
+    const int64_t positions[3] = {p.D - p.kd + 1, p.H - k + 1, p.W - k + 1};  // window positions per axis
 
     PlannedValue in;
     in.held = Held::kInput;
@@ -118,13 +148,18 @@ IncrementalPlan plan_incremental(const Graph& g, const Shape& image, int64_t k) 
         PlannedValue v;
         v.shape = shapes1.at(n.output);
         v.held = !nc.changed ? Held::kUnchanged : nc.incremental ? Held::kCrop : Held::kFull;
-        // A crop needs a 2-D map, and every computed input either a window op's tile or of the
-        // output's extent.
-        if (v.held == Held::kCrop && v.shape.rank != 4) v.held = Held::kFull;
+        // A crop needs maps of the input's spatial rank, and every computed input either a window
+        // op's tile or of the output's extent.
+        if (v.held == Held::kCrop && v.shape.rank != image.rank) v.held = Held::kFull;
         for (size_t j = 0; j < n.inputs.size() && v.held == Held::kCrop; ++j) {
             if (g.is_constant(n.inputs[j]) || (j == 0 && is_window(n.op))) continue;
             const Shape& s = shapes1.at(n.inputs[j]);
-            if (s.rank != 4 || s[2] != v.shape[2] || s[3] != v.shape[3]) v.held = Held::kFull;
+            if (s.rank != v.shape.rank) {
+                v.held = Held::kFull;
+                continue;
+            }
+            for (int a = 2; a < s.rank; ++a)
+                if (s[a] != v.shape[a]) v.held = Held::kFull;
         }
         // The batch must be dimension 0 of every computed value (a Reshape to a fixed batch of 1
         // would not run on a batch of images).
@@ -141,73 +176,105 @@ IncrementalPlan plan_incremental(const Graph& g, const Shape& image, int64_t k) 
         st.held = v.held;
         st.op = n;
         if (v.held == Held::kCrop) {
-            v.ch = nc.out[0];
-            v.cw = nc.out[1];
+            for (int a = 0; a < 3; ++a) {
+                const int si = spatial_index(nd, a);
+                crop_side(v, a) = si < 0 ? 1 : nc.out[si];
+                origins(v, a).assign(static_cast<size_t>(positions[a]), 0);
+            }
             if (is_window(n.op)) {
                 st.window = true;
-                st.stride_h = n.geo.stride[0];
-                st.stride_w = n.geo.stride[1];
-                st.pad_h = n.geo.pad_begin[0];
-                st.pad_w = n.geo.pad_begin[1];
-                st.th = nc.in[0];
-                st.tw = nc.in[1];
+                int64_t* stride[3] = {&st.stride_d, &st.stride_h, &st.stride_w};
+                int64_t* pad[3] = {&st.pad_d, &st.pad_h, &st.pad_w};
+                int64_t* tile[3] = {&st.td, &st.th, &st.tw};
+                for (int a = 0; a < 3; ++a) {
+                    const int si = spatial_index(nd, a);
+                    if (si < 0) continue;  // an image's depth: stride 1, pad 0, tile 1
+                    *stride[a] = n.geo.stride[si];
+                    *pad[a] = n.geo.pad_begin[si];
+                    *tile[a] = nc.in[si];
+                }
                 st.pad_value = n.op == OpType::kMaxPool ? -std::numeric_limits<float>::infinity() : 0.f;
-                for (int a = 0; a < 2; ++a) st.op.geo.pad_begin[a] = st.op.geo.pad_end[a] = 0;
+                for (int a = 0; a < nd; ++a) st.op.geo.pad_begin[a] = st.op.geo.pad_end[a] = 0;
                 st.op.geo.ceil_mode = false;
                 if (n.op == OpType::kAveragePool)
                     st.avg_factor = average_pool_factors(n, shapes1.at(n.inputs[0]), v.shape);
             }
-            v.oy.assign(static_cast<size_t>(p.H - k + 1), 0);
-            v.ox.assign(static_cast<size_t>(p.W - k + 1), 0);
         }
         p.values[n.output] = v;
         p.steps.push_back(std::move(st));
     }
 
-    // Origin tables: slide the window along one axis at a time, the other axis at the centre.
-    const int64_t r_mid = (p.H - k) / 2, c_mid = (p.W - k) / 2;
-    auto place = [&](int64_t r, int64_t c, bool rows, bool cols) {
-        const auto regions = propagate_regions(g, shapes1, p.input, Box::make({r, c}, {r + k, c + k}));
+    // Origin tables: slide the window along one axis at a time, the other axes at the centre. `sweep`:
+    // the axis whose table the window's position sets, −1 every axis, 3 none (a check only).
+    auto place = [&](const int64_t(&at)[3], int sweep) {
+        std::vector<int64_t> begin, end;
+        for (int a = 3 - nd; a < 3; ++a) {
+            begin.push_back(at[a]);
+            end.push_back(at[a] + extent[a]);
+        }
+        const auto regions = propagate_regions(g, shapes1, p.input, Box::make(begin, end));
         for (const PlannedStep& st : p.steps) {
             if (st.held != Held::kCrop) continue;
             const std::string& name = g.nodes[st.node].output;
             PlannedValue& v = p.values.at(name);
             const RegionInfo& ri = regions.at(name);
             if (!ri.changed) continue;  // any crop recomputes clean values
-            if (rows)
-                v.oy[static_cast<size_t>(r)] = static_cast<int32_t>(crop_origin(ri.box.begin[0], v.ch, v.map_h()));
-            if (cols)
-                v.ox[static_cast<size_t>(c)] = static_cast<int32_t>(crop_origin(ri.box.begin[1], v.cw, v.map_w()));
-            const int64_t oy = v.oy[static_cast<size_t>(r)], ox = v.ox[static_cast<size_t>(c)];
-            if (ri.box.end[0] > oy + v.ch || ri.box.end[1] > ox + v.cw)
+            std::string crop, where, window;
+            bool fits = true;
+            for (int a = 0; a < 3; ++a) {
+                const int si = spatial_index(nd, a);
+                if (si < 0) continue;
+                const size_t pos = static_cast<size_t>(at[a]);
+                if (sweep < 0 || sweep == a)
+                    origins(v, a)[pos] =
+                        static_cast<int32_t>(crop_origin(ri.box.begin[si], crop_side(v, a), map_side(v, a)));
+                const int64_t o = origins(v, a)[pos];
+                fits &= ri.box.begin[si] >= o && ri.box.end[si] <= o + crop_side(v, a);
+                crop += (crop.empty() ? "" : "×") + std::to_string(crop_side(v, a));
+                where += (where.empty() ? "" : ", ") + std::to_string(o);
+                window += (window.empty() ? "" : ", ") + std::to_string(at[a]);
+            }
+            if (!fits)
                 fail_internal("incremental plan: changed box " + ri.box.str() + " of '" + name + "' for window (" +
-                              std::to_string(r) + ", " + std::to_string(c) + ") exceeds its crop " +
-                              std::to_string(v.ch) + "×" + std::to_string(v.cw) + " at (" + std::to_string(oy) + ", " +
-                              std::to_string(ox) + ")");
+                              window + ") exceeds its crop " + crop + " at (" + where + ")");
         }
     };
-    place(r_mid, c_mid, true, true);
-    for (int64_t r = 0; r + k <= p.H; ++r) place(r, c_mid, true, false);
-    for (int64_t c = 0; c + k <= p.W; ++c) place(r_mid, c, false, true);
+    const int64_t mid[3] = {(p.D - p.kd) / 2, (p.H - k) / 2, (p.W - k) / 2};
+    place(mid, -1);
+    for (int a = 3 - nd; a < 3; ++a)
+        for (int64_t i = 0; i < positions[a]; ++i) {
+            int64_t at[3] = {mid[0], mid[1], mid[2]};
+            at[a] = i;
+            place(at, a);
+        }
     if (gaps)  // check the tables at every window position (exact; slow only for such graphs)
-        for (int64_t r = 0; r + k <= p.H; ++r)
-            for (int64_t c = 0; c + k <= p.W; ++c) place(r, c, false, false);
+        for (int64_t z = 0; z < positions[0]; ++z)
+            for (int64_t r = 0; r < positions[1]; ++r)
+                for (int64_t c = 0; c < positions[2]; ++c) place({z, r, c}, 3);
     return p;
 }
 
-void checked_windows(const IncrementalPlan& plan, int64_t batch, const std::vector<int64_t>& rows,
-                     const std::vector<int64_t>& cols, std::vector<int32_t>& rows32, std::vector<int32_t>& cols32) {
-    if (static_cast<int64_t>(rows.size()) != batch || static_cast<int64_t>(cols.size()) != batch)
-        fail_input("incremental run: " + std::to_string(batch) + " window rows and columns expected");
-    rows32.resize(static_cast<size_t>(batch));
-    cols32.resize(static_cast<size_t>(batch));
-    for (int64_t b = 0; b < batch; ++b) {
-        if (rows[b] < 0 || cols[b] < 0 || rows[b] + plan.k > plan.H || cols[b] + plan.k > plan.W)
-            fail_input("window (" + std::to_string(rows[b]) + ", " + std::to_string(cols[b]) + ") of side " +
-                       std::to_string(plan.k) + " does not fit the image");
-        rows32[static_cast<size_t>(b)] = static_cast<int32_t>(rows[b]);
-        cols32[static_cast<size_t>(b)] = static_cast<int32_t>(cols[b]);
+WindowTables checked_windows(const IncrementalPlan& plan, int64_t batch, const std::vector<int64_t>& slices,
+                             const std::vector<int64_t>& rows, const std::vector<int64_t>& cols) {
+    const int64_t n = batch;
+    if (static_cast<int64_t>(slices.size()) != n || static_cast<int64_t>(rows.size()) != n ||
+        static_cast<int64_t>(cols.size()) != n)
+        fail_input("incremental run: " + std::to_string(batch) + " window slices, rows and columns expected");
+    WindowTables t;
+    t.slices.resize(static_cast<size_t>(n));
+    t.rows.resize(static_cast<size_t>(n));
+    t.cols.resize(static_cast<size_t>(n));
+    for (int64_t b = 0; b < n; ++b) {
+        if (slices[b] < 0 || rows[b] < 0 || cols[b] < 0 || slices[b] + plan.kd > plan.D || rows[b] + plan.k > plan.H ||
+            cols[b] + plan.k > plan.W)
+            fail_input("window (" + (plan.image.rank == 5 ? std::to_string(slices[b]) + ", " : std::string()) +
+                       std::to_string(rows[b]) + ", " + std::to_string(cols[b]) + ") of side " +
+                       std::to_string(plan.k) + " does not fit the " + (plan.image.rank == 5 ? "volume" : "image"));
+        t.slices[static_cast<size_t>(b)] = static_cast<int32_t>(slices[b]);
+        t.rows[static_cast<size_t>(b)] = static_cast<int32_t>(rows[b]);
+        t.cols[static_cast<size_t>(b)] = static_cast<int32_t>(cols[b]);
     }
+    return t;
 }
 
 }  // namespace pda

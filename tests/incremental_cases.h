@@ -1,12 +1,14 @@
 // The cases both incremental suites run (tests/test_incremental.cc on the CPU, test_cuda_incremental.cc
-// on the GPU): seeded random graphs with every op the paper's networks use and the border cases, the
-// built-in networks at width 1/8, two hidden values per graph, and the batches of resampled images
-// over window positions at every border and corner; the explain case for maps of every sampler.
+// on the GPU; test_incremental_volume.cc for volumes): seeded random graphs with every op the paper's
+// networks use and the border cases, the built-in networks at width 1/8, two hidden values per graph,
+// and the batches of resampled images (or volumes) over window positions at every border and corner;
+// the explain case for maps of every sampler.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -48,20 +50,26 @@ inline std::vector<int64_t> positions(int64_t n, int64_t k, int64_t stride, bool
     return q;
 }
 
-// A random clean image of g's input and, batch after batch, `batch` resampled images, each changed
-// (normal samples) inside its own window of the position grid (rows × cols); the last batch is padded
-// with clean images naming its last window.
+// A random clean image (or volume) of g's input and, batch after batch, `batch` resampled images, each
+// changed (normal samples) inside its own window of the position grid (slices × rows × cols; k × k
+// windows at slice 0 of an image, k × k × k in a volume); the last batch is padded with clean images
+// naming its last window.
 class WindowBatches {
   public:
     WindowBatches(const Graph& g, int64_t k, int64_t stride, bool all, int64_t batch, uint32_t seed)
         : k_(k), batch_(batch), rng_(seed) {
         Shape in = g.inputs[0].shape;
         in[0] = 1;
+        const bool volume = in.rank == 5;
+        kd_ = volume ? k : 1;
         x_ = random_tensor(in, rng_, -1.f, 1.f);
-        for (int64_t r : positions(in[2], k, stride, all))
-            for (int64_t c : positions(in[3], k, stride, all)) windows_.emplace_back(r, c);
+        const std::vector<int64_t> slices = volume ? positions(in[2], k, stride, all) : std::vector<int64_t>{0};
+        for (int64_t z : slices)
+            for (int64_t r : positions(in[in.rank - 2], k, stride, all))
+                for (int64_t c : positions(in[in.rank - 1], k, stride, all)) windows_.push_back({z, r, c});
         in[0] = batch;
         images_ = Tensor(in);
+        slices_.assign(static_cast<size_t>(batch), 0);
         rows_.assign(static_cast<size_t>(batch), 0);
         cols_.assign(static_cast<size_t>(batch), 0);
     }
@@ -70,17 +78,20 @@ class WindowBatches {
     bool next() {
         if (w0_ >= windows_.size()) return false;
         const Shape& s = x_.shape();
-        const int64_t C = s[1], H = s[2], W = s[3], image = C * H * W;
+        const int64_t C = s[1], D = s.rank == 5 ? s[2] : 1, H = s[s.rank - 2], W = s[s.rank - 1], image = C * D * H * W;
         for (int64_t b = 0; b < batch_; ++b) {
             const size_t wi = std::min(windows_.size() - 1, w0_ + static_cast<size_t>(b));
-            rows_[b] = windows_[wi].first;
-            cols_[b] = windows_[wi].second;
+            slices_[b] = windows_[wi][0];
+            rows_[b] = windows_[wi][1];
+            cols_[b] = windows_[wi][2];
             float* img = images_.data() + b * image;
             std::copy(x_.data(), x_.data() + image, img);
             if (w0_ + b >= windows_.size()) continue;  // padding: a clean image
             for (int64_t c = 0; c < C; ++c)
-                for (int64_t r = 0; r < k_; ++r)
-                    for (int64_t q = 0; q < k_; ++q) img[(c * H + rows_[b] + r) * W + cols_[b] + q] = normal_(rng_);
+                for (int64_t p = 0; p < kd_; ++p)
+                    for (int64_t r = 0; r < k_; ++r)
+                        for (int64_t q = 0; q < k_; ++q)
+                            img[((c * D + slices_[b] + p) * H + rows_[b] + r) * W + cols_[b] + q] = normal_(rng_);
         }
         w0_ += static_cast<size_t>(batch_);
         return true;
@@ -88,16 +99,18 @@ class WindowBatches {
 
     const Tensor& x() const { return x_; }
     const Tensor& images() const { return images_; }
+    size_t windows() const { return windows_.size(); }
+    const std::vector<int64_t>& slices() const { return slices_; }
     const std::vector<int64_t>& rows() const { return rows_; }
     const std::vector<int64_t>& cols() const { return cols_; }
 
   private:
-    int64_t k_, batch_;
+    int64_t k_, kd_ = 1, batch_;
     std::mt19937 rng_;
     std::normal_distribution<float> normal_{0.f, 1.f};
     Tensor x_, images_;
-    std::vector<std::pair<int64_t, int64_t>> windows_;
-    std::vector<int64_t> rows_, cols_;
+    std::vector<std::array<int64_t, 3>> windows_;  // (slice, row, column)
+    std::vector<int64_t> slices_, rows_, cols_;
     size_t w0_ = 0;
 };
 
@@ -145,7 +158,9 @@ struct Maker {
         n.group = group;
         const std::string name = "n" + std::to_string(g.nodes.size());
         const int64_t c = shapes().at(x)[1];
-        g.constants[name + ".w"] = random_tensor(Shape{out, c / group, geo.kernel[0], geo.kernel[1]}, rng, -0.5f, 0.5f);
+        std::vector<int64_t> w{out, c / group};  // (out, c / group, kernel per spatial axis)
+        for (int i = 0; i < geo.nd; ++i) w.push_back(geo.kernel[i]);
+        g.constants[name + ".w"] = random_tensor(Shape(w), rng, -0.5f, 0.5f);
         g.constants[name + ".b"] = random_tensor(Shape{out}, rng, -0.5f, 0.5f);
         n.inputs = {x, name + ".w", name + ".b"};
         return add(n);
@@ -232,6 +247,53 @@ inline Graph random_graph(uint32_t seed, bool include_pad) {
     return std::move(m.g);
 }
 
+inline Geometry geo3(int64_t k, int64_t s, int64_t pb, int64_t pe, bool ceil_mode = false) {
+    Geometry g = Geometry::square(3, k, s, pb, ceil_mode);
+    for (int i = 0; i < 3; ++i) g.pad_end[i] = pe;
+    return g;
+}
+
+// The volume twin of random_graph, on (1, 2, 13, 11, 17) (no window side > 1 divides an axis), its
+// pools of stride 2 late so that most nodes run on crops: average pool with pads → Conv3d (16, pads) →
+// BN → ReLU → three branches (1³ conv; 2³ conv of dilation 2 with groups + average pool counting or
+// not counting pads; a 3 × 1 × 3 conv with pads (1, 0, 1)) → concat of the first two → Add with the
+// third → ReLU → max pool (2³, stride 2, ceil mode) → softmax over channels → average pool (2³, stride
+// 2, ceil mode, pads) → conv (stride (2, 1, 2), pads 1 before, 0 after) → global pool → flatten → fully
+// connected → softmax. The 16- and 32-channel chain between oneDNN ops lies in its blocked layout.
+inline Graph random_volume_graph(uint32_t seed, bool include_pad) {
+    Maker m(seed, Shape{1, 2, 13, 11, 17});
+    m.g.name = "volume" + std::to_string(seed);
+    std::string x = m.pool("x", OpType::kAveragePool, geo3(3, 1, 1, 1), include_pad);
+    x = m.conv(x, 16, geo3(3, 1, 1, 1));
+    x = m.batch_norm(x);
+    x = m.op(OpType::kRelu, {x});
+    std::string a = m.conv(x, 16, geo3(1, 1, 0, 0));
+    Geometry dilated = geo3(2, 1, 1, 1);
+    dilated.dilation = {2, 2, 2};
+    std::string b = m.conv(x, 16, dilated, 2);
+    b = m.pool(b, OpType::kAveragePool, geo3(3, 1, 1, 1), include_pad);
+    std::string c = m.op(OpType::kConcat, {a, b});
+    Geometry flat = geo3(3, 1, 1, 1);
+    flat.kernel[1] = 1;
+    flat.pad_begin[1] = flat.pad_end[1] = 0;
+    std::string s = m.conv(x, 32, flat);
+    x = m.op(OpType::kAdd, {c, s});
+    x = m.op(OpType::kRelu, {x});
+    x = m.pool(x, OpType::kMaxPool, geo3(2, 2, 0, 0, true));
+    x = m.op(OpType::kSoftmax, {x});
+    x = m.pool(x, OpType::kAveragePool, geo3(2, 2, 1, 1, true), include_pad);
+    Geometry strided = geo3(3, 2, 1, 0);
+    strided.stride[1] = 1;
+    x = m.conv(x, 8, strided);
+    x = m.op(OpType::kGlobalAveragePool, {x});
+    x = m.op(OpType::kFlatten, {x});
+    x = m.gemm(x, 5);
+    x = m.op(OpType::kSoftmax, {x});
+    m.g.outputs = {x};
+    validate(m.g);
+    return std::move(m.g);
+}
+
 // Worst relative difference between an incremental program and a full CPU forward over `values` and
 // the graph outputs, for every window of the position grid (rows × cols) in batches of `batch` images
 // (the last one padded with clean images); each one beyond `tol` is a test failure. make(x, keep)
@@ -250,7 +312,7 @@ double worst_against_full(const Graph& g, const std::vector<std::string>& values
     for (const std::string& o : g.outputs) compared.push_back(o);
     double worst = 0;
     while (wb.next()) {
-        inc->run(wb.images().data(), wb.rows(), wb.cols());
+        inc->run(wb.images().data(), wb.slices(), wb.rows(), wb.cols());
         full->run({wb.images().view()});
         for (const std::string& v : compared) {
             const ConstTensorView a = inc->value(v), f = full->value(v);
@@ -258,7 +320,8 @@ double worst_against_full(const Graph& g, const std::vector<std::string>& values
             const double rel = relative_difference(a, f);
             if (!(rel <= tol))
                 ADD_FAILURE() << g.name << " k=" << k << " stride=" << stride << " value '" << v << "' windows from ("
-                              << wb.rows()[0] << "," << wb.cols()[0] << "): relative difference " << rel;
+                              << wb.slices()[0] << "," << wb.rows()[0] << "," << wb.cols()[0]
+                              << "): relative difference " << rel;
             worst = std::max(worst, rel);
         }
     }

@@ -2,12 +2,12 @@
 // visibly without a device): its outputs and hidden values equal CUDA full execution and the CPU
 // incremental executor on the random graphs and the built-in AlexNet, GoogLeNet, VGG16 (width 1/8) at
 // k ∈ {1, 5, 10, 20}, strides 1 and 3, windows at every border and corner (tests/test_incremental.cc's
-// cases); explain maps equal the CPU's and CUDA full execution's for the three samplers. Everywhere:
-// the host-side parts it runs on, the device memory layout (engine/incremental_layout.h), the batch
-// arithmetic and each image's window (kernels/crop_math.h) against WindowGrid. Worst differences are
-// printed with a "[ cuda incr ]" prefix. The CUDA program's run over the same layout and binding is the
-// CPU executor's (IncrementalEmulation*), so that all but its launches and cuDNN calls are checked on
-// any machine.
+// cases), and on the random volume graphs (test_incremental_volume.cc's); explain maps equal the CPU's and CUDA full
+// execution's for the three samplers. Everywhere: the host-side parts it runs on, the device memory layout
+// (engine/incremental_layout.h), the batch arithmetic and each image's window (kernels/crop_math.h) against WindowGrid.
+// Worst differences are printed with a "[ cuda incr ]" prefix. The CUDA program's run over the same layout and binding
+// is the CPU executor's (IncrementalEmulation*), so that all but its launches and cuDNN calls are checked on any
+// machine.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -58,8 +58,9 @@ TEST(IncrementalWindows, ImageWindowsFollowTheWindowGrid) {
                     const int64_t count = std::min(wpb, grid.count() - w0);
                     for (int64_t b = 0; b < images; ++b) {
                         const int64_t w = std::min(w0 + b / S, w0 + count - 1);  // engine/explainer.cc's rule
-                        int64_t row = -1, col = -1;
-                        crop_image_window(b, grid.block(3, S, w0, count), &row, &col);
+                        int64_t slice = -1, row = -1, col = -1;
+                        crop_image_window(b, grid.block(3, S, w0, count), &slice, &row, &col);
+                        ASSERT_EQ(slice, grid.slice(w)) << "window " << w << " image " << b;
                         ASSERT_EQ(row, grid.row(w)) << "window " << w << " image " << b;
                         ASSERT_EQ(col, grid.col(w)) << "window " << w << " image " << b;
                         ASSERT_LE(row + grid.k, grid.height);
@@ -85,7 +86,7 @@ IncrementalPlan plan_for(const Graph& g, int64_t k) {
 // kernels of a run read them (the gathers of kernels/cpu/crop.h and kernels/cuda/crop.h).
 void check_layout(const Graph& g, const IncrementalPlan& plan, const IncrementalLayout& l) {
     const int64_t B = l.batch;
-    const std::map<std::string, Shape> shapes_b = infer_shapes(g, {Shape{B, plan.C, plan.H, plan.W}});
+    const std::map<std::string, Shape> shapes_b = infer_shapes(g, {plan.batch_shape(B)});
     // Lifetimes from the plan: [step writing it, last step reading it]; the whole run for the others.
     const size_t forever = plan.steps.size() + 1;
     std::map<std::string, std::pair<size_t, size_t>> life;
@@ -112,8 +113,8 @@ void check_layout(const Graph& g, const IncrementalPlan& plan, const Incremental
     for (const auto& [name, lv] : l.values) {
         const PlannedValue& pv = plan.value(name);
         if (lv.buf >= 0)
-            add(lv.buf, pv.held == Held::kCrop ? B * pv.channels() * pv.ch * pv.cw : shapes_b.at(name).numel(), name,
-                l.kept.count(name) ? std::make_pair(life.at(name).first, forever) : life.at(name));
+            add(lv.buf, pv.held == Held::kCrop ? pv.crop_shape(B, pv.channels()).numel() : shapes_b.at(name).numel(),
+                name, l.kept.count(name) ? std::make_pair(life.at(name).first, forever) : life.at(name));
         if (lv.broadcast >= 0) add(lv.broadcast, shapes_b.at(name).numel(), name + " broadcast", always);
         if (lv.shown >= 0) add(lv.shown, shapes_b.at(name).numel(), name + " shown", always);
         if (lv.clean >= 0) {
@@ -189,12 +190,16 @@ std::vector<Graph> layout_graphs() {
     gs.push_back(random_graph(3, false));
     gs.push_back(random_graph(7, true));
     for (const char* net : {"alexnet", "googlenet", "vgg16"}) gs.push_back(builtin(net, net != std::string("alexnet")));
+    gs.push_back(incremental_test::random_volume_graph(3, false));
     return gs;
 }
 
+// The larger window side of the layout tests: 10 on images, 3 on the (1, 2, 11, 9, 10) volume graph.
+int64_t large_k(const Graph& g) { return g.inputs[0].shape.rank == 5 ? 3 : 10; }
+
 TEST(IncrementalLayout, BuffersAreDisjointAndScratchIsShared) {
     for (const Graph& g : layout_graphs())
-        for (int64_t k : {1, 10}) {
+        for (int64_t k : {int64_t{1}, large_k(g)}) {
             const IncrementalPlan plan = plan_for(g, k);
             SCOPED_TRACE(g.name + " k=" + std::to_string(k));
             for (int64_t B : {1, 5}) check_layout(g, plan, layout_incremental(g, plan, B, {}, kAlign));
@@ -204,7 +209,7 @@ TEST(IncrementalLayout, BuffersAreDisjointAndScratchIsShared) {
 
 TEST(IncrementalLayout, LinearInTheBatchAndSmallerThanFull) {
     for (const Graph& g : layout_graphs()) {
-        const int64_t k = 10;
+        const int64_t k = large_k(g);
         const IncrementalPlan plan = plan_for(g, k);
         int64_t arena[4];
         for (int64_t B = 1; B <= 3; ++B) arena[B] = layout_incremental(g, plan, B, {}, kAlign).arena_floats;
@@ -224,7 +229,7 @@ TEST(IncrementalLayout, LinearInTheBatchAndSmallerThanFull) {
                     g.name.c_str(), static_cast<long long>(k), static_cast<long long>(per_image),
                     static_cast<long long>(full_per_image),
                     static_cast<double>(full_per_image) / static_cast<double>(per_image));
-        EXPECT_GT(per_image, plan.C * plan.H * plan.W) << g.name;  // the batch itself, at least
+        EXPECT_GT(per_image, plan.C * plan.D * plan.H * plan.W) << g.name;  // the batch itself, at least
         // Crops and reused buffers save memory over the full executor's arena (which reuses too).
         EXPECT_LT(per_image, full_per_image) << g.name;
     }
@@ -348,8 +353,8 @@ Worst worst_difference(const Graph& g, const std::vector<std::string>& values, i
     for (const std::string& o : g.outputs) compared.push_back(o);
     Worst worst;
     while (wb.next()) {
-        ref.run(wb.images().data(), wb.rows(), wb.cols());
-        inc->run(wb.images().data(), wb.rows(), wb.cols());
+        ref.run(wb.images().data(), wb.slices(), wb.rows(), wb.cols());
+        inc->run(wb.images().data(), wb.slices(), wb.rows(), wb.cols());
         full->run({wb.images().view()});
         for (const std::string& v : compared) {
             const ConstTensorView a = inc->value(v), f = full->value(v), c = ref.value(v);
@@ -361,9 +366,9 @@ Worst worst_difference(const Graph& g, const std::vector<std::string>& values, i
             const double df = relative_difference(a, f), dc = relative_difference(a, c);
             if (!(df <= tol_full) || !(dc <= tol_cpu))  // NaN fails too
                 ADD_FAILURE() << g.name << " " << precision_name(precision) << " k=" << k << " stride=" << stride
-                              << " value '" << v << "' windows from (" << wb.rows()[0] << "," << wb.cols()[0]
-                              << "): relative difference to CUDA full " << df << " (tolerance " << tol_full
-                              << "), to CPU incremental " << dc << " (tolerance " << tol_cpu << ")";
+                              << " value '" << v << "' windows from (" << wb.slices()[0] << "," << wb.rows()[0] << ","
+                              << wb.cols()[0] << "): relative difference to CUDA full " << df << " (tolerance "
+                              << tol_full << "), to CPU incremental " << dc << " (tolerance " << tol_cpu << ")";
             worst.full = std::max(worst.full, df);
             worst.cpu = std::max(worst.cpu, dc);
         }
@@ -396,6 +401,18 @@ TEST_F(CudaIncremental, RandomGraphsEqualFullAndCpuEverywhere) {
         std::vector<std::string> all_values;
         for (const Node& n : g.nodes) all_values.push_back(n.output);
         check_network(g, {1, 5, 10, 20}, {1, 3}, true, 16, *ctx_, kSmallTol, all_values);
+    }
+}
+
+// Volumes: the 3-D random graphs (tests/test_incremental_volume.cc on the CPU), k × k × k windows at
+// every face, edge and corner of the stride grid.
+TEST_F(CudaIncremental, VolumeGraphsEqualFullAndCpuEverywhere) {
+    using incremental_test::random_volume_graph;
+    for (bool include_pad : {false, true}) {
+        const Graph g = random_volume_graph(include_pad ? 7 : 3, include_pad);
+        std::vector<std::string> all_values;
+        for (const Node& n : g.nodes) all_values.push_back(n.output);
+        check_network(g, {1, 2, 3, 5}, {2, 3}, true, 16, *ctx_, kSmallTol, all_values);
     }
 }
 

@@ -36,7 +36,7 @@ IncrementalProgram::IncrementalProgram(const Graph& g, ConstTensorView clean_x, 
     : plan_(plan_incremental(g, clean_x.shape, k)) {
     if (batch < 1) fail_input("incremental execution needs a batch of at least one image");
     layout_ = layout_incremental(g, plan_, batch, keep, kAlignFloats);
-    shapes_ = infer_shapes(g, {Shape{batch, plan_.C, plan_.H, plan_.W}});
+    shapes_ = infer_shapes(g, {plan_.batch_shape(batch)});
     // NaN-filled, so that an element a gather should have written but did not shows in every output.
     arena_ = Tensor(Shape{std::max<int64_t>(layout_.arena_floats, 1)});
     clean_ = Tensor(Shape{std::max<int64_t>(layout_.clean_floats, 1)});
@@ -68,9 +68,9 @@ IncrementalProgram::IncrementalProgram(const Graph& g, ConstTensorView clean_x, 
     mem.arena = arena_.data();
     mem.clean = clean_.data();
     mem.constant = [&g](const std::string& v) { return g.constant(v).data(); };
-    mem.table = [this](const std::string& v, bool rows) {
+    mem.table = [this](const std::string& v, int axis) {
         const PlannedValue& pv = plan_.value(v);
-        return (rows ? pv.oy : pv.ox).data();
+        return (axis == 0 ? pv.oz : axis == 1 ? pv.oy : pv.ox).data();
     };
     mem.avg_factor = [this](size_t i) { return plan_.steps.at(i).avg_factor.data(); };
     bind_ = bind_layout(g, plan_, layout_, mem);
@@ -88,8 +88,7 @@ IncrementalProgram::IncrementalProgram(const Graph& g, ConstTensorView clean_x, 
     for (const LayoutBinding::Broadcast& b : bind_.broadcasts) cpu::crop_broadcast(b.out, b.clean, b.n, batch);
 }
 
-void IncrementalProgram::run_windows(const int32_t* rows, const int32_t* cols) {
-    const int64_t B = layout_.batch;
+void IncrementalProgram::run_windows(const CropWindows& win) {
     std::vector<ConstTensorView> in;
     for (size_t i = 0; i < ops_.size(); ++i) {
         const BoundStep& st = bind_.steps[i];
@@ -97,24 +96,26 @@ void IncrementalProgram::run_windows(const int32_t* rows, const int32_t* cols) {
         in.clear();
         for (size_t j = 0; j < st.inputs.size(); ++j) {
             const BoundInput& x = st.inputs[j];
-            if (x.scratch) cpu::crop_gather(x.scratch, x.tile, x.source, rows, cols, gather_vec_[i][j]);
+            if (x.scratch) cpu::crop_gather(x.scratch, x.tile, x.source, win, gather_vec_[i][j]);
             in.push_back({x.ptr, ls.in_shapes[j]});
         }
         ops_[i]->run(in, {st.out, ls.out_shape});
-        if (st.factor)
-            cpu::crop_scale(st.out, st.factor, B, st.channels, st.ch, st.cw, st.map_w, st.oy, st.ox, rows, cols);
+        if (st.factor) cpu::crop_scale(st.out, st.factor, st.crop, st.map_h, st.map_w, win);
     }
-    for (const LayoutBinding::Assembly& a : bind_.shown) cpu::crop_gather(a.out, a.tile, a.source, rows, cols);
+    for (const LayoutBinding::Assembly& a : bind_.shown) cpu::crop_gather(a.out, a.tile, a.source, win);
     ran_ = true;
 }
 
-void IncrementalProgram::run(const float* batch, const std::vector<int64_t>& rows, const std::vector<int64_t>& cols) {
-    const int64_t B = layout_.batch;
+void IncrementalProgram::run(const float* batch, const std::vector<int64_t>& slices, const std::vector<int64_t>& rows,
+                             const std::vector<int64_t>& cols) {
     if (!batch) fail_input("incremental run: no batch");
-    std::vector<int32_t> r, c;
-    checked_windows(plan_, B, rows, cols, r, c);
+    const WindowTables t = checked_windows(plan_, layout_.batch, slices, rows, cols);
     if (batch != bind_.input) std::copy(batch, batch + shapes_.at(plan_.input).numel(), bind_.input);
-    run_windows(r.data(), c.data());
+    run_windows({t.slices.data(), t.rows.data(), t.cols.data()});
+}
+
+void IncrementalProgram::run(const float* batch, const std::vector<int64_t>& rows, const std::vector<int64_t>& cols) {
+    run(batch, std::vector<int64_t>(rows.size(), 0), rows, cols);
 }
 
 ConstTensorView IncrementalProgram::value(const std::string& name) const {

@@ -6,9 +6,9 @@
 // layout as in the full program (engine/cpu/layouts.h; their crops gathered 16 channels at a time);
 // with blocked_layouts = false everything is plain, as on the GPU, and the bits are the same
 // (tests/test_layouts.cc). The clean image's activations are cached once;
-// a batch of resampled images, each differing from the clean image only inside its own k × k window,
-// is run by recomputing every node on a crop of one size per batch. Results equal a full forward up
-// to float reordering (tests/test_incremental.cc).
+// a batch of resampled images, each differing from the clean image only inside its own k × k window
+// (k × k × k in a volume), is run by recomputing every node on a crop of one size per batch. Results
+// equal a full forward up to float reordering (tests/test_incremental.cc, test_incremental_volume.cc).
 #pragma once
 
 #include <cstdint>
@@ -26,8 +26,9 @@ namespace pda {
 
 class IncrementalProgram {
   public:
-    // g: the graph (one input with 2 spatial axes); clean_x: the explained image (1, C, H, W); k: the
-    // window side; batch: images per run; keep: values besides the graph outputs readable after run().
+    // g: the graph (one input with 2 or 3 spatial axes); clean_x: the explained image (1, C, H, W) or
+    // volume (1, C, D, H, W); k: the window side; batch: images per run; keep: values besides the graph
+    // outputs readable after run().
     // g and ctx must outlive the program.
     // blocked_layouts: values between oneDNN ops in its blocked layout as in the full program
     // (engine/cpu/layouts.h), gathered in it; false: everything plain, as the CUDA executor has it.
@@ -37,13 +38,16 @@ class IncrementalProgram {
     IncrementalProgram(const IncrementalProgram&) = delete;
     IncrementalProgram& operator=(const IncrementalProgram&) = delete;
 
-    // The (B, C, H, W) input batch in the program's memory: B images equal to clean_x except inside
-    // each image's window, filled before run_windows().
+    // The (B, C, [D,] H, W) input batch in the program's memory: B images equal to clean_x except
+    // inside each image's window, filled before run_windows().
     float* input() { return bind_.input; }
-    // Runs the batch in input(); rows, cols: B window top rows and left columns (every window must fit
-    // the image: not checked).
-    void run_windows(const int32_t* rows, const int32_t* cols);
-    // Copies batch (B, C, H, W) into input(), checks the windows and runs (tests).
+    // Runs the batch in input(); win: B window front slices (0 for images), top rows and left columns
+    // (every window must fit the image: not checked).
+    void run_windows(const CropWindows& win);
+    // Copies batch (B, C, [D,] H, W) into input(), checks the windows and runs (tests). Without
+    // slices: an image's windows (slice 0).
+    void run(const float* batch, const std::vector<int64_t>& slices, const std::vector<int64_t>& rows,
+             const std::vector<int64_t>& cols);
     void run(const float* batch, const std::vector<int64_t>& rows, const std::vector<int64_t>& cols);
 
     // A graph output or kept value of the last run, (B, ...) as a full forward gives it. Valid until

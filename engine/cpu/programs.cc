@@ -39,24 +39,26 @@ class CpuIncrementalBatch : public BatchProgram {
     CpuIncrementalBatch(const Graph& g, ConstTensorView clean_x, int64_t k, int64_t batch, CpuContext& ctx,
                         const std::set<std::string>& keep)
         : prog_(g, clean_x, k, batch, ctx, keep),
+          slices_(static_cast<size_t>(batch)),
           rows_(static_cast<size_t>(batch)),
           cols_(static_cast<size_t>(batch)) {}
     int64_t batch() const override { return prog_.batch(); }
     float* input() override { return prog_.input(); }
     void run(const PdaWindows& block) override {
         for (int64_t b = 0; b < prog_.batch(); ++b) {
-            int64_t row = 0, col = 0;
-            crop_image_window(b, block, &row, &col);
+            int64_t slice = 0, row = 0, col = 0;
+            crop_image_window(b, block, &slice, &row, &col);
+            slices_[b] = static_cast<int32_t>(slice);
             rows_[b] = static_cast<int32_t>(row);
             cols_[b] = static_cast<int32_t>(col);
         }
-        prog_.run_windows(rows_.data(), cols_.data());
+        prog_.run_windows({slices_.data(), rows_.data(), cols_.data()});
     }
     const float* value(const std::string& name) const override { return prog_.value(name).data; }
 
   private:
     IncrementalProgram prog_;
-    std::vector<int32_t> rows_, cols_;  // each image's window
+    std::vector<int32_t> slices_, rows_, cols_;  // each image's window
 };
 
 // The exact update of a linear first layer (engine/linear_head.h): per image z = z₀ + Wᵀ[window]·Δx,

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <map>
+#include <utility>
 
 #include "engine/cuda/cuda_ops.h"
 #include "engine/incremental_layout.h"
@@ -44,7 +45,7 @@ class CudaIncrementalImpl : public CudaIncrementalProgram {
                 throw cuda::CudaOutOfMemory("a buffer of " + std::to_string(n) + " elements at batch " +
                                             std::to_string(batch) +
                                             " exceeds cuDNN's 2^31 elements: lower the batch size");
-        shapes_ = infer_shapes(g, {Shape{batch, plan_.C, plan_.H, plan_.W}});
+        shapes_ = infer_shapes(g, {plan_.batch_shape(batch)});
         PDA_CUDA_CHECK(cudaSetDevice(ctx.device));
         cache_clean(clean_x, opt);
         upload_constants();
@@ -52,6 +53,7 @@ class CudaIncrementalImpl : public CudaIncrementalProgram {
         for (const auto& [name, pv] : plan_.values) {
             if (pv.held != Held::kCrop) continue;
             Tables& t = tables_[name];
+            t.oz = upload_array(pv.oz.data(), pv.oz.size(), ctx);
             t.oy = upload_array(pv.oy.data(), pv.oy.size(), ctx);
             t.ox = upload_array(pv.ox.data(), pv.ox.size(), ctx);
         }
@@ -66,9 +68,9 @@ class CudaIncrementalImpl : public CudaIncrementalProgram {
         mem.constant = [this](const std::string& v) -> const float* {
             return constants_.floats() + const_offset_.at(v);
         };
-        mem.table = [this](const std::string& v, bool rows) {
+        mem.table = [this](const std::string& v, int axis) {
             const Tables& t = tables_.at(v);
-            return static_cast<const int32_t*>(rows ? t.oy.data() : t.ox.data());
+            return static_cast<const int32_t*>(axis == 0 ? t.oz.data() : axis == 1 ? t.oy.data() : t.ox.data());
         };
         mem.avg_factor = [this](size_t step) -> const float* { return factors_.at(step).floats(); };
         bind_ = bind_layout(g, plan_, layout_, mem);
@@ -84,6 +86,7 @@ class CudaIncrementalImpl : public CudaIncrementalProgram {
         // Unchanged values read in full or kept: replicated over the batch once.
         for (const LayoutBinding::Broadcast& b : bind_.broadcasts)
             cuda::crop_broadcast(b.out, b.clean, b.n, B_, ctx.stream());
+        slices_ = cuda::DeviceBuffer(sizeof(int32_t) * static_cast<size_t>(B_));
         rows_ = cuda::DeviceBuffer(sizeof(int32_t) * static_cast<size_t>(B_));
         cols_ = cuda::DeviceBuffer(sizeof(int32_t) * static_cast<size_t>(B_));
         ctx.synchronize();
@@ -91,8 +94,8 @@ class CudaIncrementalImpl : public CudaIncrementalProgram {
 
     TensorView device_input() override { return {bind_.input, shapes_.at(plan_.input)}; }
 
-    void run_device(const int32_t* rows, const int32_t* cols) override {
-        if (!rows || !cols) fail_input("incremental run: no window rows or columns");
+    void run_device(const CropWindows& win) override {
+        if (!win.slices || !win.rows || !win.cols) fail_input("incremental run: no window slices, rows or columns");
         host_.clear();
         const cudaStream_t stream = ctx_.stream();
         std::vector<const float*> in;
@@ -100,16 +103,13 @@ class CudaIncrementalImpl : public CudaIncrementalProgram {
             const BoundStep& st = bind_.steps[i];
             in.clear();
             for (const BoundInput& x : st.inputs) {
-                if (x.scratch) cuda::crop_gather(x.scratch, x.tile, x.source, rows, cols, stream);
+                if (x.scratch) cuda::crop_gather(x.scratch, x.tile, x.source, win, stream);
                 in.push_back(x.ptr);
             }
             ops_[i]->run(in, st.out, ctx_);
-            if (st.factor)
-                cuda::crop_scale(st.out, st.factor, B_, st.channels, st.ch, st.cw, st.map_w, st.oy, st.ox, rows, cols,
-                                 stream);
+            if (st.factor) cuda::crop_scale(st.out, st.factor, st.crop, st.map_h, st.map_w, win, stream);
         }
-        for (const LayoutBinding::Assembly& a : bind_.shown)
-            cuda::crop_gather(a.out, a.tile, a.source, rows, cols, stream);
+        for (const LayoutBinding::Assembly& a : bind_.shown) cuda::crop_gather(a.out, a.tile, a.source, win, stream);
         ran_ = true;
     }
 
@@ -120,20 +120,22 @@ class CudaIncrementalImpl : public CudaIncrementalProgram {
         return {it->second, shapes_.at(name)};
     }
 
-    void run(const float* batch, const std::vector<int64_t>& rows, const std::vector<int64_t>& cols) override {
+    void run(const float* batch, const std::vector<int64_t>& slices, const std::vector<int64_t>& rows,
+             const std::vector<int64_t>& cols) override {
         if (!batch) fail_input("incremental run: no batch");
-        std::vector<int32_t> r, c;
-        checked_windows(plan_, B_, rows, cols, r, c);
+        const WindowTables t = checked_windows(plan_, B_, slices, rows, cols);
         const cudaStream_t stream = ctx_.stream();
         const TensorView in = device_input();
         PDA_CUDA_CHECK(cudaMemcpyAsync(in.data, batch, sizeof(float) * static_cast<size_t>(in.numel()),
                                        cudaMemcpyHostToDevice, stream));
-        PDA_CUDA_CHECK(
-            cudaMemcpyAsync(rows_.data(), r.data(), sizeof(int32_t) * r.size(), cudaMemcpyHostToDevice, stream));
-        PDA_CUDA_CHECK(
-            cudaMemcpyAsync(cols_.data(), c.data(), sizeof(int32_t) * c.size(), cudaMemcpyHostToDevice, stream));
-        run_device(static_cast<const int32_t*>(rows_.data()), static_cast<const int32_t*>(cols_.data()));
-        synchronize();  // r and c must outlive the copies
+        const std::pair<cuda::DeviceBuffer*, const std::vector<int32_t>*> tables[] = {
+            {&slices_, &t.slices}, {&rows_, &t.rows}, {&cols_, &t.cols}};
+        for (const auto& [dev, host] : tables)
+            PDA_CUDA_CHECK(cudaMemcpyAsync(dev->data(), host->data(), sizeof(int32_t) * host->size(),
+                                           cudaMemcpyHostToDevice, stream));
+        run_device({static_cast<const int32_t*>(slices_.data()), static_cast<const int32_t*>(rows_.data()),
+                    static_cast<const int32_t*>(cols_.data())});
+        synchronize();  // t must outlive the copies
     }
 
     ConstTensorView value(const std::string& name) const override {
@@ -159,7 +161,7 @@ class CudaIncrementalImpl : public CudaIncrementalProgram {
 
   private:
     struct Tables {
-        cuda::DeviceBuffer oy, ox;  // int32: the plan's crop origin tables
+        cuda::DeviceBuffer oz, oy, ox;  // int32: the plan's crop origin tables
     };
     float* clean(int64_t offset) const {
         PDA_CHECK(offset >= 0 && offset < layout_.clean_floats, "incremental clean offset " + std::to_string(offset));
@@ -212,7 +214,7 @@ class CudaIncrementalImpl : public CudaIncrementalProgram {
     IncrementalPlan plan_;
     IncrementalLayout layout_;
     std::map<std::string, Shape> shapes_;  // the full forward's at the batch
-    cuda::DeviceBuffer arena_, clean_, constants_, rows_, cols_;
+    cuda::DeviceBuffer arena_, clean_, constants_, slices_, rows_, cols_;
     std::map<std::string, int64_t> const_offset_;
     std::map<std::string, Tables> tables_;
     std::vector<cuda::DeviceBuffer> factors_;   // per step: its average-pool factors, when any

@@ -25,22 +25,24 @@ class CudaIncrementalBatch : public BatchProgram {
     CudaIncrementalBatch(FittedIncremental f, CudaContext& ctx)
         : f_(std::move(f)),
           ctx_(ctx),
+          slices_(sizeof(int32_t) * static_cast<size_t>(f_.program->batch())),
           rows_(sizeof(int32_t) * static_cast<size_t>(f_.program->batch())),
           cols_(sizeof(int32_t) * static_cast<size_t>(f_.program->batch())) {}
     int64_t batch() const override { return f_.program->batch(); }
     float* input() override { return f_.program->device_input().data; }
     void run(const PdaWindows& block) override {
+        int32_t* slices = static_cast<int32_t*>(slices_.data());
         int32_t* rows = static_cast<int32_t*>(rows_.data());
         int32_t* cols = static_cast<int32_t*>(cols_.data());
-        cuda::crop_window_positions(rows, cols, batch(), block, ctx_.stream());
-        f_.program->run_device(rows, cols);
+        cuda::crop_window_positions(slices, rows, cols, batch(), block, ctx_.stream());
+        f_.program->run_device({slices, rows, cols});
     }
     const float* value(const std::string& name) const override { return f_.program->device_value(name).data; }
 
   private:
     FittedIncremental f_;
     CudaContext& ctx_;
-    cuda::DeviceBuffer rows_, cols_;  // each image's window, (batch) int32 on the device
+    cuda::DeviceBuffer slices_, rows_, cols_;  // each image's window, (batch) int32 on the device
 };
 
 }  // namespace

@@ -83,8 +83,8 @@ class PDA_API Model {
     int threads() const;
 
     // What `pda info --json` prints: the model (built-in or not), input, output, preprocessing, and per node its op,
-    // output shape, parameters and MFLOP (batch 1); with pda_k > 0 also each node's crop for pda_k × pda_k windows and
-    // its MFLOP under incremental execution.
+    // output shape, parameters and MFLOP (batch 1); with pda_k > 0 also each node's crop for pda_k × pda_k windows
+    // (pda_k × pda_k × pda_k on volume models) and its MFLOP under incremental execution.
     std::string info_json(int64_t pda_k = 0) const;
 
   private:
