@@ -16,6 +16,7 @@ packages=(
     python3-venv                                 # the benchmarks' peers (onnxruntime from PyPI)
     libnifti2-dev                                # NIfTI-1/-2 volumes (niftiio, znzlib)
     python3-nibabel python3-scipy python3-sklearn  # volume fixtures: resampling, cohort, classifiers
+    slurm-wlm munge                              # tests/slurm: a one-node Slurm cluster (ctest -L slurm)
 )
 
 missing=()
