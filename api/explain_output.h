@@ -38,9 +38,10 @@ void check_output_dir(const std::string& out_dir, const std::vector<std::string>
 nlohmann::json image_summary(const ExplainSession& s, const ImageExplanation& r, const std::string& stem,
                              double seconds_total);
 
-// Writes DIR/<stem>/ atomically (see above), replacing an existing result of the same stem in one
+// Writes DIR/<stem>/ atomically (see above), a volume's slice pictures as opt.slices and
+// opt.slice_threshold say, replacing an existing result of the same stem in one
 // rename. Creates DIR when needed. Returns the final folder. On any error nothing is left behind.
 std::string write_image_result(const std::string& out_dir, const std::string& stem, const nlohmann::json& summary,
-                               const ImageExplanation& r);
+                               const ImageExplanation& r, const ExplainerOptions& opt);
 
 }  // namespace pda

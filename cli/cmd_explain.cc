@@ -108,11 +108,20 @@ void add_explain(CLI::App& app) {
         ->required();
     config->add_to(*cmd);
     cmd->add_option("--out", *out, "output folder")->capture_default_str();
+    auto slices = std::make_shared<std::string>();
+    cmd->add_option("--slices", *slices,
+                    "volumes: the slice pictures to draw, an axis and a voxel index each, e.g. x45,y54,z40 (default: "
+                    "the centre slice across each axis)");
+    cmd->add_option("--threshold", config->opt.slice_threshold,
+                    "volumes: relevance is drawn on the slice pictures only where |value| > this fraction of the "
+                    "class's max |value|")
+        ->capture_default_str();
     cmd->add_flag("--quiet", *quiet, "no progress bar and no per-image lines");
-    cmd->callback([flags, config, images, out, quiet] {
+    cmd->callback([flags, config, images, out, quiet, slices] {
         // Everything that can be wrong with the call is found before the model is even loaded.
         check_outputs(*out, *images);
-        const ExplainerOptions opt = config->typed(*flags);
+        ExplainerOptions opt = config->typed(*flags);
+        if (!slices->empty()) opt.slices = parse_slices(*slices);
         const ModelOptions model_opt = config->model_options(*flags);
         check_options(opt);
         check_options(model_opt);

@@ -99,6 +99,43 @@ TEST(VolumeCli, ExplainWritesNiftiMapsOnTheInputGrid) {
     EXPECT_LT(diff / scale, 1e-5);
 }
 
+TEST(VolumeCli, SlicesAndThresholdPickThePictures) {
+    VolumeFixture f;
+    const std::string common = "explain " + f.model + " " + f.vol(1) + " --sampler occlusion --k 2 --quiet --classes 1";
+    const pda::test::CmdResult r =
+        pda::test::run_pda(common + " --slices x0,z5,y3 --threshold 0.5 --out " + f.out + "/a");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const fs::path dir = fs::path(f.out) / "a" / "v1";
+    for (const char* name : {"slice-1-x0.png", "slice-1-z5.png", "slice-1-y3.png"})
+        EXPECT_TRUE(fs::exists(dir / name)) << name;
+    EXPECT_FALSE(fs::exists(dir / "slice-1-x2.png")) << "the centre slice is drawn only by default";
+    const nlohmann::json s = nlohmann::json::parse(std::ifstream(dir / "summary.json"));
+    EXPECT_FLOAT_EQ(s["slices"]["threshold"].get<float>(), 0.5f);
+    EXPECT_EQ(s["classes"][0]["slices"], (nlohmann::json{"slice-1-x0.png", "slice-1-z5.png", "slice-1-y3.png"}));
+
+    // The threshold decides what is drawn: none and 0.99 give different pictures of the same slice.
+    const pda::test::CmdResult all = pda::test::run_pda(common + " --slices z3 --threshold 0 --out " + f.out + "/b");
+    const pda::test::CmdResult few = pda::test::run_pda(common + " --slices z3 --threshold 0.99 --out " + f.out + "/c");
+    ASSERT_EQ(all.exit_code, 0) << all.output;
+    ASSERT_EQ(few.exit_code, 0) << few.output;
+    EXPECT_NE(pda::test::read_file(f.out + "/b/v1/slice-1-z3.png"),
+              pda::test::read_file(f.out + "/c/v1/slice-1-z3.png"));
+}
+
+TEST(VolumeCli, BadSlicesAndThresholdExit2WithoutOutput) {
+    VolumeFixture f;
+    const std::string base =
+        "explain " + f.model + " " + f.vol(0) + " --sampler occlusion --k 2 --quiet --out " + f.out;
+    expect_input_error(pda::test::run_pda(base + " --slices x5"), "the volume has 5 slices across x (0 to 4)");
+    expect_input_error(pda::test::run_pda(base + " --slices z6"), "the volume has 6 slices across z");
+    expect_input_error(pda::test::run_pda(base + " --slices q3"), "'q3' is not a slice");
+    expect_input_error(pda::test::run_pda(base + " --slices x1,x1"), "x1 is listed twice");
+    expect_input_error(pda::test::run_pda(base + " --slices x1,"), "names no slice");
+    expect_input_error(pda::test::run_pda(base + " --threshold 1.5"), "--threshold must be a fraction in [0, 1)");
+    expect_input_error(pda::test::run_pda(base + " --threshold -0.1"), "--threshold must be a fraction in [0, 1)");
+    EXPECT_FALSE(fs::exists(f.out));
+}
+
 TEST(VolumeCli, BadVolumesExit2WithoutOutput) {
     VolumeFixture f;
     std::vector<float> small(static_cast<size_t>(4 * 4 * 4), 1.f);
