@@ -105,7 +105,7 @@ std::string sanitize_file_name(const std::string& name) {
     return s;
 }
 
-std::vector<std::string> node_file_names(const std::vector<std::string>& nodes) {
+std::vector<std::string> node_file_names(const std::vector<std::string>& nodes, const std::string& ext) {
     std::vector<std::string> out;
     std::map<std::string, int> used;
     for (const std::string& n : nodes) {
@@ -113,7 +113,7 @@ std::vector<std::string> node_file_names(const std::vector<std::string>& nodes) 
         std::string f = base;
         for (int i = 2; used.count(f); ++i) f = base + "-" + std::to_string(i);
         used[f] = 1;
-        out.push_back(f + ".npy");
+        out.push_back(f + ext);
     }
     return out;
 }
@@ -215,7 +215,7 @@ nlohmann::json image_summary(const ExplainSession& s, const ImageExplanation& r,
     nlohmann::json nodes = nlohmann::json::array();
     std::vector<std::string> names;
     for (const auto& [name, t] : e.node_maps) names.push_back(name);
-    std::vector<std::string> files = node_file_names(names);
+    std::vector<std::string> files = node_file_names(names, volume ? ".nii.gz" : ".npy");
     for (size_t i = 0; i < names.size(); ++i)
         nodes.push_back({{"name", names[i]}, {"file", files[i]}, {"shape", e.node_maps.at(names[i]).shape().vec()}});
     j["nodes"] = nodes;
@@ -285,9 +285,15 @@ std::string write_image_result(const std::string& out_dir, const std::string& st
     }
     std::vector<std::string> names;
     for (const auto& [name, t] : e.node_maps) names.push_back(name);
-    std::vector<std::string> files = node_file_names(names);
-    for (size_t i = 0; i < names.size(); ++i, stop_if_interrupted())
-        write_npy((tmp / files[i]).string(), e.node_maps.at(names[i]).view());
+    std::vector<std::string> files = node_file_names(names, r.input.volume ? ".nii.gz" : ".npy");
+    for (size_t i = 0; i < names.size(); ++i, stop_if_interrupted()) {
+        const Tensor& t = e.node_maps.at(names[i]);  // (units, H, W) or (units, D, H, W): in input space
+        if (r.input.volume)
+            write_nifti((tmp / files[i]).string(), t.data(), t.shape()[0], t.shape()[1], t.shape()[2], t.shape()[3],
+                        r.input.affine);
+        else
+            write_npy((tmp / files[i]).string(), t.view());
+    }
     write_text(tmp / "summary.json", summary.dump(2) + "\n");
     stop_if_interrupted();
 

@@ -1,5 +1,7 @@
 // Writing one explained image's results (METHOD.md §6): DIR/<stem>/ with relevance.npy (M, H, W),
-// counts.npy (H, W), heatmap-<class>.png per class, node-<name>.npy per node and summary.json.
+// counts.npy (H, W), heatmap-<class>.png per class, node-<name>.npy per node and summary.json; a
+// volume's as relevance.nii.gz, counts.nii.gz and node-<name>.nii.gz on the input's grid and affine,
+// with slice-<class>-<axis><index>.png pictures.
 // Written into DIR/.<stem>.tmp-<host>-<pid> and moved into place in one step, so DIR/<stem> is always
 // either the previous complete result or the new complete one, never a partial directory.
 #pragma once
@@ -22,9 +24,10 @@ void check_unique_stems(const std::vector<std::string>& images);
 // never empty, never "." or "..".
 std::string sanitize_file_name(const std::string& name);
 
-// File names of the node maps, in the order of `nodes`: node-<sanitised>.npy, with -2, -3, ...
-// appended when two names sanitise to the same file.
-std::vector<std::string> node_file_names(const std::vector<std::string>& nodes);
+// File names of the node maps, in the order of `nodes`: node-<sanitised><ext> (ext ".npy" for an
+// image's maps, ".nii.gz" for a volume's), with -2, -3, ... appended when two names sanitise to the
+// same file.
+std::vector<std::string> node_file_names(const std::vector<std::string>& nodes, const std::string& ext = ".npy");
 
 // Before any work, input errors (one line naming OUT or the image) when results could not be
 // written: an empty OUT, an OUT that is not a folder or cannot be created or written to (probed

@@ -65,7 +65,7 @@ TEST(VolumeCli, ExplainWritesNiftiMapsOnTheInputGrid) {
     VolumeFixture f;
     const std::string common = "explain " + f.model + " " + f.vol(0) + " --sampler marginal --sample-images " + f.vols +
                                " --samples 3 --k 2 --threads 2 --quiet --classes all";
-    const pda::test::CmdResult inc = pda::test::run_pda(common + " --out " + f.out + "/inc");
+    const pda::test::CmdResult inc = pda::test::run_pda(common + " --node z --out " + f.out + "/inc");
     ASSERT_EQ(inc.exit_code, 0) << inc.output;
     const pda::test::CmdResult full = pda::test::run_pda(common + " --exec full --out " + f.out + "/full");
     ASSERT_EQ(full.exit_code, 0) << full.output;
@@ -81,6 +81,11 @@ TEST(VolumeCli, ExplainWritesNiftiMapsOnTheInputGrid) {
     EXPECT_EQ(counts.data.data()[(1 * kH + 1) * kW + 1], 8.f);
     for (const char* name : {"slice-0-x2.png", "slice-0-y3.png", "slice-0-z3.png", "slice-1-x2.png"})
         EXPECT_TRUE(fs::exists(dir / name)) << name;
+    // A node's map (activation difference of the Gemm's two outputs) on the same grid and affine.
+    const pda::Volume node = pda::read_volume((dir / "node-z.nii.gz").string());
+    EXPECT_EQ(node.data.shape(), (pda::Shape{2, kD, kH, kW}));
+    for (int i = 0; i < 16; ++i) EXPECT_NEAR(node.affine[i], kAffine[i], 1e-6) << i;
+    EXPECT_GT(std::fabs(node.data.data()[(2 * kH + 3) * kW + 2]), 0.f);
 
     const nlohmann::json s = nlohmann::json::parse(std::ifstream(dir / "summary.json"));
     EXPECT_EQ(s["execution"], "incremental");

@@ -570,7 +570,7 @@ def main():
         save_nii(os.path.join(out, rel), vols[s], np.float32)
         rows.append((rel, int(labels[s])))
     with open(os.path.join(out, "labels.csv"), "w", newline="") as f:
-        wr = csv.writer(f)
+        wr = csv.writer(f, lineterminator="\n")
         wr.writerow(["path", "label"])
         wr.writerows(rows)
     # Held-out subjects: the streams after the training subjects', never seen by either model.
@@ -579,7 +579,7 @@ def main():
     held_vols, held_params = make_subjects(base, mask, planted, held_labels, args.seed, first=n, prefix="hld")
     os.makedirs(os.path.join(out, "heldout"), exist_ok=True)
     with open(os.path.join(out, "heldout.csv"), "w", newline="") as f:
-        wr = csv.writer(f)
+        wr = csv.writer(f, lineterminator="\n")
         wr.writerow(["path", "label"])
         for s in range(n_held):
             rel = "heldout/%s.nii.gz" % held_params[s]["id"]
