@@ -46,6 +46,7 @@ int64_t Explainer::samples_per_window() const { return impl_->session->samples_p
 const ExplainerOptions& Explainer::options() const { return impl_->session->options(); }
 Device Explainer::device() const { return impl_->session->backend().device(); }
 Precision Explainer::precision() const { return impl_->session->backend().precision(); }
+std::string Explainer::describe_json() const { return impl_->session->describe().dump(); }
 void Explainer::set_max_windows(int64_t n) {
     if (n < -1) fail_input("max_windows must be ≥ −1 (−1 = all windows)");
     impl_->session->set_max_windows(n);

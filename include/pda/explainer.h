@@ -149,6 +149,9 @@ class PDA_API Explainer {
     Precision precision() const;
     // From now on explain only the first n windows (−1: all), as options().max_windows.
     void set_max_windows(int64_t n);
+    // The model, parameters, device and precision as every summary.json of this explainer records
+    // them (a JSON object).
+    std::string describe_json() const;
 
   private:
     struct Impl;
