@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 FUZZ_SECONDS ?= 30
 
-.PHONY: build test check sanitize fuzz-smoke demo bench clean
+.PHONY: build test check sanitize fuzz-smoke demo demo-mri bench clean
 
 $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
@@ -38,6 +38,10 @@ fuzz-smoke:
 
 demo: build
 	scripts/demo.sh $(BUILD)
+
+# The volume demo: a synthetic MRI cohort, the paper's logistic regression, one patient explained.
+demo-mri: build
+	scripts/demo-mri.sh $(BUILD)
 
 bench: build
 	scripts/bench.sh $(BUILD)

@@ -69,13 +69,18 @@ std::string image_stem(const std::string& path) {
 
 namespace {
 
-// A volume's slice pictures: the centre slice across each axis.
+// A volume's slice pictures: the picked ones, or the centre slice across each axis.
 struct VolumeSlice {
     SliceAxis axis;
     int64_t index;
 };
-std::vector<VolumeSlice> centre_slices(const Shape& spatial) {  // (D, H, W)
-    return {{SliceAxis::kX, spatial[2] / 2}, {SliceAxis::kY, spatial[1] / 2}, {SliceAxis::kZ, spatial[0] / 2}};
+std::vector<VolumeSlice> volume_slices(const std::vector<VolumeSlicePick>& picks, const Shape& spatial) {  // (D, H, W)
+    if (picks.empty())
+        return {{SliceAxis::kX, spatial[2] / 2}, {SliceAxis::kY, spatial[1] / 2}, {SliceAxis::kZ, spatial[0] / 2}};
+    std::vector<VolumeSlice> out;
+    for (const VolumeSlicePick& p : picks)
+        out.push_back({p.axis == 'x' ? SliceAxis::kX : p.axis == 'y' ? SliceAxis::kY : SliceAxis::kZ, p.index});
+    return out;
 }
 std::string slice_file(int64_t cls, const VolumeSlice& s) {
     return "slice-" + std::to_string(cls) + "-" + slice_axis_name(s.axis) + std::to_string(s.index) + ".png";
@@ -100,7 +105,7 @@ std::string sanitize_file_name(const std::string& name) {
     return s;
 }
 
-std::vector<std::string> node_file_names(const std::vector<std::string>& nodes) {
+std::vector<std::string> node_file_names(const std::vector<std::string>& nodes, const std::string& ext) {
     std::vector<std::string> out;
     std::map<std::string, int> used;
     for (const std::string& n : nodes) {
@@ -108,7 +113,7 @@ std::vector<std::string> node_file_names(const std::vector<std::string>& nodes) 
         std::string f = base;
         for (int i = 2; used.count(f); ++i) f = base + "-" + std::to_string(i);
         used[f] = 1;
-        out.push_back(f + ".npy");
+        out.push_back(f + ext);
     }
     return out;
 }
@@ -193,7 +198,8 @@ nlohmann::json image_summary(const ExplainSession& s, const ImageExplanation& r,
             const int64_t plane = rel.numel() / rel.shape()[0];
             entry["limit"] = heatmap_limit(rel.data() + static_cast<int64_t>(i) * plane, plane);
             entry["slices"] = nlohmann::json::array();
-            for (const VolumeSlice& sl : centre_slices(e.counts.shape())) entry["slices"].push_back(slice_file(c, sl));
+            for (const VolumeSlice& sl : volume_slices(s.options().slices, e.counts.shape()))
+                entry["slices"].push_back(slice_file(c, sl));
         } else {
             entry["heatmap"] = "heatmap-" + std::to_string(c) + ".png";
         }
@@ -209,7 +215,7 @@ nlohmann::json image_summary(const ExplainSession& s, const ImageExplanation& r,
     nlohmann::json nodes = nlohmann::json::array();
     std::vector<std::string> names;
     for (const auto& [name, t] : e.node_maps) names.push_back(name);
-    std::vector<std::string> files = node_file_names(names);
+    std::vector<std::string> files = node_file_names(names, volume ? ".nii.gz" : ".npy");
     for (size_t i = 0; i < names.size(); ++i)
         nodes.push_back({{"name", names[i]}, {"file", files[i]}, {"shape", e.node_maps.at(names[i]).shape().vec()}});
     j["nodes"] = nodes;
@@ -218,7 +224,7 @@ nlohmann::json image_summary(const ExplainSession& s, const ImageExplanation& r,
                       {"measure", "weight of evidence (log2 odds difference, Laplace-corrected)"}};
     j["counts"] = {{"file", volume ? "counts.nii.gz" : "counts.npy"}, {"shape", e.counts.shape().vec()}};
     if (volume)
-        j["slices"] = {{"threshold", SliceStyle{}.threshold},
+        j["slices"] = {{"threshold", s.options().slice_threshold},
                        {"drawn",
                         "relevance where |value| > threshold × the class's limit (max |value|), over the "
                         "volume in grey; colour bar: −limit (blue) to +limit (red)"}};
@@ -241,7 +247,7 @@ nlohmann::json image_summary(const ExplainSession& s, const ImageExplanation& r,
 }
 
 std::string write_image_result(const std::string& out_dir, const std::string& stem, const nlohmann::json& summary,
-                               const ImageExplanation& r) {
+                               const ImageExplanation& r, const ExplainerOptions& opt) {
     const Explanation& e = r.e;
     std::error_code ec;
     fs::create_directories(out_dir, ec);
@@ -265,10 +271,10 @@ std::string write_image_result(const std::string& out_dir, const std::string& st
         write_nifti((tmp / "counts.nii.gz").string(), e.counts.data(), 1, v[0], v[1], v[2], r.input.affine);
         const float* grey = r.input.x.data();  // the first channel, normalised (the figure rescales it)
         for (int64_t i = 0; i < M; ++i, stop_if_interrupted())
-            for (const VolumeSlice& sl : centre_slices(v))
+            for (const VolumeSlice& sl : volume_slices(opt.slices, v))
                 write_png((tmp / slice_file(e.classes[i], sl)).string(),
                           volume_slice_figure(grey, e.relevance.data() + i * plane, v[0], v[1], v[2], sl.axis, sl.index,
-                                              SliceStyle{}));
+                                              SliceStyle{opt.slice_threshold, 0.f}));
     } else {
         write_npy((tmp / "relevance.npy").string(), e.relevance.view());
         write_npy((tmp / "counts.npy").string(), e.counts.view());
@@ -279,9 +285,15 @@ std::string write_image_result(const std::string& out_dir, const std::string& st
     }
     std::vector<std::string> names;
     for (const auto& [name, t] : e.node_maps) names.push_back(name);
-    std::vector<std::string> files = node_file_names(names);
-    for (size_t i = 0; i < names.size(); ++i, stop_if_interrupted())
-        write_npy((tmp / files[i]).string(), e.node_maps.at(names[i]).view());
+    std::vector<std::string> files = node_file_names(names, r.input.volume ? ".nii.gz" : ".npy");
+    for (size_t i = 0; i < names.size(); ++i, stop_if_interrupted()) {
+        const Tensor& t = e.node_maps.at(names[i]);  // (units, H, W) or (units, D, H, W): in input space
+        if (r.input.volume)
+            write_nifti((tmp / files[i]).string(), t.data(), t.shape()[0], t.shape()[1], t.shape()[2], t.shape()[3],
+                        r.input.affine);
+        else
+            write_npy((tmp / files[i]).string(), t.view());
+    }
     write_text(tmp / "summary.json", summary.dump(2) + "\n");
     stop_if_interrupted();
 

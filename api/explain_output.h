@@ -1,5 +1,7 @@
 // Writing one explained image's results (METHOD.md §6): DIR/<stem>/ with relevance.npy (M, H, W),
-// counts.npy (H, W), heatmap-<class>.png per class, node-<name>.npy per node and summary.json.
+// counts.npy (H, W), heatmap-<class>.png per class, node-<name>.npy per node and summary.json; a
+// volume's as relevance.nii.gz, counts.nii.gz and node-<name>.nii.gz on the input's grid and affine,
+// with slice-<class>-<axis><index>.png pictures.
 // Written into DIR/.<stem>.tmp-<host>-<pid> and moved into place in one step, so DIR/<stem> is always
 // either the previous complete result or the new complete one, never a partial directory.
 #pragma once
@@ -22,9 +24,10 @@ void check_unique_stems(const std::vector<std::string>& images);
 // never empty, never "." or "..".
 std::string sanitize_file_name(const std::string& name);
 
-// File names of the node maps, in the order of `nodes`: node-<sanitised>.npy, with -2, -3, ...
-// appended when two names sanitise to the same file.
-std::vector<std::string> node_file_names(const std::vector<std::string>& nodes);
+// File names of the node maps, in the order of `nodes`: node-<sanitised><ext> (ext ".npy" for an
+// image's maps, ".nii.gz" for a volume's), with -2, -3, ... appended when two names sanitise to the
+// same file.
+std::vector<std::string> node_file_names(const std::vector<std::string>& nodes, const std::string& ext = ".npy");
 
 // Before any work, input errors (one line naming OUT or the image) when results could not be
 // written: an empty OUT, an OUT that is not a folder or cannot be created or written to (probed
@@ -38,9 +41,10 @@ void check_output_dir(const std::string& out_dir, const std::vector<std::string>
 nlohmann::json image_summary(const ExplainSession& s, const ImageExplanation& r, const std::string& stem,
                              double seconds_total);
 
-// Writes DIR/<stem>/ atomically (see above), replacing an existing result of the same stem in one
+// Writes DIR/<stem>/ atomically (see above), a volume's slice pictures as opt.slices and
+// opt.slice_threshold say, replacing an existing result of the same stem in one
 // rename. Creates DIR when needed. Returns the final folder. On any error nothing is left behind.
 std::string write_image_result(const std::string& out_dir, const std::string& stem, const nlohmann::json& summary,
-                               const ImageExplanation& r);
+                               const ImageExplanation& r, const ExplainerOptions& opt);
 
 }  // namespace pda

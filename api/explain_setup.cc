@@ -155,6 +155,10 @@ void check_options(const ExplainerOptions& c) {
     if (c.batch < 0) fail_input("--batch must be ≥ 0 (0 = from available memory)");
     if (c.max_patches < 0) fail_input("--max-patches must be ≥ 0 (0 = the fit's default)");
     if (c.max_windows < -1) fail_input("max_windows must be ≥ −1 (−1 = all windows)");
+    if (!(c.slice_threshold >= 0.f && c.slice_threshold < 1.f))
+        fail_input("--threshold must be a fraction in [0, 1) of the largest |relevance|");
+    for (const VolumeSlicePick& p : c.slices)
+        if (p.axis != 'x' && p.axis != 'y' && p.axis != 'z') fail_input("a slice's axis must be x, y or z");
     for (const RgbImage& p : c.sample_pictures)
         if (!p.pixels || p.height < 1 || p.width < 1) fail_input("a sample picture needs pixels and a positive size");
 }

@@ -22,6 +22,16 @@ struct Explainer::Impl {
 Explainer::Explainer(const Model& model, const ExplainerOptions& opt) : impl_(std::make_unique<Impl>()) {
     const Model::Impl& m = *model.impl_;
     impl_->session = std::make_unique<ExplainSession>(m.m, m.backend, m.opt.threads, opt);
+    if (!opt.slices.empty()) {
+        if (!m.m->desc.volume) fail_input("--slices applies to volume models; this model takes images");
+        const Shape& in = m.m->input_shape;  // (1, C, D, H, W) = (1, C, nz, ny, nx)
+        for (const VolumeSlicePick& p : opt.slices) {
+            const int64_t n = p.axis == 'x' ? in[4] : p.axis == 'y' ? in[3] : in[2];
+            if (p.index >= n)
+                fail_input(std::string("--slices ") + p.axis + std::to_string(p.index) + ": the volume has " +
+                           std::to_string(n) + " slices across " + p.axis + " (0 to " + std::to_string(n - 1) + ")");
+        }
+    }
 }
 
 Explainer::Explainer(const std::string& model, const ExplainerOptions& opt, const ModelOptions& model_opt)
@@ -36,6 +46,7 @@ int64_t Explainer::samples_per_window() const { return impl_->session->samples_p
 const ExplainerOptions& Explainer::options() const { return impl_->session->options(); }
 Device Explainer::device() const { return impl_->session->backend().device(); }
 Precision Explainer::precision() const { return impl_->session->backend().precision(); }
+std::string Explainer::describe_json() const { return impl_->session->describe().dump(); }
 void Explainer::set_max_windows(int64_t n) {
     if (n < -1) fail_input("max_windows must be ≥ −1 (−1 = all windows)");
     impl_->session->set_max_windows(n);
@@ -106,7 +117,7 @@ ExplainResult run(ExplainSession& s, ExplainInput input, const std::string& out_
     out.seconds = {r.seconds_setup,     r.e.seconds_compile, r.e.seconds_sampling,
                    r.e.seconds_network, r.e.seconds_reduce,  total};
     out.summary_json = summary.dump(2);
-    if (!out_dir.empty()) out.folder = write_image_result(out_dir, stem, summary, r);
+    if (!out_dir.empty()) out.folder = write_image_result(out_dir, stem, summary, r, s.options());
     return out;
 }
 

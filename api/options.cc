@@ -117,4 +117,22 @@ ClassSelection parse_classes(const std::string& s) {
     return ClassSelection::list(std::move(ids));
 }
 
+std::vector<VolumeSlicePick> parse_slices(const std::string& s) {
+    std::stringstream ss(s);
+    std::string item;
+    std::vector<VolumeSlicePick> picks;
+    while (std::getline(ss, item, ',')) {
+        const std::string n = item.empty() ? "" : item.substr(1);
+        if (item.empty() || (item[0] != 'x' && item[0] != 'y' && item[0] != 'z') || !all_digits(n) || n.size() > 9)
+            fail_input("slices '" + s + "': '" + item +
+                       "' is not a slice (expected x45,y54,z40: an axis and a voxel index)");
+        const VolumeSlicePick p{item[0], std::stoll(n)};
+        if (std::find(picks.begin(), picks.end(), p) != picks.end())
+            fail_input("slices '" + s + "': " + item + " is listed twice");
+        picks.push_back(p);
+    }
+    if (picks.empty() || s.back() == ',') fail_input("slices '" + s + "' names no slice");
+    return picks;
+}
+
 }  // namespace pda

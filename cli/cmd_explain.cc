@@ -6,6 +6,7 @@
 
 #include "cli/common.h"
 #include "cli/progress.h"
+#include "pda/job.h"
 
 namespace pda::cli {
 
@@ -83,70 +84,152 @@ ModelOptions ExplainFlags::model_options(const ModelFlags& model) const {
     return o;
 }
 
+namespace {
+
+// Enough free space under OUT (or the folder it will be made in) for `bytes` of results; results that
+// exist already are not counted (a resumed job needs less).
+void check_free_space(const std::string& out, double bytes) {
+    std::filesystem::path p = std::filesystem::absolute(out);
+    std::error_code ec;
+    while (!p.empty() && !std::filesystem::exists(p, ec)) p = p.parent_path();
+    const std::filesystem::space_info sp = std::filesystem::space(p, ec);
+    if (!ec && static_cast<double>(sp.available) < bytes)
+        fail_input("--out " + out + ": " + std::to_string(sp.available >> 20) + " MiB free, the results need about " +
+                   std::to_string(static_cast<long long>(bytes) >> 20) + " MiB");
+}
+
+}  // namespace
+
 void add_explain(CLI::App& app) {
     auto* cmd = app.add_subcommand(
         "explain",
-        "explain images by Prediction Difference Analysis.\n"
-        "Writes OUT/<image stem>/: relevance.npy (float32 (M, H, W), weight of evidence of the M classes listed "
-        "in summary.json, in that order), counts.npy (windows per pixel), heatmap-<class id>.png (red = evidence "
-        "for, blue = against, limits ±max|value|, on the displayed crop), node-<name>.npy per --node (activation "
-        "difference, (units, H, W)), summary.json. Each folder is written under OUT/.<stem>.tmp-<host>-<pid> and "
-        "moved into place in one step; an existing OUT/<stem> is REPLACED atomically. OUT is checked (writable, free "
-        "space) before any work. On an error no partial folder is left; Ctrl-C or SIGTERM keeps every finished "
-        "result, removes a folder being written, and exits; temporary folders of killed runs are removed by "
-        "the next run into OUT. --seed seeds both the sampling and a built-in net's random weights.");
+        "explain images (or volumes) by Prediction Difference Analysis, one or a whole dataset.\n"
+        "Inputs: files, folders (searched recursively by extension) and --list FILE. Writes OUT/<name>/ per input, "
+        "<name> its path relative to the deepest folder holding every input, without the extension: relevance.npy "
+        "(float32 (M, H, W), weight of evidence of the M classes listed in summary.json, in that order), counts.npy "
+        "(windows per pixel), heatmap-<class id>.png (red = evidence for, blue = against, limits ±max|value|, on "
+        "the displayed crop), node-<name>.npy per --node (activation difference, (units, H, W)), summary.json "
+        "(volumes: .nii.gz maps and slice pictures). Each folder is written under a temporary name and moved into "
+        "place in one step. An input whose result is complete with the same parameters is skipped (--overwrite "
+        "redoes it); one made with other parameters is replaced. Files named on the command line are checked "
+        "before any work (exit 2); in folders and lists a bad input is recorded in OUT/failures.jsonl and the rest "
+        "is done (exit 1 at the end). OUT/progress.jsonl gets a line per finished input, OUT/job.json (or "
+        "job-<i>-of-<n>.json) the whole job; `pda status OUT` sums them up. --shard i/n (or a Slurm array task's "
+        "SLURM_ARRAY_TASK_* variables) takes every n-th input. Ctrl-C or SIGTERM keeps every finished result, "
+        "removes a folder being written, and exits; temporary folders of killed runs are removed by the next run "
+        "into OUT. --seed seeds both the sampling and a built-in net's random weights.");
     auto flags = std::make_shared<ModelFlags>();
     auto config = std::make_shared<ExplainFlags>();
-    auto images = std::make_shared<std::vector<std::string>>();
+    auto inputs = std::make_shared<std::vector<std::string>>();
+    auto list = std::make_shared<std::string>();
+    auto shard = std::make_shared<std::string>();
     auto out = std::make_shared<std::string>("explanations");
     auto quiet = std::make_shared<bool>(false);
+    auto overwrite = std::make_shared<bool>(false);
     flags->add_to(*cmd);
     cmd->get_option("--seed")->description("seed of the sampling (and of a built-in net's random weights)");
-    cmd->add_option("IMAGE", *images,
-                    "JPEG, PNG or BMP files, or NIfTI (.nii, .nii.gz) / .npy volumes for a volume model (distinct "
-                    "file-name stems)")
-        ->required();
+    cmd->add_option("INPUT", *inputs,
+                    "JPEG, PNG or BMP files, or NIfTI (.nii, .nii.gz) / .npy volumes for a volume model, and folders "
+                    "of them (searched recursively)");
     config->add_to(*cmd);
+    cmd->add_option("--list", *list, "a file listing inputs, one path per line ('-': the standard input)");
     cmd->add_option("--out", *out, "output folder")->capture_default_str();
+    cmd->add_flag("--overwrite", *overwrite, "redo inputs whose results are complete with the same parameters");
+    cmd->add_option("--shard", *shard,
+                    "i/n: explain only inputs j with j % n == i of the dataset sorted by name (default: a Slurm "
+                    "array task's share, else all)");
+    auto slices = std::make_shared<std::string>();
+    cmd->add_option("--slices", *slices,
+                    "volumes: the slice pictures to draw, an axis and a voxel index each, e.g. x45,y54,z40 (default: "
+                    "the centre slice across each axis)");
+    cmd->add_option("--threshold", config->opt.slice_threshold,
+                    "volumes: relevance is drawn on the slice pictures only where |value| > this fraction of the "
+                    "class's max |value|")
+        ->capture_default_str();
     cmd->add_flag("--quiet", *quiet, "no progress bar and no per-image lines");
-    cmd->callback([flags, config, images, out, quiet] {
+    cmd->callback([flags, config, inputs, list, shard, out, quiet, overwrite, slices] {
         // Everything that can be wrong with the call is found before the model is even loaded.
-        check_outputs(*out, *images);
-        const ExplainerOptions opt = config->typed(*flags);
+        ExplainerOptions opt = config->typed(*flags);
+        if (!slices->empty()) opt.slices = parse_slices(*slices);
         const ModelOptions model_opt = config->model_options(*flags);
         check_options(opt);
         check_options(model_opt);
+        const Shard part = shard->empty() ? shard_from_environment() : parse_shard(*shard);
+        if (inputs->empty() && list->empty()) fail_input("no inputs: give images, folders or --list FILE");
+        bool only_files = list->empty();
+        for (const std::string& in : *inputs) only_files = only_files && !std::filesystem::is_directory(in);
         const Model model = Model::load(flags->model, model_opt);
-        for (const std::string& img : *images) model.preprocess(img);  // every image decodes and fits
+        const std::vector<DatasetEntry> all = collect_dataset(*inputs, *list, model.volume());
+        const std::vector<DatasetEntry> mine = take_shard(all, part);
+        check_job_outputs(*out, mine);
+        // Files named one by one must all decode and fit; a dataset's bad inputs are recorded instead.
+        if (only_files)
+            for (const DatasetEntry& e : all) model.preprocess(e.path);
         Explainer explainer(model, opt);
-        explainer.check_outputs(*out, *images);  // again, now with the free space the results need
-        const size_t n = images->size();
-        for (size_t i = 0; i < n; ++i) {
-            const std::string& img = (*images)[i];
-            const std::string name = std::filesystem::path(img).stem().string();
-            ProgressBar bar(!*quiet, n > 1 ? "[" + std::to_string(i + 1) + "/" + std::to_string(n) + "] " + name : name,
-                            explainer.samples_per_window());
-            ExplainResult r =
-                explainer.explain(img, *out, [&bar](int64_t done, int64_t total) { bar.update(done, total); });
-            bar.finish();
-            if (r.non_finite_probabilities + r.non_finite_relevance + r.non_finite_nodes > 0)
-                std::fprintf(stderr,
-                             "pda: warning: %s: non-finite values (NaN or Inf): %lld in the model's output, %lld in "
-                             "the relevance maps, %lld in the node maps (summary.json: non_finite)\n",
-                             img.c_str(), static_cast<long long>(r.non_finite_probabilities),
-                             static_cast<long long>(r.non_finite_relevance),
-                             static_cast<long long>(r.non_finite_nodes));
-            if (*quiet) continue;
-            std::printf("%s -> %s (%lld windows, %lld forward passes, %.1f s)\n", img.c_str(), r.folder.c_str(),
-                        static_cast<long long>(r.windows), static_cast<long long>(r.forward_passes), r.seconds.total);
-            for (const Prediction& cl : r.classes)
-                std::printf("  class %5d  p = %.4f  %s\n", cl.class_id, cl.probability, cl.label.c_str());
-            const bool volume = r.counts.shape.size() == 3;
-            if (r.uncovered > 0)
-                std::printf("  %lld %s covered by no window (map value 0; see %s)\n",
-                            static_cast<long long>(r.uncovered), volume ? "voxels" : "pixels",
-                            volume ? "counts.nii.gz" : "counts.npy");
-        }
+        check_free_space(*out, explainer.output_bytes() * static_cast<double>(mine.size()));
+
+        JobOptions job;
+        job.out = *out;
+        job.overwrite = *overwrite;
+        job.shard = part;
+        job.total = static_cast<int64_t>(all.size());
+        const bool many = mine.size() > 1;
+        ProgressBar bar(!*quiet, many ? "dataset" : (mine.empty() ? "" : mine.front().name),
+                        explainer.samples_per_window());
+        auto on_event = [&](const JobEvent& ev) {
+            const std::string pos = "[" + std::to_string(ev.index + 1) + "/" + std::to_string(ev.count) + "] ";
+            switch (ev.kind) {
+                case JobEvent::Kind::kStart:
+                    if (!ev.message.empty() && !*quiet)
+                        std::printf("%s%s: %s\n", pos.c_str(), ev.entry->path.c_str(), ev.message.c_str());
+                    break;
+                case JobEvent::Kind::kSkipped:
+                    if (!*quiet)
+                        std::printf("%s%s: skipped, %s\n", pos.c_str(), ev.entry->path.c_str(), ev.message.c_str());
+                    break;
+                case JobEvent::Kind::kFailed:
+                    bar.finish();
+                    std::fprintf(
+                        stderr, "pda: %s%s (recorded in %s/failures.jsonl)\n",
+                        ev.message.find(ev.entry->path) == std::string::npos ? (ev.entry->path + ": ").c_str() : "",
+                        ev.message.c_str(), out->c_str());
+                    break;
+                case JobEvent::Kind::kDone: {
+                    bar.finish();
+                    const ExplainResult& r = *ev.result;
+                    if (r.non_finite_probabilities + r.non_finite_relevance + r.non_finite_nodes > 0)
+                        std::fprintf(stderr,
+                                     "pda: warning: %s: non-finite values (NaN or Inf): %lld in the model's output, "
+                                     "%lld in the relevance maps, %lld in the node maps (summary.json: non_finite)\n",
+                                     ev.entry->path.c_str(), static_cast<long long>(r.non_finite_probabilities),
+                                     static_cast<long long>(r.non_finite_relevance),
+                                     static_cast<long long>(r.non_finite_nodes));
+                    if (*quiet) break;
+                    std::printf("%s%s -> %s (%lld windows, %lld forward passes, %.1f s)\n", many ? pos.c_str() : "",
+                                ev.entry->path.c_str(), r.folder.c_str(), static_cast<long long>(r.windows),
+                                static_cast<long long>(r.forward_passes), r.seconds.total);
+                    for (const Prediction& cl : r.classes)
+                        std::printf("  class %5d  p = %.4f  %s\n", cl.class_id, cl.probability, cl.label.c_str());
+                    const bool volume = r.counts.shape.size() == 3;
+                    if (r.uncovered > 0)
+                        std::printf("  %lld %s covered by no window (map value 0; see %s)\n",
+                                    static_cast<long long>(r.uncovered), volume ? "voxels" : "pixels",
+                                    volume ? "counts.nii.gz" : "counts.npy");
+                    break;
+                }
+            }
+            std::fflush(stdout);
+        };
+        const JobReport rep =
+            run_job(explainer, mine, job, on_event, [&bar](int64_t done, int64_t total) { bar.update(done, total); });
+        bar.finish();
+        if (!*quiet && (many || rep.skipped > 0 || rep.failed > 0))
+            std::printf(
+                "%lld inputs%s: %lld explained, %lld skipped (done before), %lld failed; %.1f s (%.2f per second)\n",
+                static_cast<long long>(rep.inputs), part.count > 1 ? (" of shard " + part.str()).c_str() : "",
+                static_cast<long long>(rep.done), static_cast<long long>(rep.skipped),
+                static_cast<long long>(rep.failed), rep.seconds, rep.images_per_second());
+        if (rep.failed > 0) throw ExitCode{1};
     });
 }
 

@@ -37,7 +37,14 @@ struct ExplainFlags {
 // got -3") instead of CLI11's range of doubles.
 CLI::Validator at_least(long long min);
 
+// Thrown by a subcommand that has said everything it had to and ends with this exit code (a
+// dataset job with failures: 1).
+struct ExitCode {
+    int code = 1;
+};
+
 void add_info(CLI::App& app);
+void add_status(CLI::App& app);  // cli/cmd_status.cc
 void add_predict(CLI::App& app);
 void add_fit_sampler(CLI::App& app);  // cli/cmd_fit_sampler.cc
 void add_explain(CLI::App& app);      // cli/cmd_explain.cc

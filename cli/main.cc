@@ -36,6 +36,7 @@ int run(int argc, char** argv) {
     pda::cli::add_fit_sampler(app);
     pda::cli::add_explain(app);
     pda::cli::add_bench(app);
+    pda::cli::add_status(app);
     try {
         app.parse(argc, argv);
         if (show_version) {
@@ -53,6 +54,8 @@ int run(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         std::cerr << "pda: " << e.what() << " (see pda --help)\n";
         return 2;
+    } catch (const pda::cli::ExitCode& e) {
+        return e.code;
     } catch (const pda::Error& e) {
         std::cerr << "pda: " << e.what() << "\n";
         return e.kind() == pda::ErrorKind::kInput ? 2 : 1;

@@ -85,7 +85,7 @@ TEST(ExplainCli, ConditionalOnTheFlyWritesEverything) {
     auto r = run_pda("explain " + f.model + " " + f.photo(0) + " " + x + " --sample-images " + f.photos +
                      " --k 4 --pad 1 --samples 2 --stride 3 --classes all --node conv,r --out " + f.out());
     ASSERT_EQ(r.exit_code, 0) << r.output;
-    for (const char* stem : {"p0", "x"}) {
+    for (const char* stem : {"photos/p0", "x"}) {  // names relative to the folder holding both
         fs::path d = fs::path(f.out()) / stem;
         pda::Tensor rel = pda::read_npy((d / "relevance.npy").string());
         EXPECT_EQ(rel.shape(), pda::Shape({4, 16, 16}));
@@ -116,7 +116,7 @@ TEST(ExplainCli, ConditionalOnTheFlyWritesEverything) {
         EXPECT_EQ(j["windows"], 25);
         EXPECT_EQ(j["forward_passes"], 50);
         EXPECT_EQ(j["sampler"]["kind"], "conditional");
-        const bool in_set = std::string(stem) == "p0";
+        const bool in_set = std::string(stem) == "photos/p0";
         EXPECT_EQ(j["sampler"]["fitted_images"], in_set ? 2 : 3) << j["sampler"];
         EXPECT_EQ(j["sampler"]["excluded_explained_image"], in_set ? 1 : 0) << j["sampler"];
         EXPECT_EQ(j["device"], "cpu");
@@ -124,10 +124,14 @@ TEST(ExplainCli, ConditionalOnTheFlyWritesEverything) {
                     j.contains("preprocessing"));
         EXPECT_EQ(j["model"]["spec"], f.model);
     }
-    // Nothing but the two result folders (no temporaries).
-    int entries = 0;
-    for (auto& e : fs::directory_iterator(f.out())) entries += 1 + 0 * e.path().empty();
-    EXPECT_EQ(entries, 2);
+    // Nothing but the two results and the job's logs (no temporaries).
+    std::vector<std::string> entries;
+    for (auto& e : fs::recursive_directory_iterator(f.out()))
+        if (e.path().filename() != "photos" && e.path().parent_path().filename() != "p0" &&
+            e.path().parent_path().filename() != "x")
+            entries.push_back(fs::relative(e.path(), f.out()).string());
+    std::sort(entries.begin(), entries.end());
+    EXPECT_EQ(entries, (std::vector<std::string>{"job.json", "photos/p0", "progress.jsonl", "x"}));
 }
 
 TEST(ExplainCli, MarginalOcclusionSamplerFileAndReplace) {
@@ -181,8 +185,12 @@ TEST(ExplainCli, BadInputExits2WithoutOutput) {
     expect_input_error(run_pda(base + "--sampler marginal --samples 9" + set), "holds only 3");
     expect_input_error(run_pda(base + "--sampler occlusion --device cuda"), "CUDA backend not available");
     expect_input_error(run_pda(base + "--sampler occlusion " + (f.dir / "missing.png").string()), "missing.png");
-    write_file(f.dir / "p0.png", "not a png");
-    expect_input_error(run_pda(base + "--sampler occlusion " + (f.dir / "p0.png").string()), "share the name");
+    write_file(f.dir / "p0.png", "not a png");  // a file named on the command line: checked before any work
+    expect_input_error(run_pda(base + "--sampler occlusion " + (f.dir / "p0.png").string()), "not a PNG");
+    pda::write_png((f.dir / "photos" / "p0.bmp").string(), random_photo(16, 16, 3));  // two results named p0
+    expect_input_error(run_pda(base + "--sampler occlusion " + (f.dir / "photos" / "p0.bmp").string()),
+                       "would share the result folder 'p0'");
+    fs::remove(f.dir / "photos" / "p0.bmp");
     EXPECT_FALSE(fs::exists(f.out()));
     // An existing output folder keeps exactly what it had.
     fs::create_directories(fs::path(f.out()) / "keep");

@@ -65,7 +65,7 @@ TEST(VolumeCli, ExplainWritesNiftiMapsOnTheInputGrid) {
     VolumeFixture f;
     const std::string common = "explain " + f.model + " " + f.vol(0) + " --sampler marginal --sample-images " + f.vols +
                                " --samples 3 --k 2 --threads 2 --quiet --classes all";
-    const pda::test::CmdResult inc = pda::test::run_pda(common + " --out " + f.out + "/inc");
+    const pda::test::CmdResult inc = pda::test::run_pda(common + " --node z --out " + f.out + "/inc");
     ASSERT_EQ(inc.exit_code, 0) << inc.output;
     const pda::test::CmdResult full = pda::test::run_pda(common + " --exec full --out " + f.out + "/full");
     ASSERT_EQ(full.exit_code, 0) << full.output;
@@ -81,6 +81,11 @@ TEST(VolumeCli, ExplainWritesNiftiMapsOnTheInputGrid) {
     EXPECT_EQ(counts.data.data()[(1 * kH + 1) * kW + 1], 8.f);
     for (const char* name : {"slice-0-x2.png", "slice-0-y3.png", "slice-0-z3.png", "slice-1-x2.png"})
         EXPECT_TRUE(fs::exists(dir / name)) << name;
+    // A node's map (activation difference of the Gemm's two outputs) on the same grid and affine.
+    const pda::Volume node = pda::read_volume((dir / "node-z.nii.gz").string());
+    EXPECT_EQ(node.data.shape(), (pda::Shape{2, kD, kH, kW}));
+    for (int i = 0; i < 16; ++i) EXPECT_NEAR(node.affine[i], kAffine[i], 1e-6) << i;
+    EXPECT_GT(std::fabs(node.data.data()[(2 * kH + 3) * kW + 2]), 0.f);
 
     const nlohmann::json s = nlohmann::json::parse(std::ifstream(dir / "summary.json"));
     EXPECT_EQ(s["execution"], "incremental");
@@ -97,6 +102,43 @@ TEST(VolumeCli, ExplainWritesNiftiMapsOnTheInputGrid) {
     }
     EXPECT_GT(scale, 0);
     EXPECT_LT(diff / scale, 1e-5);
+}
+
+TEST(VolumeCli, SlicesAndThresholdPickThePictures) {
+    VolumeFixture f;
+    const std::string common = "explain " + f.model + " " + f.vol(1) + " --sampler occlusion --k 2 --quiet --classes 1";
+    const pda::test::CmdResult r =
+        pda::test::run_pda(common + " --slices x0,z5,y3 --threshold 0.5 --out " + f.out + "/a");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const fs::path dir = fs::path(f.out) / "a" / "v1";
+    for (const char* name : {"slice-1-x0.png", "slice-1-z5.png", "slice-1-y3.png"})
+        EXPECT_TRUE(fs::exists(dir / name)) << name;
+    EXPECT_FALSE(fs::exists(dir / "slice-1-x2.png")) << "the centre slice is drawn only by default";
+    const nlohmann::json s = nlohmann::json::parse(std::ifstream(dir / "summary.json"));
+    EXPECT_FLOAT_EQ(s["slices"]["threshold"].get<float>(), 0.5f);
+    EXPECT_EQ(s["classes"][0]["slices"], (nlohmann::json{"slice-1-x0.png", "slice-1-z5.png", "slice-1-y3.png"}));
+
+    // The threshold decides what is drawn: none and 0.99 give different pictures of the same slice.
+    const pda::test::CmdResult all = pda::test::run_pda(common + " --slices z3 --threshold 0 --out " + f.out + "/b");
+    const pda::test::CmdResult few = pda::test::run_pda(common + " --slices z3 --threshold 0.99 --out " + f.out + "/c");
+    ASSERT_EQ(all.exit_code, 0) << all.output;
+    ASSERT_EQ(few.exit_code, 0) << few.output;
+    EXPECT_NE(pda::test::read_file(f.out + "/b/v1/slice-1-z3.png"),
+              pda::test::read_file(f.out + "/c/v1/slice-1-z3.png"));
+}
+
+TEST(VolumeCli, BadSlicesAndThresholdExit2WithoutOutput) {
+    VolumeFixture f;
+    const std::string base =
+        "explain " + f.model + " " + f.vol(0) + " --sampler occlusion --k 2 --quiet --out " + f.out;
+    expect_input_error(pda::test::run_pda(base + " --slices x5"), "the volume has 5 slices across x (0 to 4)");
+    expect_input_error(pda::test::run_pda(base + " --slices z6"), "the volume has 6 slices across z");
+    expect_input_error(pda::test::run_pda(base + " --slices q3"), "'q3' is not a slice");
+    expect_input_error(pda::test::run_pda(base + " --slices x1,x1"), "x1 is listed twice");
+    expect_input_error(pda::test::run_pda(base + " --slices x1,"), "names no slice");
+    expect_input_error(pda::test::run_pda(base + " --threshold 1.5"), "--threshold must be a fraction in [0, 1)");
+    expect_input_error(pda::test::run_pda(base + " --threshold -0.1"), "--threshold must be a fraction in [0, 1)");
+    EXPECT_FALSE(fs::exists(f.out));
 }
 
 TEST(VolumeCli, BadVolumesExit2WithoutOutput) {

@@ -49,6 +49,10 @@ struct ExplainerOptions {
     int batch = 0;  // resampled images per batch; 0 = from available memory
     Execution exec = Execution::kIncremental;
     int64_t max_windows = -1;  // explain only the first N windows (previews, benchmarks); −1 = all
+    // Volume outputs: the slices drawn as pictures (empty: the centre slice across each axis) and
+    // the fraction of a class's max |value| below which relevance is left undrawn on them.
+    std::vector<VolumeSlicePick> slices;
+    float slice_threshold = 0.15f;
 };
 
 // Stated limits of check_options (far beyond any useful run; the memory they would need is checked
@@ -145,6 +149,9 @@ class PDA_API Explainer {
     Precision precision() const;
     // From now on explain only the first n windows (−1: all), as options().max_windows.
     void set_max_windows(int64_t n);
+    // The model, parameters, device and precision as every summary.json of this explainer records
+    // them (a JSON object).
+    std::string describe_json() const;
 
   private:
     struct Impl;

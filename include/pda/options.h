@@ -55,11 +55,20 @@ struct ClassSelection {
     PDA_API std::string str() const;  // "top3", "all", "281,285"
 };
 
-PDA_API SamplerKind parse_sampler(const std::string& s);     // conditional | marginal | occlusion
-PDA_API Execution parse_execution(const std::string& s);     // incremental | full
-PDA_API Precision parse_precision(const std::string& s);     // fp32 | tf32 | fp16 | bf16
-PDA_API Device parse_device(const std::string& s);           // auto | cpu | cuda | cuda:N
-PDA_API ClassSelection parse_classes(const std::string& s);  // topN | all | id,id,...
+// A slice of a volume to draw: across voxel axis 'x' (sagittal slices), 'y' (coronal) or 'z' (axial),
+// at voxel index `index` along that axis (NIfTI's i, j, k).
+struct VolumeSlicePick {
+    char axis = 'x';
+    int64_t index = 0;
+    bool operator==(const VolumeSlicePick& o) const { return axis == o.axis && index == o.index; }
+};
+
+PDA_API SamplerKind parse_sampler(const std::string& s);                  // conditional | marginal | occlusion
+PDA_API Execution parse_execution(const std::string& s);                  // incremental | full
+PDA_API Precision parse_precision(const std::string& s);                  // fp32 | tf32 | fp16 | bf16
+PDA_API Device parse_device(const std::string& s);                        // auto | cpu | cuda | cuda:N
+PDA_API ClassSelection parse_classes(const std::string& s);               // topN | all | id,id,...
+PDA_API std::vector<VolumeSlicePick> parse_slices(const std::string& s);  // x45,y54,z40 (distinct)
 PDA_API const char* sampler_name(SamplerKind k);
 PDA_API const char* execution_name(Execution e);
 PDA_API const char* precision_name(Precision p);

@@ -2,11 +2,11 @@
 """Synthetic MRI (FA) cohort with a known answer, and the two classifiers of the paper's MRI
 experiment (Zintgraf et al., ICLR 2017, section 4.2), as fixtures for pda's 3-D (volume) support.
 
-usage: /usr/bin/python3 tests/volumes/make_cohort.py OUT [--subjects N] [--seed S]
+usage: /usr/bin/python3 tests/volumes/make_cohort.py OUT [--subjects N] [--seed S] [--heldout H]
                                                       [--epochs E] [--template WM.nii.gz]
 
 Deterministic for a seed (same machine, same library versions, 2 torch threads). Default: 80
-subjects (40 controls, 40 patients), seed 0, 6 CNN epochs; about 40 s on 2 idle CPU cores, about
+subjects (40 controls, 40 patients) plus 10 held out, seed 0, 6 CNN epochs; about 40 s on 2 idle CPU cores, about
 2 minutes on a heavily loaded machine (limit: 3 minutes).
 Needs numpy, scipy, scikit-learn, nibabel, torch and onnx (Debian 12's python3-* packages).
 
@@ -66,7 +66,8 @@ What is built
    on the in-mask voxels of x slices 29..40, after centring each feature on the training mean
    (folded into the bias). C is chosen from {1e-4, 1e-3, 1e-2, 1e-1, 1} by stratified 4-fold CV;
    the reported accuracy is a nested, stratified 5-fold CV (C chosen inside each outer fold), so it
-   is not tuned on its own test folds. The final model is refitted on all subjects.
+   is not tuned on its own test folds. The final model is refitted on all subjects; its accuracy on
+   the --heldout subjects (streams after the training ones, never trained on) is reported too.
    ONNX (opset 13, built with onnx.helper): volume (1,1,91,109,91) -> Flatten(axis=1) ->
    Gemm(W (2, 902629), B (2,), transB=1) -> Softmax(axis=1) -> probabilities (1, 2). W's rows are
    [-w/2, +w/2] and B = [-b/2, +b/2], so softmax = [1 - sigmoid(z), sigmoid(z)] with z = w.x + b
@@ -102,6 +103,7 @@ Files written to OUT
 --------------------
   subjects/sub-001.nii.gz ...  float32 FA volumes, 2 mm affine (sform/qform code MNI)
   labels.csv                    path,label (path relative to OUT; 0 = control, 1 = patient)
+  heldout/hld-001.nii.gz ...    --heldout subjects (half patients) used by no training; heldout.csv
   mask.nii.gz                   uint8 brain mask
   base_fa.nii.gz                float32 noise-free base FA map
   region.json                   planted / mirrored / shifted boxes (inclusive nibabel indices)
@@ -240,11 +242,12 @@ def smooth_field(rng, mask):
     return (f / np.abs(f[mask]).max()).astype(np.float32)  # peak |F| = 1 in the mask (std about 0.3)
 
 
-def make_subjects(base, mask, planted, labels, seed):
+def make_subjects(base, mask, planted, labels, seed, first=0, prefix="sub"):
+    """Subjects first, first + 1, ... of the seed's streams (stream i is the same whatever the count)."""
     vols = np.zeros((len(labels),) + GRID, dtype=np.float32)
     params = []
     box = box_slices(planted)
-    streams = np.random.SeedSequence(seed).spawn(len(labels))
+    streams = np.random.SeedSequence(seed).spawn(first + len(labels))[first:]
     for s, lab in enumerate(labels):
         rng = np.random.default_rng(streams[s])
         amp = rng.uniform(*FIELD_AMP)
@@ -257,7 +260,7 @@ def make_subjects(base, mask, planted, labels, seed):
             v[box] *= 1.0 - drop
         v = v + sigma * rng.standard_normal(GRID).astype(np.float32)
         vols[s] = np.where(mask, np.clip(v, 0.0, 1.0), 0.0)
-        params.append({"id": "sub-%03d" % (s + 1), "label": int(lab), "field_amplitude": round(amp, 5),
+        params.append({"id": "%s-%03d" % (prefix, s + 1), "label": int(lab), "field_amplitude": round(amp, 5),
                        "field_std": round(field_std, 5),
                        "noise_sigma": round(sigma, 5), "fa_drop": round(drop, 5) if lab == 1 else 0.0})
     return vols, params
@@ -381,7 +384,7 @@ def train_logreg(vols, labels, mask, seed):
     b = float(lr.intercept_[0] - w @ mu)
     wmap = np.zeros(GRID, dtype=np.float64)
     wmap[feat] = w
-    return {"X": X, "pipe": pipe, "wmap": wmap, "b": b, "features": int(feat.sum()),
+    return {"X": X, "feat": feat, "pipe": pipe, "wmap": wmap, "b": b, "features": int(feat.sum()),
             "cv_scores": cv_scores, "best_C": float(final.best_params_["lr__C"]),
             "inner_cv_accuracy": float(final.best_score_),
             "train_accuracy": float((pipe.predict(X) == y).mean())}
@@ -518,6 +521,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=6, help="CNN training epochs (default 6)")
     ap.add_argument("--template", default=DEFAULT_TEMPLATE, help="the 1 mm white-matter probability map")
+    ap.add_argument("--heldout", type=int, default=10,
+                    help="held-out subjects, half patients, never used for training (default 10)")
     args = ap.parse_args()
     if args.subjects < 10:
         ap.error("--subjects must be at least 10 (5-fold CV of both classes)")
@@ -565,9 +570,21 @@ def main():
         save_nii(os.path.join(out, rel), vols[s], np.float32)
         rows.append((rel, int(labels[s])))
     with open(os.path.join(out, "labels.csv"), "w", newline="") as f:
-        wr = csv.writer(f)
+        wr = csv.writer(f, lineterminator="\n")
         wr.writerow(["path", "label"])
         wr.writerows(rows)
+    # Held-out subjects: the streams after the training subjects', never seen by either model.
+    n_held = args.heldout
+    held_labels = np.array([0] * (n_held - n_held // 2) + [1] * (n_held // 2))
+    held_vols, held_params = make_subjects(base, mask, planted, held_labels, args.seed, first=n, prefix="hld")
+    os.makedirs(os.path.join(out, "heldout"), exist_ok=True)
+    with open(os.path.join(out, "heldout.csv"), "w", newline="") as f:
+        wr = csv.writer(f, lineterminator="\n")
+        wr.writerow(["path", "label"])
+        for s in range(n_held):
+            rel = "heldout/%s.nii.gz" % held_params[s]["id"]
+            save_nii(os.path.join(out, rel), held_vols[s], np.float32)
+            wr.writerow([rel, int(held_labels[s])])
     pb = box_slices(planted)
     box_means = {c: float(np.mean([vols[s][pb].mean() for s in range(n) if labels[s] == c])) for c in (0, 1)}
     timings["cohort"] = time.time() - t
@@ -594,12 +611,15 @@ def main():
     diff32 = float(np.abs(np.array(f32) - sk).max())
     if max(diff64, diff32) > 1e-5:
         raise SystemExit("model_logreg.onnx disagrees with predict_proba: %g / %g" % (diff64, diff32))
+    held_acc = float((A["pipe"].predict(held_vols[:, A["feat"]].astype(np.float64)) == held_labels).mean()) \
+        if n_held else None
     wm_ = A["wmap"]
     w_in = {k: float(wm_[box_slices(b)].mean()) for k, b in (("planted", planted), ("shifted", shifted)) if b}
     w_slab = wm_[SLAB[0]:SLAB[1] + 1][mask[SLAB[0]:SLAB[1] + 1]]
     timings["logreg"] = time.time() - t
-    log("model A: nested 5-fold CV accuracy %.3f +- %.3f (C = %g, %.1f s)" %
-        (A["cv_scores"].mean(), A["cv_scores"].std(), A["best_C"], timings["logreg"]))
+    log("model A: nested 5-fold CV accuracy %.3f +- %.3f (C = %g, %.1f s); held-out accuracy %s" %
+        (A["cv_scores"].mean(), A["cv_scores"].std(), A["best_C"], timings["logreg"],
+         "%.2f (%d subjects)" % (held_acc, n_held) if n_held else "-"))
 
     # 4. model B
     t = time.time()
@@ -613,7 +633,9 @@ def main():
 
     total = time.time() - t_start
     files = sorted(os.path.relpath(os.path.join(d, f), out) for d, _, fs in os.walk(out) for f in fs)
-    files = [f for f in files if not f.startswith("subjects/")] + ["subjects/sub-001.nii.gz .. sub-%03d.nii.gz" % n]
+    files = [f for f in files if not f.startswith(("subjects/", "heldout/"))] + \
+        ["subjects/sub-001.nii.gz .. sub-%03d.nii.gz" % n] + \
+        (["heldout/hld-001.nii.gz .. hld-%03d.nii.gz" % n_held] if n_held else [])
     summary = {
         "subjects": n, "seed": args.seed,
         "class_counts": {"control": int((labels == 0).sum()), "patient": int((labels == 1).sum())},
@@ -626,6 +648,8 @@ def main():
                             "p95": float(np.percentile(base[mask], 95)), "max": float(base.max())},
         "regions": {"planted": planted, "mirrored": mirrored, "shifted": shifted,
                     "base_fa_mean": region_fa, "search_score": score},
+        "heldout": {"subjects": n_held, "file": "heldout.csv", "logreg_accuracy": held_acc,
+                    "note": "streams after the training subjects'; used by neither model's training"},
         "planted_box_mean_fa": {"control": box_means[0], "patient": box_means[1]},
         "noise": {"field_peak_amplitude_uniform": list(FIELD_AMP),
                   "field_std_mean": float(np.mean([p["field_std"] for p in params])), "field_sigma_voxels": FIELD_SIGMA_VOX,
