@@ -1,6 +1,7 @@
 // pda::FittedSampler: the conditional sampler's Gaussian fitted on image files (or, for a volume model,
 // volume files) in a model's input space (engine/gaussian.h) and saved as a sampler file
-// (io/sampler_file.h). `pda fit-sampler` is built on it.
+// (io/sampler_file.h), optionally per cell of a grid (location conditioning) and on the patches
+// centred inside a brain mask. `pda fit-sampler` is built on it.
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include "engine/gaussian.h"
 #include "engine/memory.h"
 #include "io/sampler_file.h"
+#include "io/volume.h"
 #include "pda/sampler.h"
 
 namespace fs = std::filesystem;
@@ -19,7 +21,8 @@ namespace pda {
 struct FittedSampler::Impl {
     GaussianPatchModel g;
     SamplerFileMeta meta;
-    int64_t positions = 0;
+    int64_t positions = 0, candidates = 0;
+    std::string mask;
     double seconds_load = 0, seconds_fit = 0;
 };
 
@@ -27,6 +30,26 @@ namespace {
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// A brain mask for a volume model's fit: one 3-D volume on the model's grid, read as value > 0;
+// refused (input error naming the file) when it is of another grid, 4-D or empty.
+std::vector<uint8_t> load_mask(const std::string& path, const VolumeInput& grid, const std::string& model,
+                               int64_t* inside) {
+    const Volume v = read_volume(path);
+    const Shape& s = v.data.shape();  // (C, D, H, W)
+    if (s[0] != 1)
+        fail_input(path + ": a mask is one 3-D volume, this file holds " + std::to_string(s[0]) + " volumes");
+    if (s[1] != grid.depth || s[2] != grid.height || s[3] != grid.width)
+        fail_input(path + ": the mask is " + std::to_string(s[3]) + "×" + std::to_string(s[2]) + "×" +
+                   std::to_string(s[1]) + " voxels (x×y×z); " + model + " takes volumes of " +
+                   std::to_string(grid.width) + "×" + std::to_string(grid.height) + "×" + std::to_string(grid.depth) +
+                   " (the mask must be on their grid)");
+    std::vector<uint8_t> mask(static_cast<size_t>(v.data.numel()));
+    *inside = 0;
+    for (int64_t i = 0; i < v.data.numel(); ++i) *inside += mask[static_cast<size_t>(i)] = v.data.data()[i] > 0;
+    if (*inside == 0) fail_input(path + ": the mask is empty (no voxel > 0)");
+    return mask;
 }
 
 }  // namespace
@@ -41,6 +64,7 @@ void check_options(const SamplerFitOptions& opt) {
     if (opt.pad < 0) fail_input("--pad must be ≥ 0, got " + std::to_string(opt.pad));
     if (opt.max_patches < 0)
         fail_input("--max-patches must be ≥ 0 (0 = all positions), got " + std::to_string(opt.max_patches));
+    if (opt.cell < 0) fail_input("--cell must be ≥ 0 (0 = no location conditioning), got " + std::to_string(opt.cell));
 }
 
 FittedSampler FittedSampler::fit(const Model& model, const std::vector<std::string>& image_paths,
@@ -63,6 +87,20 @@ FittedSampler FittedSampler::fit(const Model& model, const std::vector<std::stri
         fail_input("context l = k + 2·pad = " + std::to_string(l) + " is larger than the network input (" + size + ")");
     check_gaussian_dim(opt.k, opt.pad, m.input_shape[1],
                        "--k " + std::to_string(opt.k) + " --pad " + std::to_string(opt.pad), volume);
+    if (opt.cell > 0) {
+        int64_t cells = 1;
+        for (int64_t d : spatial) cells *= (d + opt.cell - 1) / opt.cell;  // ≤ 2^31 per axis
+        if (cells > kMaxCells)
+            fail_input("--cell " + std::to_string(opt.cell) + " gives " + std::to_string(cells) + " cells over the " +
+                       size + " input, above the limit of " + std::to_string(kMaxCells));
+    }
+    const std::string model_name = m.builtin ? m.spec : fs::path(m.spec).filename().string();
+    if (!opt.mask.empty() && !volume)
+        fail_input("--mask " + opt.mask + ": masks apply to volume models; " + model_name + " takes images");
+    const std::string mask_path = !opt.mask.empty() ? opt.mask : volume ? m.desc.vol.mask_path : std::string();
+    std::vector<uint8_t> mask;
+    int64_t mask_voxels = 0;
+    if (!mask_path.empty()) mask = load_mask(mask_path, m.desc.vol, model_name, &mask_voxels);
     check_host_memory(
         static_cast<double>(image_paths.size()) * static_cast<double>(m.input_shape.numel()) * sizeof(float),
         std::to_string(image_paths.size()) + (volume ? " volumes" : " images") + " in the network's input space");
@@ -78,15 +116,37 @@ FittedSampler FittedSampler::fit(const Model& model, const std::vector<std::stri
         for (int i = 2; i < s.rank; ++i) positions *= s[i] - l + 1;
         impl->positions += positions;
     }
+    impl->candidates = impl->positions;
+    if (!mask.empty()) {  // patch centres inside the mask, per volume (every volume is on the mask's grid)
+        const int64_t D = spatial[0], H = spatial[1], W = spatial[2], c = (l - 1) / 2;
+        int64_t per_volume = 0;
+        for (int64_t z = c; z <= D - l + c; ++z)
+            for (int64_t y = c; y <= H - l + c; ++y)
+                for (int64_t x = c; x <= W - l + c; ++x) per_volume += mask[static_cast<size_t>((z * H + y) * W + x)];
+        impl->candidates = per_volume * static_cast<int64_t>(inputs.size());
+    }
     impl->seconds_load = seconds_since(t_load);
     const auto t_fit = std::chrono::steady_clock::now();
-    impl->g = fit_gaussian(inputs, opt.k, opt.pad, opt.max_patches, opt.seed);
+    PatchFitOptions fit;
+    fit.max_patches = opt.max_patches;
+    fit.seed = opt.seed;
+    fit.cell = opt.cell;
+    if (!mask.empty()) {
+        fit.mask = &mask;
+        fit.mask_name = mask_path;
+    }
+    impl->g = fit_gaussian(inputs, opt.k, opt.pad, fit);
     impl->seconds_fit = seconds_since(t_fit);
     impl->meta.pre = pre;
     impl->meta.volume = volume;
-    impl->meta.model = m.builtin ? m.spec : fs::path(m.spec).filename().string();
+    impl->meta.model = model_name;
     impl->meta.seed = opt.seed;
     impl->meta.max_patches = opt.max_patches;
+    impl->mask = mask_path;
+    if (!mask_path.empty()) {
+        impl->meta.mask = fs::path(mask_path).filename().string();
+        impl->meta.mask_voxels = mask_voxels;
+    }
     return FittedSampler(std::move(impl));
 }
 
@@ -109,6 +169,21 @@ int FittedSampler::channels() const { return static_cast<int>(impl_->g.channels)
 int64_t FittedSampler::dim() const { return impl_->g.dim(); }
 int64_t FittedSampler::patches() const { return impl_->g.patches; }
 int64_t FittedSampler::positions() const { return impl_->positions; }
+int64_t FittedSampler::candidates() const { return impl_->candidates; }
+std::string FittedSampler::mask() const { return impl_->mask; }
+int64_t FittedSampler::mask_voxels() const { return impl_->meta.mask_voxels; }
+int FittedSampler::cell() const { return static_cast<int>(impl_->g.location.cell); }
+int64_t FittedSampler::cells() const { return impl_->g.location.on() ? impl_->g.location.cells() : 0; }
+int64_t FittedSampler::min_cell_patches() const { return impl_->g.location.min_patches; }
+std::vector<int64_t> FittedSampler::fallback_cells() const {
+    return impl_->g.location.on() ? impl_->g.location.fallback() : std::vector<int64_t>{};
+}
+std::vector<int64_t> FittedSampler::grid() const {
+    const LocationCells& loc = impl_->g.location;
+    if (!loc.on()) return {};
+    if (impl_->g.volume) return {loc.cells_z(), loc.cells_y(), loc.cells_x()};
+    return {loc.cells_y(), loc.cells_x()};
+}
 const std::vector<std::string>& FittedSampler::images() const { return impl_->meta.images; }
 std::string FittedSampler::model() const { return impl_->meta.model; }
 double FittedSampler::seconds_load() const { return impl_->seconds_load; }

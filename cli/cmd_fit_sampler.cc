@@ -1,6 +1,7 @@
-// `pda fit-sampler MODEL --images DIR --k K --pad P [--max-patches N] [--seed S] -o FILE`: fits the
-// conditional sampler's Gaussian over l × l × C patches (METHOD.md §3) in the model's input space, on
-// every photo of a folder, and writes a sampler file (docs/sampler-file.md) for `pda explain
+// `pda fit-sampler MODEL --images DIR --k K --pad P [--max-patches N] [--cell N] [--mask M] [--seed S]
+// -o FILE`: fits the conditional sampler's Gaussian over l × l × C patches (METHOD.md §3) in the
+// model's input space, on every photo (or volume) of a folder, optionally one per grid cell and on
+// patches centred inside a mask, and writes a sampler file (docs/sampler-file.md) for `pda explain
 // --sampler-file`. All checks run before the fit; the file appears only when everything succeeded.
 #include <cstdio>
 #include <filesystem>
@@ -53,6 +54,22 @@ void run_fit(const ModelFlags& flags, FitArgs a) {
         static_cast<long long>(g.patches()), static_cast<long long>(g.positions()),
         static_cast<unsigned long long>(flags.seed), ranges.c_str(), g.seconds_load(), g.seconds_fit(), a.out.c_str(),
         mb);
+    if (!g.mask().empty())
+        std::printf("Patches restricted to centres inside the mask %s (%lld voxels): %lld of the %lld positions.\n",
+                    g.mask().c_str(), static_cast<long long>(g.mask_voxels()), static_cast<long long>(g.candidates()),
+                    static_cast<long long>(g.positions()));
+    if (g.cell() > 0) {
+        std::string grid, fallback;
+        for (int64_t n : g.grid()) grid += (grid.empty() ? "" : "×") + std::to_string(n);
+        const std::vector<int64_t> fell = g.fallback_cells();
+        for (int64_t c : fell) fallback += (fallback.empty() ? "" : ",") + std::to_string(c);
+        std::printf(
+            "Location-conditioned: cells of %d %s per axis, %s = %lld cells; %lld fitted, %zu fell back to the "
+            "global Gaussian (fewer than %lld candidate patches)%s%s.\n",
+            g.cell(), model.volume() ? "voxels" : "pixels", grid.c_str(), static_cast<long long>(g.cells()),
+            static_cast<long long>(g.cells() - static_cast<int64_t>(fell.size())), fell.size(),
+            static_cast<long long>(g.min_cell_patches()), fell.empty() ? "" : ": ", fallback.c_str());
+    }
 }
 
 }  // namespace
@@ -72,6 +89,14 @@ void add_fit_sampler(CLI::App& app) {
     cmd->add_option("--max-patches", args->opt.max_patches,
                     "patches used: a seeded random subset of all positions (0 = all positions)")
         ->capture_default_str();
+    cmd->add_option("--cell", args->opt.cell,
+                    "location conditioning: one Gaussian per cell of N voxels (pixels) per axis, from the patches "
+                    "centred in it; cells with fewer than 10·d patches use the global one (0 = none)")
+        ->check(at_least(0))
+        ->capture_default_str();
+    cmd->add_option("--mask", args->opt.mask,
+                    "volume models: fit on patches whose centre voxel is inside this mask (> 0; NIfTI or .npy on the "
+                    "model's grid; default: the sidecar's mask, if any)");
     cmd->add_option("-o,--out", args->out, "sampler file to write")->required();
     cmd->callback([flags, args] { run_fit(*flags, *args); });
 }

@@ -14,6 +14,44 @@
 
 namespace pda {
 
+// Location conditioning (paper §4.2, METHOD.md §3): the input split into a grid of cells of `cell`
+// voxels along every axis (`cell` pixels for images; the last cell of an axis may be shorter), one
+// Gaussian per cell fitted on the patches whose centre lies in it. The centre of the patch (context)
+// with corner (pz, py, px) is (pz + (lz − 1)/2, py + (l − 1)/2, px + (l − 1)/2), integer division;
+// a window at (s, r, c) takes the cell of its centre (s + (kz − 1)/2, r + (k − 1)/2, c + (k − 1)/2),
+// the same voxel as its context's centre wherever the context is not shifted at a border. A cell
+// with fewer candidate patches than min_patches (kMinCellPatchesPerDim · d unless the fit is told
+// otherwise: a covariance of d dimensions needs many more than d patches to be well-conditioned)
+// has no Gaussian of its own and falls back to the global one.
+constexpr int64_t kMinCellPatchesPerDim = 10;
+constexpr int64_t kMaxCells = 65536;  // cells of one grid (the sampler keeps one slot per cell)
+
+struct CellGaussian {
+    int64_t cell = 0;          // (cz·cells_y + cy)·cells_x + cx
+    int64_t patches = 0;       // patches its fit used
+    std::vector<double> mean;  // (d), the layout of GaussianPatchModel::mean
+    std::vector<double> cov;   // (d, d) row-major, symmetric
+};
+
+struct LocationCells {
+    int64_t cell = 0;                          // cell edge in voxels (pixels); 0 = not location-conditioned
+    int64_t depth = 1, height = 0, width = 0;  // the input size the grid covers (depth 1 for images)
+    int64_t min_patches = 0;                   // a cell with fewer candidate patches falls back
+    std::vector<int64_t> available;            // (cells) candidate patches per cell (centre in it and in the mask)
+    std::vector<CellGaussian> fitted;          // the cells with a Gaussian of their own, by increasing index
+
+    bool on() const { return cell > 0; }
+    int64_t cells_z() const { return on() ? (depth + cell - 1) / cell : 1; }
+    int64_t cells_y() const { return on() ? (height + cell - 1) / cell : 1; }
+    int64_t cells_x() const { return on() ? (width + cell - 1) / cell : 1; }
+    int64_t cells() const { return cells_z() * cells_y() * cells_x(); }
+    // The cell holding voxel (z, y, x) of the grid.
+    int64_t cell_of(int64_t z, int64_t y, int64_t x) const {
+        return ((z / cell) * cells_y() + y / cell) * cells_x() + x / cell;
+    }
+    std::vector<int64_t> fallback() const;  // cells without a Gaussian of their own, increasing
+};
+
 // A multivariate normal over l × l × C patches (l = k + 2·pad), the same at every image position;
 // for a volume model over lz × l × l × C patches with lz = l (k × k × k windows), the same at every
 // voxel position. Patch vector layout, channel-major: element (c, z, y, x) of the patch is at index
@@ -26,6 +64,7 @@ struct GaussianPatchModel {
     std::vector<double> cov;      // (d, d) row-major, symmetric
     std::vector<float> min, max;  // (C) per-channel value range seen in the fitted images or volumes
     int64_t patches = 0;          // patches the fit used
+    LocationCells location;       // per-cell Gaussians (location.on()); mean and cov above are the global fit
 
     int64_t lz() const { return volume ? l : 1; }  // the context's extent along depth
     int64_t kz() const { return volume ? k : 1; }  // the window's extent along depth
@@ -57,8 +96,17 @@ void check_gaussian_dim(int64_t k, int64_t pad, int64_t channels, const std::str
 // Refuses (input error naming `what`) a model that cannot be a fitted covariance: sizes that do
 // not match k, pad and C, a non-finite mean or covariance entry or value range, an asymmetric
 // covariance, a variance that is not positive, or a covariance |Σ_ij| > sqrt(Σ_ii Σ_jj) (no
-// positive semi-definite matrix has one). O(d²): a full factorisation is left to the sampler.
+// positive semi-definite matrix has one). O(d²): a full factorisation is left to the sampler. The
+// same for every fitted cell of a location-conditioned model, except that a cell's variance may be
+// 0 (a voxel equal in all its patches, such as one outside the brain at a mask's edge; the
+// conditional algebra then adds its recorded ridge), and the cells' grid: a cell edge and size
+// (depth 1 for images) of at most kMaxCells cells, available counts per cell, fitted cells
+// increasing and distinct, each with 2 ≤ patches ≤ its candidates and at least min_patches
+// candidates, every other cell below min_patches.
 void check_gaussian_model(const GaussianPatchModel& m, const std::string& what);
+// The grid and cell checks of the above without the cells' data (a reader checks them before it
+// allocates the data). `volume`: the model's kind (images have depth 1).
+void check_location_grid(const LocationCells& loc, bool volume, const std::string& what);
 
 // Fits the model on images (each (1, C, H, W), network-input space, all of the same C, each at
 // least l × l), or a volume model on volumes (each (1, C, D, H, W), at least l × l × l; all inputs
@@ -70,6 +118,27 @@ void check_gaussian_model(const GaussianPatchModel& m, const std::string& what);
 // block results are summed in float64. Throws an input error for bad arguments or too few patches.
 GaussianPatchModel fit_gaussian(const std::vector<Tensor>& images, int64_t k, int64_t pad, int64_t max_patches,
                                 uint64_t seed);
+
+// Which patches a fit takes, and whether it is location-conditioned.
+struct PatchFitOptions {
+    int64_t max_patches = 0;  // per Gaussian (the global one and each cell's), as above
+    uint64_t seed = 0;
+    // (D·H·W, or H·W for images) over the inputs' common grid: a patch is a candidate when the mask
+    // is nonzero at its centre (defined above). Null: every patch.
+    const std::vector<uint8_t>* mask = nullptr;
+    std::string mask_name = "the mask";  // names the mask in errors
+    int64_t cell = 0;                    // > 0: location-conditioned, cells of this edge
+    int64_t min_cell_patches = -1;       // < 0: kMinCellPatchesPerDim · d (at least 2 in any case)
+};
+
+// The fit above with a mask and location conditioning. The global Gaussian is fitted on every
+// candidate (or a seeded subset of max_patches, selection sampling as above over the candidates in
+// position order); each cell with at least min_cell_patches candidates gets its own, on its
+// candidates (or a seeded subset of max_patches, the same scheme on a stream of the cells), in the same two passes:
+// with all candidates, a cell's Gaussian is bit for bit the fit above on the inputs cropped to the
+// cell's patches (without a mask). A mask or cells need every input of one size. Input errors: those above, a mask of
+// another size, no candidate at all (naming mask_name), more than kMaxCells cells.
+GaussianPatchModel fit_gaussian(const std::vector<Tensor>& images, int64_t k, int64_t pad, const PatchFitOptions& opt);
 
 // One context configuration: the window at offset (oy, ox) ∈ [0, 2·pad]² inside its l × l context,
 // or (oz, oy, ox) ∈ [0, 2·pad]³ inside the l × l × l context of a volume model (oz = 0 for images).
@@ -92,6 +161,9 @@ struct ConditionalConfig {
 ConditionalConfig condition_gaussian(const GaussianPatchModel& m, int64_t oz, int64_t oy, int64_t ox, bool per_channel);
 // The same for an image model's configuration (oy, ox): condition_gaussian(m, 0, oy, ox, per_channel).
 ConditionalConfig condition_gaussian(const GaussianPatchModel& m, int64_t oy, int64_t ox, bool per_channel);
+// The same for the Gaussian of m.location.fitted[j] (a location-conditioned model's j-th fitted cell).
+ConditionalConfig condition_cell(const GaussianPatchModel& m, int64_t j, int64_t oz, int64_t oy, int64_t ox,
+                                 bool per_channel);
 
 // In-place Cholesky of the (n, n) row-major symmetric matrix a: on success the lower triangle holds
 // L (upper triangle zeroed) and true is returned; false when a pivot is not positive and finite.

@@ -121,21 +121,39 @@ ConditionalSampler::ConditionalSampler(GaussianPatchModel model, const Condition
     check_gaussian_model(model_, opt_.file.empty() ? std::string("conditional sampler") : opt_.file);
     side_ = 2 * model_.pad + 1;
     configs_ = (model_.volume ? side_ : 1) * side_ * side_;
-    cache_.resize(static_cast<size_t>(configs_));
+    const LocationCells& loc = model_.location;
+    sources_ = 1 + static_cast<int64_t>(loc.fitted.size());
+    if (sources_ * configs_ > INT32_MAX) fail_internal("conditional sampler: too many cells × configurations");
+    source_of_cell_.assign(static_cast<size_t>(loc.on() ? loc.cells() : 1), 0);
+    for (size_t j = 0; j < loc.fitted.size(); ++j)
+        source_of_cell_[static_cast<size_t>(loc.fitted[j].cell)] = static_cast<int32_t>(1 + j);
 }
 
 ConditionalSampler::~ConditionalSampler() = default;
 
+ConditionalConfig ConditionalSampler::condition(int64_t index) const {
+    const int64_t source = index / configs_, g = index % configs_;
+    const int64_t oz = g / (side_ * side_), oy = g / side_ % side_, ox = g % side_;
+    return source == 0 ? condition_gaussian(model_, oz, oy, ox, opt_.per_channel)
+                       : condition_cell(model_, source - 1, oz, oy, ox, opt_.per_channel);
+}
+
 ConditionalSampler::Prepared& ConditionalSampler::prepared(int64_t index) {
-    if (index < 0 || index >= configs_) fail_internal("conditional sampler: configuration index out of range");
-    auto& slot = cache_[static_cast<size_t>(index)];
-    if (slot) return *slot;
-    slot = std::make_unique<Prepared>(
-        condition_gaussian(model_, index / (side_ * side_), index / side_ % side_, index % side_, opt_.per_channel));
+    if (index < 0 || index >= sources_ * configs_)
+        fail_internal("conditional sampler: configuration index out of range");
+    const auto found = cache_.find(index);  // draw() only looks up: threads may draw at once
+    if (found != cache_.end()) return *found->second;
+    auto& slot = cache_[index];
+    slot = std::make_unique<Prepared>(condition(index));
     return *slot;
 }
 
 const ConditionalConfig& ConditionalSampler::config(int64_t index) { return prepared(index).cfg; }
+
+int64_t ConditionalSampler::window_cell(int64_t w) const {
+    if (!ready_ || w < 0 || w >= windows_) fail_internal("conditional sampler: window_cell of a window not prepared");
+    return window_cell_[static_cast<size_t>(w)];
+}
 
 int64_t ConditionalSampler::window_config(int64_t w) const {
     if (!ready_ || w < 0 || w >= windows_) fail_internal("conditional sampler: window_config of a window not prepared");
@@ -175,36 +193,45 @@ void ConditionalSampler::begin_image(ConstTensorView x, const WindowGrid& grid, 
     if (windows < 0 || windows > grid.count())
         fail_internal("conditional sampler: " + std::to_string(windows) + " windows asked of a grid of " +
                       std::to_string(grid.count()));
+    const LocationCells& loc = model_.location;
+    if (loc.on() && (loc.depth != D || loc.height != H || loc.width != W))
+        fail_input(src + ": location-conditioned on cells of a " +
+                   (model_.volume ? std::to_string(loc.depth) + "×" : std::string()) + std::to_string(loc.height) +
+                   "×" + std::to_string(loc.width) + " grid, the " + (model_.volume ? "volume is " : "image is ") +
+                   (model_.volume ? std::to_string(D) + "×" : std::string()) + std::to_string(H) + "×" +
+                   std::to_string(W));
     const int64_t nw = windows, di = model_.window_dim();
 
-    // Each window's configuration (the context shifted inside the volume along each axis), and the
-    // configurations in use.
+    // Each window's configuration (the context shifted inside the volume along each axis) and cell
+    // (of its centre), and the configurations in use.
     window_cfg_.resize(static_cast<size_t>(nw));
-    std::vector<std::vector<int64_t>> members(static_cast<size_t>(configs_));
+    window_cell_.assign(static_cast<size_t>(nw), 0);
+    std::map<int64_t, std::vector<int64_t>> members;
+    const int64_t kz = model_.kz();
     for (int64_t w = 0; w < nw; ++w) {
         const int64_t s = grid.slice(w), r = grid.row(w), c = grid.col(w);
         const int64_t oz = s - std::clamp<int64_t>(s - pad, 0, D - lz), oy = r - std::clamp<int64_t>(r - pad, 0, H - l),
                       ox = c - std::clamp<int64_t>(c - pad, 0, W - l);
-        const int64_t g = (oz * side_ + oy) * side_ + ox;
+        int64_t g = (oz * side_ + oy) * side_ + ox;
+        if (loc.on()) {
+            const int64_t cell = loc.cell_of(s + (kz - 1) / 2, r + (k - 1) / 2, c + (k - 1) / 2);
+            window_cell_[static_cast<size_t>(w)] = static_cast<int32_t>(cell);
+            g += source_of_cell_[static_cast<size_t>(cell)] * configs_;
+        }
         window_cfg_[static_cast<size_t>(w)] = static_cast<int32_t>(g);
-        members[static_cast<size_t>(g)].push_back(w);
+        members[g].push_back(w);
     }
     std::vector<int64_t> missing, used;
-    for (int64_t g = 0; g < configs_; ++g)
-        if (!members[static_cast<size_t>(g)].empty()) {
-            used.push_back(g);
-            if (!cache_[static_cast<size_t>(g)]) missing.push_back(g);
-        }
+    for (const auto& group : members) {
+        used.push_back(group.first);
+        if (!cache_.count(group.first)) missing.push_back(group.first);
+    }
     // Configurations are independent: compute them in parallel into a local list, then cache.
     {
         std::vector<ConditionalConfig> cfgs(missing.size());
-        parallel_for(static_cast<int64_t>(missing.size()), [&](int64_t i) {
-            const int64_t g = missing[static_cast<size_t>(i)];
-            cfgs[static_cast<size_t>(i)] =
-                condition_gaussian(model_, g / (side_ * side_), g / side_ % side_, g % side_, opt_.per_channel);
-        });
-        for (size_t i = 0; i < missing.size(); ++i)
-            cache_[static_cast<size_t>(missing[i])] = std::make_unique<Prepared>(std::move(cfgs[i]));
+        parallel_for(static_cast<int64_t>(missing.size()),
+                     [&](int64_t i) { cfgs[static_cast<size_t>(i)] = condition(missing[static_cast<size_t>(i)]); });
+        for (size_t i = 0; i < missing.size(); ++i) cache_[missing[i]] = std::make_unique<Prepared>(std::move(cfgs[i]));
     }
 
     // Conditional means: per configuration, chunks of windows gather (x_o − μ_o), one GEMM with Aᵀ,
@@ -213,7 +240,7 @@ void ConditionalSampler::begin_image(ConstTensorView x, const WindowGrid& grid, 
     const float* img = x.data;
     for (int64_t g : used) {
         Prepared& p = prepared(g);
-        const std::vector<int64_t>& ws = members[static_cast<size_t>(g)];
+        const std::vector<int64_t>& ws = members.at(g);
         const int64_t dr = static_cast<int64_t>(p.cfg.ring.size()), n = static_cast<int64_t>(ws.size());
         if (p.ring_d != D || p.ring_h != H || p.ring_w != W) {
             p.ring_off.resize(static_cast<size_t>(dr));
@@ -257,12 +284,11 @@ void ConditionalSampler::draw(int64_t w0, int64_t w1, int64_t S, float* out) {
                       std::to_string(S) + ") outside the " + std::to_string(windows_) + " windows prepared");
     const int64_t kk = model_.kz() * model_.k * model_.k, di = kk * model_.channels;  // kk: values per channel
     // Rows (window, sample) grouped by configuration, in window order.
-    std::vector<std::vector<int64_t>> members(static_cast<size_t>(configs_));
-    for (int64_t w = w0; w < w1; ++w) members[static_cast<size_t>(window_cfg_[static_cast<size_t>(w)])].push_back(w);
-    for (int64_t g = 0; g < configs_; ++g) {
-        const std::vector<int64_t>& ws = members[static_cast<size_t>(g)];
-        if (ws.empty()) continue;
-        const Prepared& p = prepared(g);
+    std::map<int64_t, std::vector<int64_t>> members;
+    for (int64_t w = w0; w < w1; ++w) members[window_cfg_[static_cast<size_t>(w)]].push_back(w);
+    for (const auto& group : members) {
+        const std::vector<int64_t>& ws = group.second;
+        const Prepared& p = prepared(group.first);
         const int64_t n = static_cast<int64_t>(ws.size()) * S;
         parallel_for((n + kChunkRows - 1) / kChunkRows, [&](int64_t chunk) {
             const int64_t r0 = chunk * kChunkRows, rows = std::min(kChunkRows, n - r0);
@@ -302,20 +328,49 @@ std::map<std::string, std::string> ConditionalSampler::describe() const {
     d["fit_patches"] = std::to_string(model_.patches);
     std::string ridges;
     int64_t computed = 0;
-    for (int64_t g = 0; g < configs_; ++g) {
-        const auto& slot = cache_[static_cast<size_t>(g)];
-        if (!slot) continue;
+    for (const auto& entry : cache_) {
         ++computed;
-        const ConditionalConfig& c = slot->cfg;
+        const ConditionalConfig& c = entry.second->cfg;
         if (c.ridge_ring == 0 && c.ridge_cond == 0) continue;
-        ridges += (ridges.empty() ? "" : "; ") + std::string("(") +
-                  (model_.volume ? std::to_string(c.oz) + "," : std::string()) + std::to_string(c.oy) + "," +
-                  std::to_string(c.ox) + "):";
+        const int64_t source = entry.first / configs_;
+        ridges +=
+            (ridges.empty() ? "" : "; ") +
+            (source == 0 ? std::string() : "cell " + std::to_string(model_.location.fitted[source - 1].cell) + " ") +
+            "(" + (model_.volume ? std::to_string(c.oz) + "," : std::string()) + std::to_string(c.oy) + "," +
+            std::to_string(c.ox) + "):";
         if (c.ridge_ring != 0) ridges += " ring +" + fmt(c.ridge_ring);
         if (c.ridge_cond != 0) ridges += " conditional +" + fmt(c.ridge_cond);
     }
     d["configurations"] = std::to_string(computed);
     d["ridge"] = ridges.empty() ? "none" : ridges;
+    const LocationCells& loc = model_.location;
+    d["location_conditioned"] = loc.on() ? "true" : "false";
+    if (!loc.on()) return d;
+    // The grid, the cells that fell back to the global Gaussian, and those the prepared windows met.
+    auto list = [](const std::vector<int64_t>& v) {
+        std::string out;
+        for (int64_t c : v) out += (out.empty() ? "" : ",") + std::to_string(c);
+        return out;
+    };
+    const std::vector<int64_t> fallback = loc.fallback();
+    d["location_cell"] = std::to_string(loc.cell);
+    d["location_grid"] = (model_.volume ? std::to_string(loc.cells_z()) + "×" : std::string()) +
+                         std::to_string(loc.cells_y()) + "×" + std::to_string(loc.cells_x());
+    d["location_cells"] = std::to_string(loc.cells());
+    d["location_min_patches"] = std::to_string(loc.min_patches);
+    d["location_fallback_count"] = std::to_string(fallback.size());
+    d["location_fallback_cells"] = list(fallback);
+    if (ready_) {
+        std::vector<char> met(static_cast<size_t>(loc.cells()), 0);
+        for (int32_t c : window_cell_) met[static_cast<size_t>(c)] = 1;
+        int64_t used = 0, used_fallback = 0;
+        for (int64_t c = 0; c < loc.cells(); ++c) {
+            used += met[static_cast<size_t>(c)];
+            used_fallback += met[static_cast<size_t>(c)] && source_of_cell_[static_cast<size_t>(c)] == 0;
+        }
+        d["location_cells_used"] = std::to_string(used);
+        d["location_fallback_cells_used"] = std::to_string(used_fallback);
+    }
     return d;
 }
 

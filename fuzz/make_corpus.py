@@ -9,7 +9,8 @@ parsers rather than from noise. Deterministic: running it again gives the same b
                      JPEG (baseline, progressive, grey, 4:2:0, CMYK) and BMP (24, 32, 16-bit masks,
                      8/4/1-bit palettes, OS/2, top-down)
   fuzz_sidecar       sidecars like ../shared/models/*.json, with and without labels and names
-  fuzz_sampler_file  sampler files (docs/sampler-file.md) of dimensions 3 and 12
+  fuzz_sampler_file  sampler files (docs/sampler-file.md) of dimensions 3 and 12, and a
+                     location-conditioned volume model (version 3) of dimension 1
 
 Usage: fuzz/make_corpus.py [OUT_DIR]   (default: fuzz/corpus beside this script)
 Needs Debian's python3-onnx, python3-numpy and python3-pil (for the JPEGs)."""
@@ -268,6 +269,33 @@ def sampler_file(k, pad, channels, rng, order="BGR"):
             cov.astype("<f8").tobytes() + lo.astype("<f4").tobytes() + hi.astype("<f4").tobytes())
 
 
+def location_sampler_file(rng):
+    """A version 3 (location-conditioned) volume model, k 1, pad 0, one channel (d = 1): a 3 x 3 x 3
+    grid in cells of 2 (2 x 2 x 2 cells), cells 0 and 5 with a Gaussian of their own."""
+    available = [6, 0, 0, 0, 0, 5, 0, 1]
+    fitted = [0, 5]
+    header = {
+        "format": "pda-sampler", "version": 3, "kind": "gaussian-patch", "k": 1, "pad": 0, "l": 1,
+        "channels": 1, "dim": 1, "volume": True, "lz": 1,
+        "layout": "patch vector index ((c*lz + z)*l + y)*l + x with lz = l; covariance row-major (dim, dim)",
+        "patches": 27, "seed": 7, "max_patches": 0, "images": ["a.nii.gz"], "model": "tiny.onnx",
+        "created_by": "pda 0.1.0", "mask": "mask.nii.gz", "mask_voxels": 12,
+        "preprocessing": {"input_size": [224, 224], "resize_shorter": 256, "crop": "center", "channel_order": "RGB",
+                          "scale": 1.0, "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]},
+        "location": {"cell": 2, "extent": [3, 3, 3], "grid": [2, 2, 2], "centre": "centre voxel",
+                     "min_patches": 2, "available": available, "fitted": fitted, "fitted_patches": [6, 5],
+                     "fallback": [c for c in range(8) if c not in fitted]},
+        "data": "float64 mean (dim), float64 cov (dim*dim), float32 min (channels), float32 max (channels), "
+                "then per fitted cell: float64 mean (dim), float64 cov (dim*dim)"}
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * ((8 - (16 + len(text)) % 8) % 8)
+    data = rng.standard_normal(1).astype("<f8").tobytes() + np.array([1.5], "<f8").tobytes()
+    data += np.array([-3.0], "<f4").tobytes() + np.array([3.0], "<f4").tobytes()
+    for _ in fitted:
+        data += rng.standard_normal(1).astype("<f8").tobytes() + np.array([0.5], "<f8").tobytes()
+    return b"PDASAMP1" + struct.pack("<Q", len(text)) + text + data
+
+
 def main() -> int:
     out = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else pathlib.Path(__file__).resolve().parent / "corpus"
     rng = np.random.default_rng(11)
@@ -280,6 +308,7 @@ def main() -> int:
     write(out, "fuzz_sampler_file", "k1_pad0_c3.pdas", sampler_file(1, 0, 3, rng))
     write(out, "fuzz_sampler_file", "k2_pad0_c3.pdas", sampler_file(2, 0, 3, rng, "RGB"))
     write(out, "fuzz_sampler_file", "k1_pad1_c1.pdas", sampler_file(1, 1, 1, rng))
+    write(out, "fuzz_sampler_file", "k1_pad0_cells.pdas", location_sampler_file(rng))
     total = 0
     for f in sorted(out.rglob("*")):
         if f.is_file():

@@ -1,7 +1,8 @@
 // Sampler file reader and writer (see sampler_file.h and docs/sampler-file.md). Every byte read is
 // validated before use: the header's sizes decide the exact file length, so a truncated or padded
 // file is refused before anything large is allocated. Writes the oldest version that holds the model
-// (1 for images, byte for byte as before volumes; 2 for volumes) and reads both.
+// (1 for images, byte for byte as before volumes; 2 for volumes; 3 for location-conditioned models)
+// and reads all three.
 #include "io/sampler_file.h"
 
 #include <algorithm>
@@ -25,7 +26,9 @@ namespace {
 
 constexpr char kMagic[8] = {'P', 'D', 'A', 'S', 'A', 'M', 'P', '1'};
 constexpr uint64_t kMaxHeader = 16u << 20;
-constexpr int64_t kVersion = 2;  // 2: the `volume` and `lz` fields (volumes); 1: images only
+// 3: the `location` block and the cells' Gaussians after the global one (location conditioning);
+// 2: the `volume` and `lz` fields (volumes); 1: images only.
+constexpr int64_t kVersion = 3;
 
 bool close_enough(double a, double b) { return std::fabs(a - b) <= 1e-6 * std::max({1.0, std::fabs(a), std::fabs(b)}); }
 
@@ -55,6 +58,49 @@ std::array<float, 3> read_triple(const nlohmann::json& j, const char* key, const
     return {a[0].get<float>(), a[1].get<float>(), a[2].get<float>()};
 }
 
+// A list of integers in the header, else an input error naming the file and the field.
+std::vector<int64_t> int_list(const nlohmann::json& j, const char* key, const std::string& path) {
+    std::vector<int64_t> out;
+    for (const auto& v : field(j, key, path, nlohmann::json::value_t::array)) {
+        if (!v.is_number_integer())
+            fail_input(path + ": corrupt sampler file header: 'location." + key + "' must be integers");
+        out.push_back(v.get<int64_t>());
+    }
+    return out;
+}
+
+// The `location` block of a version 3 header: the grid and which cells have a Gaussian (their data
+// is read with the rest); consistency is checked before any cell's data is allocated.
+void read_location(const nlohmann::json& h, const std::string& path, GaussianPatchModel& m) {
+    using V = nlohmann::json::value_t;
+    const nlohmann::json& j = field(h, "location", path, V::object);
+    LocationCells& loc = m.location;
+    loc.cell = field(j, "cell", path, V::number_integer).get<int64_t>();
+    const std::vector<int64_t> extent = int_list(j, "extent", path), grid = int_list(j, "grid", path);
+    if (loc.cell < 1 || extent.size() != 3 || grid.size() != 3)
+        fail_input(path + ": corrupt sampler file header: 'location' needs cell ≥ 1, extent [D, H, W], grid");
+    loc.depth = extent[0];
+    loc.height = extent[1];
+    loc.width = extent[2];
+    loc.min_patches = field(j, "min_patches", path, V::number_integer).get<int64_t>();
+    loc.available = int_list(j, "available", path);
+    const std::vector<int64_t> fitted = int_list(j, "fitted", path), patches = int_list(j, "fitted_patches", path);
+    if (fitted.size() != patches.size())
+        fail_input(path + ": corrupt sampler file header: 'location.fitted' and 'fitted_patches' differ in length");
+    for (size_t i = 0; i < fitted.size(); ++i) {
+        CellGaussian g;
+        g.cell = fitted[i];
+        g.patches = patches[i];
+        loc.fitted.push_back(std::move(g));
+    }
+    // The grid and cells without their data (check_gaussian_model checks the data once it is read).
+    check_location_grid(loc, m.volume, path + ": corrupt sampler file header");
+    if (grid != std::vector<int64_t>{loc.cells_z(), loc.cells_y(), loc.cells_x()})
+        fail_input(path + ": corrupt sampler file header: 'location.grid' does not match cell and extent");
+    if (int_list(j, "fallback", path) != loc.fallback())
+        fail_input(path + ": corrupt sampler file header: 'location.fallback' does not list the cells without data");
+}
+
 }  // namespace
 
 void write_sampler_file(const std::string& path, const GaussianPatchModel& m, const SamplerFileMeta& meta) {
@@ -64,11 +110,14 @@ void write_sampler_file(const std::string& path, const GaussianPatchModel& m, co
         static_cast<int64_t>(m.max.size()) != m.channels)
         fail_internal("write_sampler_file: inconsistent model");
     const Preprocess& p = meta.pre;
+    const LocationCells& loc = m.location;
     // An image model is written as version 1, which every pda reads; a volume model needs version 2,
-    // which a pda that knows images only refuses rather than misreading it.
+    // a location-conditioned model version 3, which older readers refuse rather than misread.
     nlohmann::json h = {
         {"format", "pda-sampler"},
-        {"version", m.volume ? kVersion : 1},
+        {"version", loc.on()   ? 3
+                    : m.volume ? 2
+                               : 1},
         {"kind", "gaussian-patch"},
         {"k", m.k},
         {"pad", m.pad},
@@ -92,9 +141,32 @@ void write_sampler_file(const std::string& path, const GaussianPatchModel& m, co
           {"mean", p.mean},
           {"std", p.std}}},
         {"data", "float64 mean (dim), float64 cov (dim*dim), float32 min (channels), float32 max (channels)"}};
-    if (m.volume) {
-        h["volume"] = true;
+    if (m.volume || loc.on()) {
+        h["volume"] = m.volume;
         h["lz"] = m.lz();
+    }
+    if (!meta.mask.empty()) {  // informative: which patches the fit took
+        h["mask"] = meta.mask;
+        h["mask_voxels"] = meta.mask_voxels;
+    }
+    if (loc.on()) {
+        nlohmann::json fitted = nlohmann::json::array(), patches = nlohmann::json::array();
+        for (const CellGaussian& g : loc.fitted) {
+            fitted.push_back(g.cell);
+            patches.push_back(g.patches);
+        }
+        h["location"] = {{"cell", loc.cell},
+                         {"extent", {loc.depth, loc.height, loc.width}},
+                         {"grid", {loc.cells_z(), loc.cells_y(), loc.cells_x()}},
+                         {"centre", "a patch or window belongs to the cell of its centre voxel"},
+                         {"min_patches", loc.min_patches},
+                         {"available", loc.available},
+                         {"fitted", fitted},
+                         {"fitted_patches", patches},
+                         {"fallback", loc.fallback()}};
+        h["data"] =
+            "float64 mean (dim), float64 cov (dim*dim), float32 min (channels), float32 max (channels), "
+            "then per fitted cell in location.fitted order: float64 mean (dim), float64 cov (dim*dim)";
     }
     // File names are bytes; one that is not UTF-8 is written with U+FFFD in place of its odd bytes
     // (the names are informative only) rather than failing after the whole fit.
@@ -113,6 +185,10 @@ void write_sampler_file(const std::string& path, const GaussianPatchModel& m, co
             f.write(reinterpret_cast<const char*>(m.cov.data()), static_cast<std::streamsize>(8 * d * d));
             f.write(reinterpret_cast<const char*>(m.min.data()), static_cast<std::streamsize>(4 * m.channels));
             f.write(reinterpret_cast<const char*>(m.max.data()), static_cast<std::streamsize>(4 * m.channels));
+            for (const CellGaussian& g : loc.fitted) {
+                f.write(reinterpret_cast<const char*>(g.mean.data()), static_cast<std::streamsize>(8 * d));
+                f.write(reinterpret_cast<const char*>(g.cov.data()), static_cast<std::streamsize>(8 * d * d));
+            }
             ok = static_cast<bool>(f.flush());
         }
     }
@@ -154,8 +230,8 @@ SamplerFile read_sampler_file(const std::string& path) {
     if (!h.is_object() || field(h, "format", path, V::string).get<std::string>() != "pda-sampler")
         fail_input(path + ": corrupt sampler file header (format is not pda-sampler)");
     const int64_t version = field(h, "version", path, V::number_integer).get<int64_t>();
-    if (version != 1 && version != kVersion)
-        fail_input(path + ": sampler file version " + h["version"].dump() + " is not supported (this pda reads 1 and " +
+    if (version < 1 || version > kVersion)
+        fail_input(path + ": sampler file version " + h["version"].dump() + " is not supported (this pda reads 1 to " +
                    std::to_string(kVersion) + ")");
 
     SamplerFile out;
@@ -206,8 +282,14 @@ SamplerFile read_sampler_file(const std::string& path) {
     meta.pre.mean = read_triple(p, "mean", path);
     meta.pre.std = read_triple(p, "std", path);
 
+    if (h.contains("mask")) {
+        meta.mask = field(h, "mask", path, V::string).get<std::string>();
+        meta.mask_voxels = field(h, "mask_voxels", path, V::number_integer).get<int64_t>();
+    }
+    if (version >= 3 && h.contains("location")) read_location(h, path, m);
     const uint64_t d = static_cast<uint64_t>(m.dim()), C = static_cast<uint64_t>(m.channels);
-    const uint64_t expected = 16 + len + 8 * d + 8 * d * d + 8 * C;
+    const uint64_t cells = m.location.fitted.size();  // ≤ kMaxCells and d ≤ kMaxGaussianDim: no overflow
+    const uint64_t expected = 16 + len + 8 * d + 8 * d * d + 8 * C + cells * (8 * d + 8 * d * d);
     if (size < expected)
         fail_input(path + ": truncated sampler file (" + std::to_string(size) + " bytes, the header says " +
                    std::to_string(expected) + ")");
@@ -221,6 +303,12 @@ SamplerFile read_sampler_file(const std::string& path) {
     f.read(reinterpret_cast<char*>(m.cov.data()), static_cast<std::streamsize>(8 * d * d));
     f.read(reinterpret_cast<char*>(m.min.data()), static_cast<std::streamsize>(4 * C));
     f.read(reinterpret_cast<char*>(m.max.data()), static_cast<std::streamsize>(4 * C));
+    for (CellGaussian& g : m.location.fitted) {
+        g.mean.resize(d);
+        g.cov.resize(d * d);
+        f.read(reinterpret_cast<char*>(g.mean.data()), static_cast<std::streamsize>(8 * d));
+        f.read(reinterpret_cast<char*>(g.cov.data()), static_cast<std::streamsize>(8 * d * d));
+    }
     if (!f) fail_input(path + ": truncated sampler file (read failed)");
     check_gaussian_model(m, path + ": corrupt sampler file");
     return out;

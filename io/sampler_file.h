@@ -1,8 +1,9 @@
 // The sampler file: a fitted Gaussian patch model with the facts needed to refuse it for the wrong
 // model (docs/sampler-file.md): magic "PDASAMP1", a JSON header (k, pad, l, channels, patches, seed,
-// images, preprocessing, model; for a volume model version 2 with `volume` and `lz`), then
-// little-endian float64 mean and covariance and float32 value ranges. Fitted once by
-// `pda fit-sampler`, read by `pda explain`. Image models are version 1, as before volumes.
+// images, preprocessing, model; for a volume model version 2 with `volume` and `lz`; for a
+// location-conditioned model version 3 with a `location` block), then little-endian float64 mean and
+// covariance, float32 value ranges and (version 3) each fitted cell's mean and covariance. Fitted
+// once by `pda fit-sampler`, read by `pda explain`. Image models are version 1, as before volumes.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +25,8 @@ struct SamplerFileMeta {
     int64_t max_patches = 0;          // subset size asked for (≤ 0: all positions)
     std::vector<std::string> images;  // file names of the fitted images, in fitting order
     std::string created_by;           // "pda <version>"
+    std::string mask;                 // the mask the fit's patch centres were restricted to (file name; empty: none)
+    int64_t mask_voxels = 0;          // its voxels inside (> 0)
 };
 
 struct SamplerFile {
@@ -32,7 +35,8 @@ struct SamplerFile {
 };
 
 // Writes the file atomically ("<path>.tmp", then renamed; no .tmp is left behind on failure), as
-// version 1 for an image model, 2 for a volume model. Input error when it cannot be written.
+// version 1 for an image model, 2 for a volume model, 3 for a location-conditioned model of either.
+// Input error when it cannot be written.
 void write_sampler_file(const std::string& path, const GaussianPatchModel& model, const SamplerFileMeta& meta);
 
 // Reads and validates a sampler file. A missing, truncated, oversized or corrupt file, a wrong magic

@@ -1,7 +1,8 @@
 // Helpers shared by the Gaussian sampler suites (test_sampler_conditional.cc, test_gaussian_fit.cc,
-// test_conditional_volume.cc): seeded random patch models (of images or volumes) with strongly
-// correlated SPD covariances, random images and volumes, draws block by block, the largest
-// difference of two matrices, and a check that a call fails with a one-line input error.
+// test_conditional_volume.cc, test_location_sampler.cc): seeded random patch models (of images or
+// volumes) with strongly correlated SPD covariances, random images and volumes, draws block by block,
+// the largest difference of two matrices, a check that a call fails with a one-line input error, and
+// a sampler file with its header rewritten.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -9,6 +10,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
@@ -122,6 +128,22 @@ void expect_input_error(F f, const std::vector<std::string>& parts) {
         for (const std::string& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
         EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << "one line: " << e.what();
     }
+}
+
+// The bytes of the sampler file at `path` with its header rewritten by `edit` (the data after it unchanged).
+inline std::string with_header(const std::string& path, const std::function<void(nlohmann::json&)>& edit) {
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    uint64_t len = 0;
+    std::memcpy(&len, bytes.data() + 8, 8);
+    nlohmann::json h = nlohmann::json::parse(bytes.substr(16, len));
+    edit(h);
+    std::string header = h.dump();
+    header.append((8 - (16 + header.size()) % 8) % 8, ' ');
+    const uint64_t n = header.size();
+    std::string out = bytes.substr(0, 8);
+    out.append(reinterpret_cast<const char*>(&n), 8);
+    return out + header + bytes.substr(16 + len);
 }
 
 }  // namespace pda::sampler_test

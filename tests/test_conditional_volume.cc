@@ -3,8 +3,9 @@
 // edge and corner configurations, joint and per channel; every window's conditional mean against
 // μ_i + A (x_o − μ_o) computed here; draws keyed by (seed, window, sample) whatever the blocks and
 // threads; sample statistics; clipping; refusals; an explanation of a logistic volume model against
-// its closed form; and (CudaConditionalVolume, label gpu) the device's draws against the CPU's. The
-// 3-D fit and sampler file are in test_gaussian_fit.cc.
+// its closed form (one Gaussian, and location-conditioned); and (CudaConditionalVolume, label gpu)
+// the device's draws against the CPU's, both ways. The 3-D fit and sampler file are in
+// test_gaussian_fit.cc, location conditioning and masks in test_location_sampler.cc.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -398,9 +399,42 @@ std::vector<double> softmax_of_logits(const Graph& g, const std::vector<double>&
     return p;
 }
 
+// `model` made location-conditioned over a D × H × W volume with cells of 2: every other cell gets a
+// Gaussian of its own, fitted on volumes of another scale and offset (so that it differs from the
+// global one); the rest fall back.
+GaussianPatchModel with_cells(GaussianPatchModel model, int64_t D, int64_t H, int64_t W, uint32_t seed) {
+    LocationCells& loc = model.location;
+    loc.cell = 2;
+    loc.depth = D;
+    loc.height = H;
+    loc.width = W;
+    loc.min_patches = 100;
+    for (int64_t c = 0; c < loc.cells(); ++c) {
+        loc.available.push_back(c % 2 ? 1000 : 0);
+        if (c % 2 == 0) continue;
+        std::vector<Tensor> set;
+        for (uint32_t i = 0; i < 2; ++i) {
+            set.push_back(random_volume(model.channels, 12, 12, 12, seed + 7 * static_cast<uint32_t>(c) + i));
+            for (int64_t j = 0; j < set.back().numel(); ++j)
+                set.back().data()[j] =
+                    0.3f * static_cast<float>(c % 4) + (1.0f + 0.1f * static_cast<float>(c % 3)) * set.back().data()[j];
+        }
+        GaussianPatchModel own = fit_gaussian(set, model.k, model.pad, 1000, seed);
+        CellGaussian cell;
+        cell.cell = c;
+        cell.patches = own.patches;
+        cell.mean = std::move(own.mean);
+        cell.cov = std::move(own.cov);
+        loc.fitted.push_back(std::move(cell));
+    }
+    check_gaussian_model(model, "with_cells");
+    return model;
+}
+
 // The explainer with the conditional sampler on a volume against the closed form: each window's S
 // samples drawn here from a twin sampler (same model, same seed), pasted as (C, k, k, k) blocks,
-// p(c|x\w) averaged in double, weight of evidence with the Laplace correction, averaged per voxel.
+// p(c|x\w) averaged in double, weight of evidence with the Laplace correction, averaged per voxel;
+// with one Gaussian, and location-conditioned.
 TEST(ConditionalVolumeExplain, LogisticVolumeModelMatchesItsClosedForm) {
     const Shape shape{1, 2, 5, 6, 4};
     const int64_t C = 2, D = 5, H = 6, W = 4, V = D * H * W, K = 3;
@@ -408,68 +442,78 @@ TEST(ConditionalVolumeExplain, LogisticVolumeModelMatchesItsClosedForm) {
     const Tensor x = random_volume(C, D, H, W, 300);
     std::vector<Tensor> fit_set;  // 4 × 9³ positions for a Gaussian of dimension 128
     for (uint32_t i = 0; i < 4; ++i) fit_set.push_back(random_volume(C, 12, 12, 12, 310 + i));
-    const GaussianPatchModel model = fit_gaussian(fit_set, 2, 1, 0, 0);
-    ASSERT_TRUE(model.volume);
-    ConditionalSampler sampler(model, {});
+    const GaussianPatchModel global = fit_gaussian(fit_set, 2, 1, 0, 0);
+    ASSERT_TRUE(global.volume);
+    std::vector<std::vector<float>> maps;
+    for (const GaussianPatchModel& model : {global, with_cells(global, D, H, W, 320)}) {
+        SCOPED_TRACE(model.location.on() ? "location-conditioned" : "one Gaussian");
+        ConditionalSampler sampler(model, {});
 
-    ExplainParams p;
-    p.k = 2;
-    p.samples = 4;
-    p.seed = 17;
-    p.classes = ClassSelection::all();
-    p.batch = 12;
-    p.exec = Execution::kFull;  // incremental execution of volumes is not supported yet
-    CpuContext ctx;
-    const Explanation e = explain_cpu(g, {"p", false}, x.view(), sampler, p, ctx);
-    ASSERT_EQ(e.relevance.shape(), (Shape{K, D, H, W}));
-    ASSERT_EQ(e.counts.shape(), (Shape{D, H, W}));
-    EXPECT_EQ(e.samples_per_window, 4);
-    for (int64_t i = 0; i < e.relevance.numel(); ++i) ASSERT_TRUE(std::isfinite(e.relevance.data()[i])) << i;
+        ExplainParams p;
+        p.k = 2;
+        p.samples = 4;
+        p.seed = 17;
+        p.classes = ClassSelection::all();
+        p.batch = 12;
+        p.exec = Execution::kFull;  // incremental execution of volumes is not supported yet
+        CpuContext ctx;
+        const Explanation e = explain_cpu(g, {"p", false}, x.view(), sampler, p, ctx);
+        ASSERT_EQ(e.relevance.shape(), (Shape{K, D, H, W}));
+        ASSERT_EQ(e.counts.shape(), (Shape{D, H, W}));
+        EXPECT_EQ(e.samples_per_window, 4);
+        for (int64_t i = 0; i < e.relevance.numel(); ++i) ASSERT_TRUE(std::isfinite(e.relevance.data()[i])) << i;
 
-    const WindowGrid grid(D, H, W, 2, 1);
-    ConditionalSampler twin(model, {});
-    twin.begin_image(x.view(), grid, grid.count(), p.seed);
-    const int64_t S = 4, di = 16;
-    const double N = p.laplace_n;
-    std::vector<float> samples(grid.count() * S * di);
-    twin.draw(0, grid.count(), S, samples.data());
-    const std::vector<double> clean(x.data(), x.data() + x.numel());
-    const std::vector<double> p0 = softmax_of_logits(g, clean);
-    auto log2_odds = [](double q) { return std::log2(q / (1 - q)); };
-    std::vector<double> we(K * V, 0.0), counts(V, 0.0);
-    for (int64_t w = 0; w < grid.count(); ++w) {
-        std::vector<double> pm(K, 0.0);
-        for (int64_t s = 0; s < S; ++s) {
-            std::vector<double> img = clean;
-            const float* v = samples.data() + (w * S + s) * di;
-            for (int64_t c = 0, j = 0; c < C; ++c)
-                for (int64_t z = 0; z < 2; ++z)
-                    for (int64_t y = 0; y < 2; ++y)
-                        for (int64_t q = 0; q < 2; ++q, ++j)
-                            img[((c * D + grid.slice(w) + z) * H + grid.row(w) + y) * W + grid.col(w) + q] = v[j];
-            const std::vector<double> ps = softmax_of_logits(g, img);
-            for (int64_t c = 0; c < K; ++c) pm[c] += ps[c] / S;
+        const WindowGrid grid(D, H, W, 2, 1);
+        ConditionalSampler twin(model, {});
+        twin.begin_image(x.view(), grid, grid.count(), p.seed);
+        const int64_t S = 4, di = 16;
+        const double N = p.laplace_n;
+        std::vector<float> samples(grid.count() * S * di);
+        twin.draw(0, grid.count(), S, samples.data());
+        const std::vector<double> clean(x.data(), x.data() + x.numel());
+        const std::vector<double> p0 = softmax_of_logits(g, clean);
+        auto log2_odds = [](double q) { return std::log2(q / (1 - q)); };
+        std::vector<double> we(K * V, 0.0), counts(V, 0.0);
+        for (int64_t w = 0; w < grid.count(); ++w) {
+            std::vector<double> pm(K, 0.0);
+            for (int64_t s = 0; s < S; ++s) {
+                std::vector<double> img = clean;
+                const float* v = samples.data() + (w * S + s) * di;
+                for (int64_t c = 0, j = 0; c < C; ++c)
+                    for (int64_t z = 0; z < 2; ++z)
+                        for (int64_t y = 0; y < 2; ++y)
+                            for (int64_t q = 0; q < 2; ++q, ++j)
+                                img[((c * D + grid.slice(w) + z) * H + grid.row(w) + y) * W + grid.col(w) + q] = v[j];
+                const std::vector<double> ps = softmax_of_logits(g, img);
+                for (int64_t c = 0; c < K; ++c) pm[c] += ps[c] / S;
+            }
+            for (int64_t z = 0; z < 2; ++z)
+                for (int64_t y = 0; y < 2; ++y)
+                    for (int64_t q = 0; q < 2; ++q) {
+                        const int64_t vox = ((grid.slice(w) + z) * H + grid.row(w) + y) * W + grid.col(w) + q;
+                        counts[vox] += 1;
+                        for (int64_t c = 0; c < K; ++c)
+                            we[c * V + vox] +=
+                                log2_odds((p0[c] * N + 1) / (N + K)) - log2_odds((pm[c] * N + 1) / (N + K));
+                    }
         }
-        for (int64_t z = 0; z < 2; ++z)
-            for (int64_t y = 0; y < 2; ++y)
-                for (int64_t q = 0; q < 2; ++q) {
-                    const int64_t vox = ((grid.slice(w) + z) * H + grid.row(w) + y) * W + grid.col(w) + q;
-                    counts[vox] += 1;
-                    for (int64_t c = 0; c < K; ++c)
-                        we[c * V + vox] += log2_odds((p0[c] * N + 1) / (N + K)) - log2_odds((pm[c] * N + 1) / (N + K));
-                }
+        double worst = 0, largest = 0;
+        for (int64_t c = 0; c < K; ++c)
+            for (int64_t i = 0; i < V; ++i) {
+                const double ref = we[c * V + i] / counts[i];
+                largest = std::max(largest, std::fabs(ref));
+                worst = std::max(worst, std::fabs(e.relevance.data()[c * V + i] - ref));
+            }
+        for (int64_t i = 0; i < V; ++i) EXPECT_EQ(e.counts.data()[i], counts[i]);
+        EXPECT_GT(largest, 1e-3);  // the samples move the prediction: a test that can fail
+        EXPECT_LT(worst, 1e-5);
+        std::printf("closed form, conditional, volume%s: max |WE| %.3g, max |WE − ref| = %.2e\n",
+                    model.location.on() ? " (cells)" : "", largest, worst);
+        maps.emplace_back(e.relevance.data(), e.relevance.data() + e.relevance.numel());
     }
-    double worst = 0, largest = 0;
-    for (int64_t c = 0; c < K; ++c)
-        for (int64_t i = 0; i < V; ++i) {
-            const double ref = we[c * V + i] / counts[i];
-            largest = std::max(largest, std::fabs(ref));
-            worst = std::max(worst, std::fabs(e.relevance.data()[c * V + i] - ref));
-        }
-    for (int64_t i = 0; i < V; ++i) EXPECT_EQ(e.counts.data()[i], counts[i]);
-    EXPECT_GT(largest, 1e-3);  // the samples move the prediction: a test that can fail
-    EXPECT_LT(worst, 1e-5);
-    std::printf("closed form, conditional, volume: max |WE| %.3g, max |WE − ref| = %.2e\n", largest, worst);
+    EXPECT_GT(max_abs_diff(std::vector<double>(maps[0].begin(), maps[0].end()),
+                           std::vector<double>(maps[1].begin(), maps[1].end())),
+              1e-3);  // the cells' Gaussians change the map
 }
 
 // The CUDA device draws the conditional samples itself (philox normals, mean + L·z, the clip per
@@ -481,33 +525,35 @@ TEST(CudaConditionalVolume, DeviceDrawsGiveTheCpuMaps) {
     const Tensor x = random_volume(2, 5, 6, 4, 400);
     std::vector<Tensor> fit_set;
     for (uint32_t i = 0; i < 4; ++i) fit_set.push_back(random_volume(2, 12, 12, 12, 410 + i));
-    GaussianPatchModel model = fit_gaussian(fit_set, 2, 1, 0, 0);
-    model.min = {-1.0f, -0.5f};  // narrow ranges, so that clipping changes many values
-    model.max = {1.0f, 0.5f};
+    GaussianPatchModel global = fit_gaussian(fit_set, 2, 1, 0, 0);
+    global.min = {-1.0f, -0.5f};  // narrow ranges, so that clipping changes many values
+    global.max = {1.0f, 0.5f};
     ExplainParams p;
     p.k = 2;
     p.samples = 3;
     p.seed = 5;
     p.classes = ClassSelection::all();
     p.exec = Execution::kFull;
-    for (bool clip : {false, true}) {
-        ConditionalOptions o;
-        o.clip = clip;
-        ConditionalSampler cpu_sampler(model, o), gpu_sampler(model, o);
-        CpuContext cpu;
-        const Explanation a = explain_cpu(g, {"p", false}, x.view(), cpu_sampler, p, cpu);
-        CudaContextPtr ctx = make_cuda_context(0);
-        const Explanation b = explain_cuda(g, {"p", false}, x.view(), gpu_sampler, p, *ctx, Precision::kFp32);
-        ASSERT_EQ(a.relevance.shape(), b.relevance.shape());
-        double worst = 0, largest = 0;
-        for (int64_t i = 0; i < a.relevance.numel(); ++i) {
-            largest = std::max(largest, std::fabs(static_cast<double>(a.relevance.data()[i])));
-            worst = std::max(worst, std::fabs(static_cast<double>(a.relevance.data()[i] - b.relevance.data()[i])));
+    const GaussianPatchModel cells = with_cells(global, 5, 6, 4, 420);
+    for (const GaussianPatchModel* model : {static_cast<const GaussianPatchModel*>(&global), &cells})
+        for (bool clip : {false, true}) {
+            ConditionalOptions o;
+            o.clip = clip;
+            ConditionalSampler cpu_sampler(*model, o), gpu_sampler(*model, o);
+            CpuContext cpu;
+            const Explanation a = explain_cpu(g, {"p", false}, x.view(), cpu_sampler, p, cpu);
+            CudaContextPtr ctx = make_cuda_context(0);
+            const Explanation b = explain_cuda(g, {"p", false}, x.view(), gpu_sampler, p, *ctx, Precision::kFp32);
+            ASSERT_EQ(a.relevance.shape(), b.relevance.shape());
+            double worst = 0, largest = 0;
+            for (int64_t i = 0; i < a.relevance.numel(); ++i) {
+                largest = std::max(largest, std::fabs(static_cast<double>(a.relevance.data()[i])));
+                worst = std::max(worst, std::fabs(static_cast<double>(a.relevance.data()[i] - b.relevance.data()[i])));
+            }
+            EXPECT_LE(worst, 1e-4 * largest) << (clip ? "clipped" : "unclipped") << (model == &cells ? ", cells" : "");
+            std::printf("[ explain  ] volume conditional%s%s: max |GPU − CPU| %.2e of max |WE| %.3g\n",
+                        model == &cells ? " location-conditioned" : "", clip ? " clipped" : "", worst, largest);
         }
-        EXPECT_LE(worst, 1e-4 * largest) << (clip ? "clipped" : "unclipped");
-        std::printf("[ explain  ] volume conditional%s: max |GPU − CPU| %.2e of max |WE| %.3g\n",
-                    clip ? " clipped" : "", worst, largest);
-    }
 }
 
 }  // namespace

@@ -28,6 +28,7 @@ using sampler_test::make_model;
 using sampler_test::max_abs_diff;
 using sampler_test::random_image;
 using sampler_test::random_volume;
+using sampler_test::with_header;
 using test::TempDir;
 
 // ---- fitting ------------------------------------------------------------------------------------
@@ -403,22 +404,6 @@ TEST(FitGaussianVolume, RefusesBadVolumesAndOversizedCubes) {
     EXPECT_EQ(gaussian_fit_bytes(3, 2, 3, 1000), gaussian_fit_bytes(3, 2, 3, 1000, false));
 }
 
-// The header of a sampler file rewritten by `edit` (the data after it unchanged).
-std::string with_header(const std::string& path, const std::function<void(nlohmann::json&)>& edit) {
-    std::ifstream in(path, std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    uint64_t len = 0;
-    std::memcpy(&len, bytes.data() + 8, 8);
-    nlohmann::json h = nlohmann::json::parse(bytes.substr(16, len));
-    edit(h);
-    std::string header = h.dump();
-    header.append((8 - (16 + header.size()) % 8) % 8, ' ');
-    const uint64_t n = header.size();
-    std::string out = bytes.substr(0, 8);
-    out.append(reinterpret_cast<const char*>(&n), 8);
-    return out + header + bytes.substr(16 + len);
-}
-
 TEST(SamplerFileVolume, RoundTripsAVolumeModelAndRefusesTheWrongKindOfInput) {
     TempDir dir("sampler-file-volume");
     const std::string path = dir.file("brain.pdas");
@@ -474,8 +459,8 @@ TEST(SamplerFileVolume, RoundTripsAVolumeModelAndRefusesTheWrongKindOfInput) {
     expect_input_error([&] { read_sampler_file(nokind); }, {nokind, "volume"});
     const std::string badlz = dir.write("badlz.pdas", with_header(path, [](nlohmann::json& h) { h["lz"] = 1; }));
     expect_input_error([&] { read_sampler_file(badlz); }, {badlz, "lz = 1"});
-    const std::string v3 = dir.write("v3.pdas", with_header(path, [](nlohmann::json& h) { h["version"] = 3; }));
-    expect_input_error([&] { read_sampler_file(v3); }, {v3, "version 3"});
+    const std::string v4 = dir.write("v4.pdas", with_header(path, [](nlohmann::json& h) { h["version"] = 4; }));
+    expect_input_error([&] { read_sampler_file(v4); }, {v4, "version 4"});
     // A volume header over an image model's data: the sizes disagree.
     auto grow = [](nlohmann::json& h) {
         h["version"] = 2;
