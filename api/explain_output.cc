@@ -235,6 +235,7 @@ nlohmann::json image_summary(const ExplainSession& s, const ImageExplanation& r,
     j["batch"] = e.batch;
     j["timings"] = {{"sampler_setup_s", r.seconds_setup},
                     {"compile_s", e.seconds_compile},
+                    {"program", r.program_reused ? "reused" : "compiled"},
                     {"sampling_s", e.seconds_sampling},
                     {"network_s", e.seconds_network},
                     {"reduce_s", e.seconds_reduce},

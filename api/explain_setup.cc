@@ -443,7 +443,9 @@ ImageExplanation ExplainSession::explain(ExplainInput input, const ProgressFn& p
     const CpuThreads scope(threads_);
     ImageExplanation r;
     Sampler& s = sampler_for(input.x, r.sampler, r.seconds_setup);
-    r.e = ::pda::explain(model_->graph, output_, input.x.view(), s, params_, backend_->pda(), progress);
+    const int64_t reused = programs_.reused;
+    r.e = ::pda::explain(model_->graph, output_, input.x.view(), s, params_, backend_->pda(), progress, &programs_);
+    r.program_reused = programs_.reused > reused;
     for (const auto& [key, value] : s.describe()) r.sampler[key] = value;
     r.input = std::move(input);
     return r;

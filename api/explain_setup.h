@@ -46,8 +46,9 @@ ExplainInput make_explain_input(const LoadedModel& m, const std::string& name, C
 struct ImageExplanation {
     ExplainInput input;
     Explanation e;
-    nlohmann::json sampler;    // the sampler used for this image (kind, file or fitted set, describe())
-    double seconds_setup = 0;  // sampler fitting or loading attributable to this image
+    nlohmann::json sampler;       // the sampler used for this image (kind, file or fitted set, describe())
+    double seconds_setup = 0;     // sampler fitting or loading attributable to this image
+    bool program_reused = false;  // the program compiled for an earlier image ran this one
 };
 
 // A model with its explain options, ready for many images: validates everything at construction
@@ -82,6 +83,7 @@ class ExplainSession {
   private:
     struct SampleSet;
     std::string exec_note_;  // why the execution differs from the one asked for (empty: it does not)
+    ProgramCache programs_;  // the compiled program, reused by the next image of the same shape
     Sampler& sampler_for(const Tensor& x, nlohmann::json& desc, double& seconds);
 
     std::shared_ptr<const LoadedModel> model_;

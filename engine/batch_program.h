@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "kernels/tensor.h"
 #include "kernels/window_math.h"
 #include "pda/error.h"
 #include "pda/options.h"
@@ -32,6 +33,11 @@ class BatchProgram {
     // a batch of images with the samples pasted in; input() and run() are then unused, and images
     // past count·S, or all of them when samples is null, are the clean image.
     virtual bool takes_samples() const { return false; }
+
+    // Makes the program one for the clean image x, of the shape it was compiled for, instead of the
+    // image it was made with (what it caches of the clean image is computed again). False when it
+    // cannot: compile a new one.
+    virtual bool rebind(ConstTensorView x) { return false; }
     virtual void run_samples(const PdaWindows&, const float*) {
         fail_internal("this program takes a batch of images, not samples");
     }

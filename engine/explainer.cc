@@ -21,7 +21,7 @@
 namespace pda {
 
 Explanation explain(const Graph& g, const OutputSpec& out, ConstTensorView x, Sampler& sampler, const ExplainParams& p,
-                    PdaDevice& dev, const ProgressFn& progress) {
+                    PdaDevice& dev, const ProgressFn& progress, ProgramCache* cache) {
     const ExplainClock::time_point t_start = ExplainClock::now();
     Explanation e;
 
@@ -33,13 +33,29 @@ Explanation explain(const Graph& g, const OutputSpec& out, ConstTensorView x, Sa
 
     // ---- plan: the network (a fused private copy where requested values stay readable), the batch ---
     const ExplainClock::time_point t_compile = ExplainClock::now();
-    Graph fused;
-    if (p.fuse) fused = fused_copy(g, out, nodes);
-    const Graph& net = p.fuse ? fused : g;
+    ProgramCache local;
+    ProgramCache& pc = cache ? *cache : local;
+    if (p.fuse && !pc.have_fused) {
+        pc.fused = fused_copy(g, out, nodes);
+        pc.have_fused = true;
+    }
+    const Graph& net = p.fuse ? pc.fused : g;
     std::set<std::string> keep{out.value};
     for (const NodeTarget& t : nodes) keep.insert(t.value);
     const DeviceArray<float> x_dev = device_upload(dev, x.data, image_size);  // before sizing the batch
-    const BatchLimits lim = dev.batch_limits(net, x.shape, p.k, p.exec, keep);
+    const bool same = pc.shape == x.shape && pc.k == p.k && pc.exec == p.exec;
+    if (!same) {
+        pc.program.reset();
+        pc.have_limits = false;
+        pc.shape = x.shape;
+        pc.k = p.k;
+        pc.exec = p.exec;
+    }
+    if (!pc.have_limits) {
+        pc.limits = dev.batch_limits(net, x.shape, p.k, p.exec, keep);
+        pc.have_limits = true;
+    }
+    const BatchLimits lim = pc.limits;
     auto refuse = [&](const std::string& what, int64_t n) {
         std::string need;
         if (lim.image_bytes > 0)
@@ -64,7 +80,15 @@ Explanation explain(const Graph& g, const OutputSpec& out, ConstTensorView x, Sa
     const int64_t wpb_most = std::min(n_windows + 1, std::max<int64_t>(1, images / S));
     const int64_t n_batches = (n_windows + 1 + wpb_most - 1) / wpb_most;
     int64_t wpb = (n_windows + 1 + n_batches - 1) / n_batches;
-    std::unique_ptr<BatchProgram> prog = dev.compile(net, x, p.k, wpb * S, p.exec, keep);
+    if (pc.program && pc.batch == wpb * S && pc.program->rebind(x)) {
+        ++pc.reused;
+    } else {
+        pc.program.reset();  // its memory first
+        pc.program = dev.compile(net, x, p.k, wpb * S, p.exec, keep);
+        pc.batch = wpb * S;
+        ++pc.compiled;
+    }
+    BatchProgram* prog = pc.program.get();
     wpb = std::min(wpb, prog->batch() / S);  // lowered on out-of-memory
     if (wpb < 1)
         fail_input("graph '" + g.name + "': " + std::to_string(S) + " images of one window do not fit in " +

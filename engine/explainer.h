@@ -25,7 +25,23 @@ struct CudaContext;
 // (M + node units) × H × W of them, until the final division. The batch is p.batch or the device's
 // max_batch, rounded down to whole windows (lowered on out-of-memory at compile).
 Explanation explain(const Graph& g, const OutputSpec& out, ConstTensorView x, Sampler& sampler, const ExplainParams& p,
-                    PdaDevice& device, const ProgressFn& progress = {});
+                    PdaDevice& device, const ProgressFn& progress = {}, struct ProgramCache* cache = nullptr);
+
+// What explain() keeps between the images of one session (the same graph, outputs, nodes and
+// device): the fused copy of the graph, the batch limits and the compiled program, reused for the
+// next image of the same shape, k, batch and execution (BatchProgram::rebind) instead of planning
+// and compiling again. Maps are the same bits either way (tests/test_job_cli.cc).
+struct ProgramCache {
+    bool have_fused = false;
+    Graph fused;
+    Shape shape;  // the image shape, k, execution and batch the limits and program are for
+    int64_t k = 0, batch = 0;
+    Execution exec = Execution::kFull;
+    bool have_limits = false;
+    BatchLimits limits;
+    std::unique_ptr<BatchProgram> program;
+    int64_t compiled = 0, reused = 0;  // programs compiled and reused, for reports
+};
 
 // explain() on the CPU device of ctx, or on the CUDA device of ctx with the network's precision
 // (fp16/bf16 may be refused by the CUDA program; that error passes through; sampling and reductions

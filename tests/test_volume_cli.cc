@@ -127,6 +127,22 @@ TEST(VolumeCli, SlicesAndThresholdPickThePictures) {
               pda::test::read_file(f.out + "/c/v1/slice-1-z3.png"));
 }
 
+// One pda explain over two volumes reuses the linear head's program for the second (z₀ of the new
+// clean volume): its maps equal the second volume's explained alone, bit for bit.
+TEST(VolumeCli, ReusedLinearHeadGivesTheSameBits) {
+    VolumeFixture f;
+    const std::string common = "explain " + f.model + " --sampler marginal --sample-images " + f.vols +
+                               " --samples 3 --k 2 --quiet --classes all --out ";
+    ASSERT_EQ(pda::test::run_pda(common + f.out + "/both " + f.vol(0) + " " + f.vol(1)).exit_code, 0);
+    ASSERT_EQ(pda::test::run_pda(common + f.out + "/alone " + f.vol(1)).exit_code, 0);
+    const pda::Volume both = pda::read_volume(f.out + "/both/v1/relevance.nii.gz");
+    const pda::Volume alone = pda::read_volume(f.out + "/alone/v1/relevance.nii.gz");
+    ASSERT_EQ(both.data.shape(), alone.data.shape());
+    EXPECT_TRUE(std::equal(both.data.data(), both.data.data() + both.data.numel(), alone.data.data()));
+    const nlohmann::json s = nlohmann::json::parse(std::ifstream(f.out + "/both/v1/summary.json"));
+    EXPECT_EQ(s["timings"]["program"], "reused");
+}
+
 TEST(VolumeCli, BadSlicesAndThresholdExit2WithoutOutput) {
     VolumeFixture f;
     const std::string base =

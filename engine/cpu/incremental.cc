@@ -50,19 +50,10 @@ IncrementalProgram::IncrementalProgram(const Graph& g, ConstTensorView clean_x, 
         if (!st.avg_factor.empty()) plain.insert(g.nodes[st.node].output);
     if (blocked_layouts) blocked_ = plan_cpu_layouts(g, shapes_, plain);
 
-    // The clean cache: the clean image once, every value kept; blocked values stored blocked.
+    // The clean image's forward, every value kept (set_clean runs it).
     CompileOptions all;
     for (const Node& n : g.nodes) all.keep.insert(n.output);
-    std::unique_ptr<Program> once = compile_cpu(g, {clean_x.shape}, ctx, all);
-    once->run({clean_x});
-    for (const auto& [name, lv] : layout_.values) {
-        if (lv.clean < 0) continue;
-        const ConstTensorView v = name == plan_.input ? clean_x : once->value(name);
-        if (blocked_.count(name))
-            to_blocked(v, clean_.data() + lv.clean);
-        else
-            std::copy(v.data, v.data + v.numel(), clean_.data() + lv.clean);
-    }
+    clean_prog_ = compile_cpu(g, {clean_x.shape}, ctx, all);
 
     LayoutMemory mem;
     mem.arena = arena_.data();
@@ -84,8 +75,25 @@ IncrementalProgram::IncrementalProgram(const Graph& g, ConstTensorView clean_x, 
         for (const std::string& v : op.inputs) vec.push_back(layout(v) == Layout::kBlocked16 ? kChannelBlock : 1);
         gather_vec_.push_back(vec);
     }
-    // Unchanged values read in full or kept: replicated over the batch once.
-    for (const LayoutBinding::Broadcast& b : bind_.broadcasts) cpu::crop_broadcast(b.out, b.clean, b.n, batch);
+    set_clean(clean_x);
+}
+
+void IncrementalProgram::set_clean(ConstTensorView x) {
+    if (x.shape != plan_.value(plan_.input).shape)
+        fail_internal("incremental program for " + plan_.value(plan_.input).shape.str() + " given an image " +
+                      x.shape.str());
+    // The clean cache: every value the plan reads of the clean image; blocked values stored blocked.
+    clean_prog_->run({x});
+    for (const auto& [name, lv] : layout_.values) {
+        if (lv.clean < 0) continue;
+        const ConstTensorView v = name == plan_.input ? x : clean_prog_->value(name);
+        if (blocked_.count(name))
+            to_blocked(v, clean_.data() + lv.clean);
+        else
+            std::copy(v.data, v.data + v.numel(), clean_.data() + lv.clean);
+    }
+    // Unchanged values read in full or kept: replicated over the batch.
+    for (const LayoutBinding::Broadcast& b : bind_.broadcasts) cpu::crop_broadcast(b.out, b.clean, b.n, layout_.batch);
 }
 
 void IncrementalProgram::run_windows(const CropWindows& win) {

@@ -21,6 +21,7 @@
 #include "engine/cpu/ops.h"
 #include "engine/incremental_layout.h"
 #include "engine/incremental_plan.h"
+#include "engine/program.h"
 
 namespace pda {
 
@@ -37,6 +38,10 @@ class IncrementalProgram {
     ~IncrementalProgram();
     IncrementalProgram(const IncrementalProgram&) = delete;
     IncrementalProgram& operator=(const IncrementalProgram&) = delete;
+
+    // Makes this the program of another clean image of the same shape: its forward is run and cached
+    // again; the plan, the layout and the compiled ops stay (a dataset's images share them).
+    void set_clean(ConstTensorView clean_x);
 
     // The (B, C, [D,] H, W) input batch in the program's memory: B images equal to clean_x except
     // inside each image's window, filled before run_windows().
@@ -71,6 +76,7 @@ class IncrementalProgram {
     Tensor arena_, clean_;
     LayoutBinding bind_;
     std::vector<std::unique_ptr<CpuOp>> ops_;
+    std::unique_ptr<Program> clean_prog_;           // the clean image's forward, every value kept
     std::set<std::string> blocked_;                 // values in the blocked layout
     std::vector<std::vector<int64_t>> gather_vec_;  // per step and input: floats per gathered element
     bool ran_ = false;

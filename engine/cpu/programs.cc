@@ -28,6 +28,7 @@ class CpuFullProgram : public BatchProgram {
     float* input() override { return input_.data(); }
     void run(const PdaWindows&) override { prog_->run({ConstTensorView(input_.data(), input_.shape())}); }
     const float* value(const std::string& name) const override { return prog_->value(name).data; }
+    bool rebind(ConstTensorView x) override { return batched(x.shape, batch()) == input_.shape(); }
 
   private:
     Tensor input_;
@@ -55,6 +56,10 @@ class CpuIncrementalBatch : public BatchProgram {
         prog_.run_windows({slices_.data(), rows_.data(), cols_.data()});
     }
     const float* value(const std::string& name) const override { return prog_.value(name).data; }
+    bool rebind(ConstTensorView x) override {
+        prog_.set_clean(x);
+        return true;
+    }
 
   private:
     IncrementalProgram prog_;
@@ -73,19 +78,13 @@ class CpuLinearHeadBatch : public BatchProgram {
           clean_(clean_x.shape, clean_x.data),
           z_(Shape{batch, h_.units}),
           z0_(static_cast<size_t>(h_.units)) {
-        const int64_t K = h_.units;
-        for (int64_t k = 0; k < K; ++k) z0_[k] = h_.bias[k];
-        for (int64_t o = 0; o < h_.inputs; ++o) {
-            const double v = clean_.data()[o];
-            const float* w = h_.wt.data() + o * K;
-            for (int64_t k = 0; k < K; ++k) z0_[k] += static_cast<double>(w[k]) * v;
-        }
+        set_z0();
         if (!h_.tail.nodes.empty()) {
             CompileOptions opt;
             for (const std::string& v : keep)
                 if (v != h_.z) opt.keep.insert(v);
-            h_.tail.inputs[0].shape = Shape{batch, K};
-            tail_ = compile_cpu(h_.tail, {Shape{batch, K}}, ctx, opt);
+            h_.tail.inputs[0].shape = Shape{batch, h_.units};
+            tail_ = compile_cpu(h_.tail, {Shape{batch, h_.units}}, ctx, opt);
         }
     }
     int64_t batch() const override { return batch_; }
@@ -121,8 +120,25 @@ class CpuLinearHeadBatch : public BatchProgram {
     const float* value(const std::string& name) const override {
         return name == h_.z || !tail_ ? z_.data() : tail_->value(name).data;
     }
+    bool rebind(ConstTensorView x) override {
+        if (x.shape != clean_.shape()) return false;
+        std::copy(x.data, x.data + x.numel(), clean_.data());
+        set_z0();
+        return true;
+    }
 
   private:
+    // z₀ = b + Wᵀ·x₀ of the clean image, in double.
+    void set_z0() {
+        const int64_t K = h_.units;
+        for (int64_t k = 0; k < K; ++k) z0_[k] = h_.bias[k];
+        for (int64_t o = 0; o < h_.inputs; ++o) {
+            const double v = clean_.data()[o];
+            const float* w = h_.wt.data() + o * K;
+            for (int64_t k = 0; k < K; ++k) z0_[k] += static_cast<double>(w[k]) * v;
+        }
+    }
+
     LinearHead h_;
     int64_t batch_;
     Tensor clean_, z_;
