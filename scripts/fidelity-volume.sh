@@ -39,5 +39,5 @@ for sampler in ${SAMPLERS:-conditional marginal}; do
     esac
     rm -rf "$work/$sampler"
     for p in $patients; do "$pda" explain "$model" "$p" "${common[@]}" "${args[@]}" --out "$work/$sampler"; done
-    echo "$sampler: $(/usr/bin/python3 tests/volumes/fidelity.py "$cohort" "$work/$sampler"/* | tail -n 1)"
+    echo "$sampler: $(/usr/bin/python3 tests/volumes/fidelity.py "$cohort" "$work/$sampler"/*/ | tail -n 1)"
 done
