@@ -255,7 +255,7 @@ inline Geometry geo3(int64_t k, int64_t s, int64_t pb, int64_t pe, bool ceil_mod
 
 // The volume twin of random_graph, on (1, 2, 13, 11, 17) (no window side > 1 divides an axis), its
 // pools of stride 2 late so that most nodes run on crops: average pool with pads → Conv3d (16, pads) →
-// BN → ReLU → three branches (1³ conv; 2³ conv of dilation 2 with groups + average pool counting or
+// BN → ReLU → three branches (1³ conv; depthwise 2³ conv of dilation 2 + average pool counting or
 // not counting pads; a 3 × 1 × 3 conv with pads (1, 0, 1)) → concat of the first two → Add with the
 // third → ReLU → max pool (2³, stride 2, ceil mode) → softmax over channels → average pool (2³, stride
 // 2, ceil mode, pads) → conv (stride (2, 1, 2), pads 1 before, 0 after) → global pool → flatten → fully
@@ -270,7 +270,7 @@ inline Graph random_volume_graph(uint32_t seed, bool include_pad) {
     std::string a = m.conv(x, 16, geo3(1, 1, 0, 0));
     Geometry dilated = geo3(2, 1, 1, 1);
     dilated.dilation = {2, 2, 2};
-    std::string b = m.conv(x, 16, dilated, 2);
+    std::string b = m.conv(x, 16, dilated, 16);  // depthwise
     b = m.pool(b, OpType::kAveragePool, geo3(3, 1, 1, 1), include_pad);
     std::string c = m.op(OpType::kConcat, {a, b});
     Geometry flat = geo3(3, 1, 1, 1);

@@ -103,14 +103,17 @@ class OneNodeCluster:
         why = missing_requirements()
         if why:
             raise ClusterUnavailable(why)
-        for d in ["etc", "munge", "state", "spool", "log", "run"]:
-            (self.root / d).mkdir(parents=True, exist_ok=True)
-        os.chmod(self.root, 0o755)  # munged wants its socket's folders searchable by all
-        self._start_munged()
-        self.node, node_hw = _node_line()
-        ctld_port, slurmd_port = _free_ports(2)
-        self._make_gpu_files()
-        self._write_conf(node_hw, ctld_port, slurmd_port)
+        try:
+            for d in ["etc", "munge", "state", "spool", "log", "run"]:
+                (self.root / d).mkdir(parents=True, exist_ok=True)
+            os.chmod(self.root, 0o755)  # munged wants its socket's folders searchable by all
+            self._start_munged()
+            self.node, node_hw = _node_line()
+            ctld_port, slurmd_port = _free_ports(2)
+            self._make_gpu_files()
+            self._write_conf(node_hw, ctld_port, slurmd_port)
+        except (OSError, RuntimeError) as e:
+            raise ClusterUnavailable(str(e)) from e
         self._spawn("slurmctld", ["slurmctld", "-D", "-f", str(self.conf)])
         self._wait(lambda: self._run(["scontrol", "ping"], check=False).stdout.find("UP") >= 0, timeout,
                    "slurmctld answering scontrol ping", "slurmctld")
@@ -143,6 +146,9 @@ class OneNodeCluster:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        deadline = time.monotonic() + 5
+        while self.leftovers() and time.monotonic() < deadline:
+            time.sleep(0.1)
         for p in self.procs.values():
             if p.stdout:
                 p.stdout.close()
