@@ -133,34 +133,45 @@ void check_output_dir(const std::string& out_dir, const std::vector<std::string>
         if (fs::exists(st) && !fs::is_directory(st))
             fail_input(out_dir + "/" + stem + ": exists and is not a result folder; move it away");
     }
-    // Probe: create OUT's missing folders, write and remove an entry, remove what was created.
-    fs::path existing = out;
-    std::vector<fs::path> created;
-    while (!existing.empty() && !fs::exists(existing, ec)) {
-        created.push_back(existing);
-        existing = existing.parent_path();
-    }
-    if (existing.empty()) existing = ".";
-    if (!fs::is_directory(existing, ec)) fail_input("--out " + out_dir + ": " + existing.string() + " is not a folder");
-    auto cleanup = [&] {
-        for (const fs::path& p : created) fs::remove(p, ec);  // deepest first
-    };
-    for (auto it = created.rbegin(); it != created.rend(); ++it)
-        if (::mkdir(it->c_str(), 0777) != 0) {
-            const std::string why = std::strerror(errno);
-            cleanup();
-            fail_input("--out " + out_dir + ": cannot create the folder: " + why);
-        }
-    const fs::path probe = out / (".pda-probe-" + std::to_string(::getpid()));
-    const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
-    const int err = errno;
-    if (fd >= 0) {
-        ::close(fd);
-        ::unlink(probe.c_str());
-    }
+    // Probe: create OUT's missing folders, write and remove an entry, remove what was created. Other
+    // processes may probe the same OUT at once (the shards of one job): a folder one of them made
+    // first is used, not removed, and a probe whose folder another removed meanwhile is tried again.
+    int fd = -1, err = 0;
     struct statvfs vfs {};
-    const bool have_vfs = ::statvfs(out.c_str(), &vfs) == 0;
-    cleanup();
+    bool have_vfs = false;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+        fs::path existing = out;
+        std::vector<fs::path> missing, created;
+        while (!existing.empty() && !fs::exists(existing, ec)) {
+            missing.push_back(existing);
+            existing = existing.parent_path();
+        }
+        if (existing.empty()) existing = ".";
+        if (!fs::is_directory(existing, ec))
+            fail_input("--out " + out_dir + ": " + existing.string() + " is not a folder");
+        auto cleanup = [&] {
+            for (const fs::path& p : created) fs::remove(p, ec);  // deepest first
+        };
+        for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+            if (::mkdir(it->c_str(), 0777) == 0) {
+                created.insert(created.begin(), *it);
+            } else if (errno != EEXIST || !fs::is_directory(*it, ec)) {
+                const std::string why = std::strerror(errno);
+                cleanup();
+                fail_input("--out " + out_dir + ": cannot create the folder: " + why);
+            }
+        }
+        const fs::path probe = out / (".pda-probe-" + std::to_string(::getpid()));
+        fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+        err = errno;
+        if (fd >= 0) {
+            ::close(fd);
+            ::unlink(probe.c_str());
+        }
+        have_vfs = ::statvfs(out.c_str(), &vfs) == 0;
+        cleanup();
+        if (fd >= 0 || err != ENOENT) break;
+    }
     if (fd < 0) fail_input("--out " + out_dir + ": cannot write there: " + std::strerror(err));
     const double free_bytes = have_vfs ? static_cast<double>(vfs.f_bavail) * static_cast<double>(vfs.f_frsize) : -1;
     if (bytes > 0 && free_bytes >= 0 && free_bytes < bytes)

@@ -184,6 +184,29 @@ TEST(JobCli, ShardsSplitTheDatasetExactly) {
     EXPECT_EQ(names, names1);
 }
 
+// The shards of a job start at once into an OUT that does not exist yet: each one's checks of OUT
+// (made for a probe, written to, removed) must not trip over the others'.
+TEST(JobCli, ConcurrentShardsIntoAMissingOut) {
+    Dataset d;
+    fs::remove(fs::path(d.photos) / "b" / "bad.png");
+    for (int round = 0; round < 3; ++round) {
+        const std::string out = d.out("c" + std::to_string(round));
+        std::string cmd;
+        for (int i = 0; i < 4; ++i) {
+            const std::string n = std::to_string(i), at = (d.dir / "").string();
+            cmd += "( " + std::string(PDA_CLI) + " " + d.explain(d.photos, out, "--shard " + n + "/4") + " >" + at +
+                   "log" + n + " 2>&1; echo $? >" + at + "rc" + n + " ) & ";
+        }
+        cmd += "wait";
+        ASSERT_EQ(std::system(cmd.c_str()), 0);
+        for (int i = 0; i < 4; ++i)
+            EXPECT_EQ(read_file((d.dir / ("rc" + std::to_string(i))).string()), "0\n")
+                << read_file((d.dir / ("log" + std::to_string(i))).string());
+        EXPECT_EQ(results(out), kGood);
+        EXPECT_TRUE(temporaries(out).empty());
+    }
+}
+
 TEST(JobCli, ListFilesAndStandardInput) {
     Dataset d;
     const std::string a = d.photos + "/a/p0.png", b = d.photos + "/b/p0.png";
