@@ -152,16 +152,23 @@ void check_output_dir(const std::string& out_dir, const std::vector<std::string>
         auto cleanup = [&] {
             for (const fs::path& p : created) fs::remove(p, ec);  // deepest first
         };
-        for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+        bool vanished = false;  // a parent another process made, and removed again meanwhile
+        for (auto it = missing.rbegin(); it != missing.rend() && !vanished; ++it) {
             if (::mkdir(it->c_str(), 0777) == 0) {
                 created.insert(created.begin(), *it);
+            } else if (errno == ENOENT && attempt < 4) {
+                vanished = true;
             } else if (errno != EEXIST || !fs::is_directory(*it, ec)) {
                 const std::string why = std::strerror(errno);
                 cleanup();
                 fail_input("--out " + out_dir + ": cannot create the folder: " + why);
             }
         }
-        const fs::path probe = out / (".pda-probe-" + std::to_string(::getpid()));
+        if (vanished) {
+            cleanup();
+            continue;
+        }
+        const fs::path probe = out / temp_result_name("pda-probe", "tmp");  // swept if a kill leaves it
         fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
         err = errno;
         if (fd >= 0) {
@@ -269,8 +276,12 @@ std::string write_image_result(const std::string& out_dir, const std::string& st
     sweep_stale_results(out_dir);
     const fs::path tmp = fs::path(out_dir) / temp_result_name(stem, "tmp");
     fs::remove_all(tmp, ec);
-    if (!fs::create_directory(tmp, ec) || ec)
-        fail_input(tmp.string() + ": cannot create the folder: " + (ec ? ec.message() : "exists"));
+    bool made = fs::create_directory(tmp, ec);
+    for (int attempt = 0; !made && ec == std::errc::no_such_file_or_directory && attempt < 3; ++attempt) {
+        fs::create_directories(out_dir, ec);  // removed meanwhile by another process's probe of it
+        made = fs::create_directory(tmp, ec);
+    }
+    if (!made || ec) fail_input(tmp.string() + ": cannot create the folder: " + (ec ? ec.message() : "exists"));
     DirGuard guard{tmp};
     auto stop_if_interrupted = [] {
         if (interrupt_requested()) fail_input("interrupted");

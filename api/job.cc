@@ -56,7 +56,12 @@ std::string utc_now_iso() {
 void append_line(const fs::path& file, const nlohmann::json& j) {
     const std::string line = j.dump() + "\n";
     const std::unique_lock<std::mutex> lock = output_lock();  // an interrupt waits for the whole line
-    const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == ENOENT) {  // OUT removed by another process's probe of it meanwhile
+        std::error_code ec;
+        fs::create_directories(file.parent_path(), ec);
+        fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    }
     if (fd < 0) fail_input(file.string() + ": cannot append: " + std::strerror(errno));
     const ssize_t n = ::write(fd, line.data(), line.size());
     const int err = errno;
@@ -80,12 +85,18 @@ std::vector<nlohmann::json> read_lines(const fs::path& file) {
 
 // Written to a temporary file and renamed over the old one.
 void write_json_file(const fs::path& file, const nlohmann::json& j) {
-    const fs::path tmp = file.string() + ".tmp-" + std::to_string(::getpid());
+    const fs::path tmp = file.parent_path() / temp_result_name(file.filename().string(), "tmp");  // swept if killed
     const std::unique_lock<std::mutex> lock = output_lock();  // an interrupt waits for the rename
-    {
+    for (int attempt = 0;; ++attempt) {
         std::ofstream f(tmp, std::ios::trunc);
+        if (!f && attempt < 3) {  // OUT removed by another process's probe of it meanwhile: make it again
+            std::error_code ec;
+            fs::create_directories(file.parent_path(), ec);
+            continue;
+        }
         f << j.dump(2) << "\n";
         if (!f) fail_input(tmp.string() + ": cannot write");
+        break;
     }
     std::error_code ec;
     fs::rename(tmp, file, ec);

@@ -68,12 +68,16 @@ std::vector<nlohmann::json> lines(const fs::path& file) {
     return out;
 }
 
-// The result folders under out (those holding a summary.json), by name.
+// The result folders under out (those holding a summary.json, temporary ones left out), by name;
+// out may change while it is read (a job running in it).
 std::vector<std::string> results(const fs::path& out) {
     std::vector<std::string> names;
-    for (auto& e : fs::recursive_directory_iterator(out))
-        if (e.path().filename() == "summary.json")
-            names.push_back(fs::relative(e.path().parent_path(), out).generic_string());
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it(out, ec), end; !ec && it != end; it.increment(ec)) {
+        const fs::path dir = it->path().parent_path();
+        if (it->path().filename() == "summary.json" && dir.filename().string()[0] != '.')
+            names.push_back(dir.lexically_relative(out).generic_string());
+    }
     std::sort(names.begin(), names.end());
     return names;
 }
