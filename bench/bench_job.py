@@ -96,7 +96,7 @@ def main():
         make_model(model)
     if len(glob.glob(os.path.join(images, "*.png"))) != a.images:
         make_images(images, a.images)
-    sampler = os.path.join(a.work, "k10.pdas")
+    sampler = os.path.join(a.work, "small48-k10.pdas")
     if not os.path.exists(sampler):
         os.system(f"{a.pda} fit-sampler {model} --images {images} --k 10 --pad 2 -o {sampler} >/dev/null")
     args = f"--sampler-file {sampler} --k 10 --pad 2 --samples 10 --stride 1"
