@@ -6,6 +6,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -97,5 +98,23 @@ class OnnxBuilder {
     onnx::ModelProto m_;
     onnx::GraphProto* g_;
 };
+
+// A logistic regression over a (1, 1, D, H, W) volume as pda's volume tests use it: input "volume" →
+// Flatten → Gemm (2 classes, weights uniform in ±0.2 drawn from rng, bias ±0.1, transB) → Softmax
+// "probabilities".
+inline std::string logreg_volume_onnx(int64_t D, int64_t H, int64_t W, std::mt19937& rng) {
+    const int64_t d = D * H * W;
+    std::uniform_real_distribution<float> u(-0.2f, 0.2f);
+    OnnxBuilder b;
+    b.input("volume", {1, 1, D, H, W}).output("probabilities");
+    std::vector<float> w(static_cast<size_t>(2 * d));
+    for (float& v : w) v = u(rng);
+    b.floats("W", {2, d}, w);
+    b.floats("B", {2}, {0.1f, -0.1f});
+    b.node("Flatten", {"volume"}, {"flat"});
+    OnnxBuilder::attr(b.node("Gemm", {"flat", "W", "B"}, {"z"}), "transB", int64_t{1});
+    OnnxBuilder::attr(b.node("Softmax", {"z"}, {"probabilities"}), "axis", int64_t{1});
+    return b.bytes();
+}
 
 }  // namespace pda::test

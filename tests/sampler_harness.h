@@ -74,6 +74,49 @@ std::vector<double> conditional_mean(const Config& c, const std::vector<double>&
     return mu;
 }
 
+// The sample mean and covariance of n draws of di values each (out: n × di, row-major).
+struct SampleMoments {
+    std::vector<double> mean, cov;
+};
+inline SampleMoments sample_moments(const float* out, int64_t n, int64_t di) {
+    SampleMoments m{std::vector<double>(static_cast<size_t>(di), 0.0),
+                    std::vector<double>(static_cast<size_t>(di * di), 0.0)};
+    for (int64_t t = 0; t < n; ++t)
+        for (int64_t j = 0; j < di; ++j) m.mean[j] += out[t * di + j] / static_cast<double>(n);
+    for (int64_t t = 0; t < n; ++t)
+        for (int64_t i = 0; i < di; ++i)
+            for (int64_t j = 0; j < di; ++j)
+                m.cov[i * di + j] += (out[t * di + i] - m.mean[i]) * (out[t * di + j] - m.mean[j]) / (n - 1.0);
+    return m;
+}
+
+// Expects the moments of n Gaussian draws to be those of N(mu, cond) (cond di × di): every mean
+// coordinate within 5 standard errors, and the covariance's relative Frobenius error within 4× its
+// RMS, E‖Ŝ − Σ‖²_F ≈ ((tr Σ)² + ‖Σ‖²_F) / n. Returns the worst |z| of the mean, the error and its bound.
+struct MomentCheck {
+    double worst_z = 0, rel = 0, bound = 0;
+};
+inline MomentCheck expect_gaussian_moments(const SampleMoments& s, int64_t n, const std::vector<double>& mu,
+                                           const double* cond) {
+    const int64_t di = static_cast<int64_t>(mu.size());
+    MomentCheck c;
+    for (int64_t j = 0; j < di; ++j) {
+        const double se = std::sqrt(cond[j * di + j] / n);
+        c.worst_z = std::max(c.worst_z, std::fabs(s.mean[j] - mu[j]) / se);
+        EXPECT_LE(std::fabs(s.mean[j] - mu[j]), 5 * se) << "coordinate " << j;
+    }
+    double tr = 0, fro2 = 0, err2 = 0;
+    for (int64_t i = 0; i < di; ++i) tr += cond[i * di + i];
+    for (int64_t i = 0; i < di * di; ++i) {
+        fro2 += cond[i] * cond[i];
+        err2 += (s.cov[i] - cond[i]) * (s.cov[i] - cond[i]);
+    }
+    c.rel = std::sqrt(err2 / fro2);
+    c.bound = 4 * std::sqrt((tr * tr + fro2) / n / fro2);
+    EXPECT_LE(c.rel, c.bound);
+    return c;
+}
+
 // A random volume (1, C, D, H, W).
 inline Tensor random_volume(int64_t C, int64_t D, int64_t H, int64_t W, uint32_t seed) {
     Tensor t(Shape({1, C, D, H, W}));

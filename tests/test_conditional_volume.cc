@@ -274,24 +274,9 @@ TEST(ConditionalVolumeSampler, SampleMeanAndCovarianceMatchTheConditional) {
             const std::vector<double> mu = reference_mean(m, x, grid, w, per_channel, &ref, &c3);
             std::vector<float> out(n * di);
             s.draw(w, w + 1, n, out.data());
-            std::vector<double> mean(di, 0.0), cov(di * di, 0.0);
-            for (int64_t t = 0; t < n; ++t)
-                for (int64_t j = 0; j < di; ++j) mean[j] += out[t * di + j] / static_cast<double>(n);
-            for (int64_t t = 0; t < n; ++t)
-                for (int64_t i = 0; i < di; ++i)
-                    for (int64_t j = 0; j < di; ++j)
-                        cov[i * di + j] += (out[t * di + i] - mean[i]) * (out[t * di + j] - mean[j]) / (n - 1.0);
-            for (int64_t j = 0; j < di; ++j)
-                EXPECT_LE(std::fabs(mean[j] - mu[j]), 5 * std::sqrt(ref.cond[j * di + j] / n)) << "coordinate " << j;
-            // E‖Ŝ − Σ‖²_F ≈ ((tr Σ)² + ‖Σ‖²_F) / n for Gaussian samples; allow 4× that RMS.
-            double tr = 0, fro2 = 0, err2 = 0;
-            for (int64_t i = 0; i < di; ++i) tr += ref.cond[i * di + i];
-            for (int64_t i = 0; i < di * di; ++i) {
-                fro2 += ref.cond[i] * ref.cond[i];
-                err2 += (cov[i] - ref.cond[i]) * (cov[i] - ref.cond[i]);
-            }
-            const double rel = std::sqrt(err2 / fro2), bound = 4 * std::sqrt((tr * tr + fro2) / n / fro2);
-            EXPECT_LE(rel, bound);
+            const sampler_test::MomentCheck mc = sampler_test::expect_gaussian_moments(
+                sampler_test::sample_moments(out.data(), n, di), n, mu, ref.cond.data());
+            const double rel = mc.rel, bound = mc.bound;
             std::printf("  window %lld config %lld %s: cov rel. Frobenius error %.4f (bound %.4f)\n",
                         static_cast<long long>(w), static_cast<long long>(cfg), per_channel ? "per-channel" : "joint",
                         rel, bound);

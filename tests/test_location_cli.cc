@@ -34,18 +34,7 @@ struct CellFixture {
     CellFixture() {
         const int64_t d = kD * kH * kW;
         std::mt19937 rng(7);
-        std::uniform_real_distribution<float> u(-0.2f, 0.2f);
-        pda::test::OnnxBuilder b;
-        b.input("volume", {1, 1, kD, kH, kW}).output("probabilities");
-        std::vector<float> w(static_cast<size_t>(2 * d));
-        for (float& v : w) v = u(rng);
-        b.floats("W", {2, d}, w);
-        b.floats("B", {2}, {0.1f, -0.1f});
-        b.node("Flatten", {"volume"}, {"flat"});
-        auto* g = b.node("Gemm", {"flat", "W", "B"}, {"z"});
-        pda::test::OnnxBuilder::attr(g, "transB", int64_t{1});
-        pda::test::OnnxBuilder::attr(b.node("Softmax", {"z"}, {"probabilities"}), "axis", int64_t{1});
-        model = tmp.write("logreg.onnx", b.bytes());
+        model = tmp.write("logreg.onnx", pda::test::logreg_volume_onnx(kD, kH, kW, rng));
         tmp.write("logreg.json", R"({"kind": "volume", "output_kind": "probabilities", "input_shape": [1, 12, 12, 12],
             "labels": ["control", "patient"], "mask": "mask.nii.gz"})");
         std::vector<float> lower_z(static_cast<size_t>(d), 0.f), lower_x(static_cast<size_t>(d), 0.f);
