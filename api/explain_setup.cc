@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -75,6 +76,23 @@ bool is_volume_file(const std::string& name) {
         if (n.size() > ext.size() && n.compare(n.size() - ext.size(), ext.size(), ext) == 0) return true;
     }
     return false;
+}
+
+// FNV-1a (64 bit) of a file's bytes, as 16 hex digits: tells a result made with a sampler file from
+// one made with another file at the same path (a dataset job's resume compares it). "" when unreadable.
+std::string file_digest(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return "";
+    uint64_t h = 1469598103934665603ull;
+    std::vector<char> buf(1 << 20);
+    while (in.read(buf.data(), static_cast<std::streamsize>(buf.size())) || in.gcount() > 0) {
+        for (std::streamsize i = 0; i < in.gcount(); ++i)
+            h = (h ^ static_cast<unsigned char>(buf[i])) * 1099511628211ull;
+        if (!in) break;
+    }
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+    return hex;
 }
 
 std::array<double, 16> identity_affine() {
@@ -260,6 +278,7 @@ ExplainSession::ExplainSession(std::shared_ptr<const LoadedModel> model, std::sh
                                ExplainerOptions options)
     : model_(std::move(model)), backend_(std::move(backend)), threads_(threads), opt_(std::move(options)) {
     check_options(opt_);
+    if (!opt_.sampler_file.empty()) sampler_file_digest_ = file_digest(opt_.sampler_file);
     const CpuThreads scope(threads_);
     std::vector<RgbImage> pictures = std::move(opt_.sample_pictures);  // not kept: valid during construction only
     opt_.sample_pictures.clear();
@@ -490,6 +509,7 @@ nlohmann::json ExplainSession::describe() const {
           {"per_channel", opt_.per_channel},
           {"clip", opt_.clip},
           {"sampler_file", opt_.sampler_file},
+          {"sampler_file_digest", sampler_file_digest_},
           {"sample_images", opt_.sample_images},
           {"max_windows", p.max_windows}}},
         {"seed", p.seed},

@@ -82,8 +82,9 @@ class ExplainSession {
 
   private:
     struct SampleSet;
-    std::string exec_note_;  // why the execution differs from the one asked for (empty: it does not)
-    ProgramCache programs_;  // the compiled program, reused by the next image of the same shape
+    std::string exec_note_;            // why the execution differs from the one asked for (empty: it does not)
+    ProgramCache programs_;            // the compiled program, reused by the next image of the same shape
+    std::string sampler_file_digest_;  // of opt_.sampler_file's bytes (summary.json, resume)
     Sampler& sampler_for(const Tensor& x, nlohmann::json& desc, double& seconds);
 
     std::shared_ptr<const LoadedModel> model_;

@@ -12,21 +12,11 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 pda="$build/pda"
 out="$build/demo-mri"
-cohort="$out/cohort"
-template=../shared/volumes/mni_icbm152_wm_2009a_1mm.nii.gz
-if [ ! -f "$template" ]; then
-    echo "demo-mri: $template is missing (the MNI152 templates of ../shared/volumes)" >&2
-    exit 2
-fi
 mkdir -p "$out"
 "$pda" --version | head -n 1
 echo
-if [ -f "$cohort/model_logreg.onnx" ]; then
-    echo "== the synthetic cohort in $cohort (made before; remove it to make it again)"
-else
-    echo "== making the synthetic cohort (tests/volumes/make_cohort.py, about 40 s)"
-    /usr/bin/python3 tests/volumes/make_cohort.py "$cohort" --template "$template" | tail -n 4
-fi
+echo "== the synthetic cohort (scripts/cohort.sh: made once, about 100 s)"
+cohort=$(scripts/cohort.sh "$build")
 model="$cohort/model_logreg.onnx"
 patient=$(awk -F, '{ sub(/\r$/, "") } $2 == 1 { print $1; exit }' "$cohort/heldout.csv")  # never trained on
 volume="$cohort/$patient"

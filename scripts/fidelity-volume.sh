@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Where the evidence lies on the synthetic MRI cohort (issue: volumes, "Fidelity"): the cohort of
-# tests/volumes/make_cohort.py (made once into BUILD/fidelity-volume/cohort), the held-out patients
+# tests/volumes/make_cohort.py (made once into BUILD/cohort by scripts/cohort.sh), the held-out patients
 # explained with the logistic regression, k 3, l 7, 10 samples, every window, by each sampler
 # (conditional fitted on the training volumes, marginal over them, and any extra samplers of
 # SAMPLERS), then tests/volumes/fidelity.py: the fraction of the positive evidence for "patient"
@@ -15,11 +15,9 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 pda="$build/pda"
 [ -x "$pda" ] || { echo "fidelity-volume: $pda not built (make build)" >&2; exit 2; }
-template=../shared/volumes/mni_icbm152_wm_2009a_1mm.nii.gz
-[ -f "$template" ] || { echo "fidelity-volume: $template is missing" >&2; exit 2; }
+cohort=$(scripts/cohort.sh "$build")
 work="$build/fidelity-volume"
-cohort="$work/cohort"
-[ -f "$cohort/heldout.csv" ] || /usr/bin/python3 tests/volumes/make_cohort.py "$cohort" --template "$template" >&2
+mkdir -p "$work"
 model="$cohort/model_logreg.onnx"
 patients=$(awk -F, '{ sub(/\r$/, "") } $2 == 1 { print "'"$cohort"'/" $1 }' "$cohort/heldout.csv")
 common=(--k 3 --samples 10 --classes 1 --quiet --threads "${THREADS:-$(nproc)}")

@@ -151,6 +151,28 @@ TEST(JobCli, ResumeSkipsWhatIsDoneAndRedoesOtherParameters) {
     EXPECT_EQ(lines(fs::path(d.out()) / "progress.jsonl").size(), 3 * kGood.size());
 }
 
+// A sampler file refitted at the same path makes the results made with the old one stale.
+TEST(JobCli, ResumeNoticesANewSamplerFileAtTheSamePath) {
+    Dataset d;
+    fs::remove(fs::path(d.photos) / "b" / "bad.png");
+    const std::string pdas = (d.dir / "s.pdas").string();
+    auto fit = [&](const std::string& folder) {
+        ASSERT_EQ(run_pda("fit-sampler " + d.model + " --images " + folder + " --k 4 --pad 1 -o " + pdas).exit_code, 0);
+    };
+    const std::string args = "--sampler conditional --sampler-file " + pdas + " --pad 1 --samples 2";
+    auto explain = [&] {
+        return run_pda("explain " + d.model + " " + d.photos + "/a --k 4 --stride 4 --quiet --out " + d.out() + " " +
+                       args);
+    };
+    fit(d.photos + "/a");
+    ASSERT_EQ(explain().exit_code, 0);
+    ASSERT_EQ(explain().exit_code, 0);
+    EXPECT_EQ(lines(fs::path(d.out()) / "progress.jsonl").size(), 3u) << "the same file: skipped";
+    fit(d.photos + "/b");
+    ASSERT_EQ(explain().exit_code, 0);
+    EXPECT_EQ(lines(fs::path(d.out()) / "progress.jsonl").size(), 6u) << "another file at the same path: redone";
+}
+
 TEST(JobCli, ShardsSplitTheDatasetExactly) {
     Dataset d;
     ASSERT_EQ(run_pda(d.explain(d.photos, d.out("whole"))).exit_code, 1);
