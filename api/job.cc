@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -16,9 +17,11 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "api/explain_output.h"
 #include "api/interrupts.h"
@@ -289,6 +292,14 @@ std::vector<DatasetEntry> take_shard(const std::vector<DatasetEntry>& all, const
 JobReport run_job(Explainer& explainer, const std::vector<DatasetEntry>& entries, const JobOptions& opt,
                   const std::function<void(const JobEvent&)>& on_event,
                   const std::function<void(int64_t, int64_t)>& progress) {
+    return run_job(std::vector<Explainer*>{&explainer}, entries, opt, on_event, progress);
+}
+
+JobReport run_job(const std::vector<Explainer*>& workers, const std::vector<DatasetEntry>& entries,
+                  const JobOptions& opt, const std::function<void(const JobEvent&)>& on_event,
+                  const std::function<void(int64_t, int64_t)>& progress) {
+    if (workers.empty()) fail_internal("a job needs at least one worker");
+    Explainer& explainer = *workers.front();  // the parameters every worker shares
     const auto t0 = std::chrono::steady_clock::now();
     const fs::path out(opt.out);
     const std::string worker = opt.worker.empty() ? host_pid() : opt.worker;
@@ -341,49 +352,91 @@ JobReport run_job(Explainer& explainer, const std::vector<DatasetEntry>& entries
         todo.push_back(&e);
     }
 
-    const int64_t W = explainer.windows(), total_windows = W * static_cast<int64_t>(todo.size());
-    int64_t base = 0;
+    // The workers take the next input from one queue; each one's explainer runs on its own thread
+    // (its own model, device and threads). Events, progress and counts are serialised by one mutex.
+    const int64_t W = workers.front()->windows(), total_windows = W * static_cast<int64_t>(todo.size());
     std::map<const DatasetEntry*, size_t> index;
     for (size_t i = 0; i < entries.size(); ++i) index[&entries[i]] = i;
-    for (const DatasetEntry* e : todo) {
-        const size_t i = index.at(e);
-        if (on_event) on_event({JobEvent::Kind::kStart, static_cast<int64_t>(i), rep.inputs, e, skip_why[i], nullptr});
-        const fs::path dir = (out / e->name).parent_path();
-        const auto ti = std::chrono::steady_clock::now();
-        try {
-            ExplainResult r = explainer.explain(e->path, dir.string(), [&](int64_t done, int64_t) {
-                if (progress) progress(base + done, total_windows);
-            });
-            const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - ti).count();
-            const double loop = r.seconds.sampling + r.seconds.network + r.seconds.reduce;
-            rep.explain_seconds += loop;
-            append_line(out / "progress.jsonl", {{"path", e->path},
-                                                 {"name", e->name},
-                                                 {"seconds", secs},
-                                                 {"loop_s", loop},
-                                                 {"compile_s", r.seconds.compile},
-                                                 {"windows", r.windows},
-                                                 {"device", explainer.device().str()},
-                                                 {"worker", worker},
-                                                 {"shard", opt.shard.str()},
-                                                 {"date", utc_now_iso()}});
-            ++rep.done;
-            if (on_event) on_event({JobEvent::Kind::kDone, static_cast<int64_t>(i), rep.inputs, e, r.folder, &r});
-        } catch (const Error& err) {
-            if (interrupt_requested()) throw;
-            append_line(out / "failures.jsonl", {{"path", e->path},
-                                                 {"name", e->name},
-                                                 {"error", err.what()},
-                                                 {"kind", err.kind() == ErrorKind::kInput ? "input" : "internal"},
-                                                 {"worker", worker},
-                                                 {"shard", opt.shard.str()},
-                                                 {"date", utc_now_iso()}});
-            ++rep.failed;
-            if (on_event)
-                on_event({JobEvent::Kind::kFailed, static_cast<int64_t>(i), rep.inputs, e, err.what(), nullptr});
+    std::mutex mu;
+    std::atomic<size_t> next{0};
+    std::atomic<bool> stop{false};
+    std::vector<int64_t> in_flight(workers.size(), 0);
+    int64_t finished_windows = 0;
+    std::exception_ptr first_error;
+    auto work = [&](size_t wi) {
+        Explainer& explainer = *workers[wi];
+        const std::string who = workers.size() > 1 ? worker + "/" + std::to_string(wi) : worker;
+        for (size_t q; !stop && (q = next++) < todo.size();) {
+            const DatasetEntry* e = todo[q];
+            const size_t i = index.at(e);
+            {
+                const std::lock_guard<std::mutex> lock(mu);
+                if (on_event)
+                    on_event({JobEvent::Kind::kStart, static_cast<int64_t>(i), rep.inputs, e, skip_why[i], nullptr});
+            }
+            const fs::path dir = (out / e->name).parent_path();
+            const auto ti = std::chrono::steady_clock::now();
+            try {
+                ExplainResult r = explainer.explain(e->path, dir.string(), [&](int64_t done, int64_t) {
+                    const std::lock_guard<std::mutex> lock(mu);
+                    in_flight[wi] = done;
+                    int64_t sum = finished_windows;
+                    for (int64_t f : in_flight) sum += f;
+                    if (progress) progress(sum, total_windows);
+                });
+                const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - ti).count();
+                const double loop = r.seconds.sampling + r.seconds.network + r.seconds.reduce;
+                append_line(out / "progress.jsonl", {{"path", e->path},
+                                                     {"name", e->name},
+                                                     {"seconds", secs},
+                                                     {"loop_s", loop},
+                                                     {"compile_s", r.seconds.compile},
+                                                     {"windows", r.windows},
+                                                     {"device", explainer.device().str()},
+                                                     {"worker", who},
+                                                     {"shard", opt.shard.str()},
+                                                     {"date", utc_now_iso()}});
+                const std::lock_guard<std::mutex> lock(mu);
+                rep.explain_seconds += loop;
+                ++rep.done;
+                if (on_event) on_event({JobEvent::Kind::kDone, static_cast<int64_t>(i), rep.inputs, e, r.folder, &r});
+            } catch (const Error& err) {
+                if (interrupt_requested() || err.kind() != ErrorKind::kInput) {
+                    // Interrupted, or a fault of pda or the device (not of this input): stop the job.
+                    const std::lock_guard<std::mutex> lock(mu);
+                    if (!first_error) first_error = std::current_exception();
+                    stop = true;
+                    return;
+                }
+                append_line(out / "failures.jsonl", {{"path", e->path},
+                                                     {"name", e->name},
+                                                     {"error", err.what()},
+                                                     {"worker", who},
+                                                     {"shard", opt.shard.str()},
+                                                     {"date", utc_now_iso()}});
+                const std::lock_guard<std::mutex> lock(mu);
+                ++rep.failed;
+                if (on_event)
+                    on_event({JobEvent::Kind::kFailed, static_cast<int64_t>(i), rep.inputs, e, err.what(), nullptr});
+            } catch (...) {
+                const std::lock_guard<std::mutex> lock(mu);
+                if (!first_error) first_error = std::current_exception();
+                stop = true;
+                return;
+            }
+            const std::lock_guard<std::mutex> lock(mu);
+            in_flight[wi] = 0;
+            finished_windows += W;
         }
-        base += W;
+    };
+    if (workers.size() == 1) {
+        work(0);
+    } else {
+        std::vector<std::thread> threads;
+        for (size_t wi = 0; wi < workers.size(); ++wi) threads.emplace_back(work, wi);
+        for (std::thread& t : threads) t.join();
     }
+    if (first_error) std::rethrow_exception(first_error);
     rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     manifest["state"] = "finished";
     manifest["finished"] = utc_now_iso();

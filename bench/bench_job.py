@@ -7,6 +7,7 @@ random-texture PNGs of 48 x 48; a conditional sampler fitted on them; then, inte
 --rounds times with the other processes' CPU share measured (bench/peers/interleave.py):
   one    `pda explain DIR --out OUT --threads T`: one process, all cores
   two    two processes at once, `--shard 0/2 --threads T/2` and `--shard 1/2 --threads T/2`
+  workers  one process with `--workers 2 --threads T/2`: two explainers over one queue
 with pda's defaults otherwise (k 10, pad 2, 10 samples, stride 1, top 3 classes: 1 521 windows, 15 210
 forward passes an image). From progress.jsonl: the explain loops (sampling + network + reduce) summed
 over the images, against the wall time of the whole command (starting the process, loading the model
@@ -110,22 +111,26 @@ def main():
         return v
 
     cases = [("job", [job_cmd(a.pda, model, images, os.path.join(a.work, "one"), args + f" --threads {a.threads}", 1),
-                      job_cmd(a.pda, model, images, os.path.join(a.work, "two"), args + f" --threads {half}", 2)],
-              [value("one"), value("two")], ["one", "two"])]
+                      job_cmd(a.pda, model, images, os.path.join(a.work, "two"), args + f" --threads {half}", 2),
+                      job_cmd(a.pda, model, images, os.path.join(a.work, "workers"),
+                              args + f" --threads {half} --workers 2", 1)],
+              [value("one"), value("two"), value("workers")], ["one", "two", "workers"])]
     r = interleave.measure(cases, a.rounds, a.max_other)[0]
     print(f"| run | images | wall, whole command (median of {a.rounds}) | images/s | explain loops, summed | overhead | "
           "programs compiled | others' CPU (max) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for i, name in enumerate(["one", "two"]):
+    for i, name in enumerate(["one", "two", "workers"]):
         s = kept[name]
         wall = r["medians"][i]
         loops = statistics.median(x["loop_s"] for x in s)
-        label = f"1 process, {a.threads} threads" if name == "one" else f"2 processes (shards), {half} thread(s) each"
-        # Two processes at once: their loops overlap, so the overhead is per process, against its share.
+        label = {"one": f"1 process, {a.threads} threads", "two": f"2 processes (shards), {half} thread(s) each",
+                 "workers": f"1 process, --workers 2, {half} thread(s) each"}[name]
+        # Two workers at once: their loops overlap, so the overhead is per worker, against its share.
         per = loops / (1 if name == "one" else 2)
         print(f"| {label} | {s[-1]['images']} | {wall:.2f} s | {s[-1]['images'] / wall:.1f} | {loops:.2f} s | "
               f"{100 * (wall - per) / wall:.1f} % | {s[-1]['compiled']} | {r['max_other']:.0%} |")
-    print(f"\ntwo workers / one worker, images/s: {r['medians'][0] / r['medians'][1]:.2f}x")
+    print(f"\nimages/s against one process: two processes {r['medians'][0] / r['medians'][1]:.2f}x, "
+          f"--workers 2 {r['medians'][0] / r['medians'][2]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 // `pda explain MODEL IMAGE...`: Prediction Difference Analysis of images, one result folder per image
 // (relevance.npy, counts.npy, heatmaps, node maps, summary.json), through the public pda::Explainer;
 // every input error is found before the first window is explained.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -52,7 +53,9 @@ void ExplainFlags::add_to(CLI::App& cmd) {
     cmd.add_option("--batch", c.batch, "resampled images per forward batch (0 = from available memory)")
         ->group(e)
         ->capture_default_str();
-    cmd.add_option("--device", device, "auto (GPU 0 when one is visible, else cpu) | cpu | cuda[:N]")
+    cmd.add_option("--device", device,
+                   "auto (GPU 0 when one is visible, else cpu) | cpu | cuda[:N]; explain also takes cuda:0,1,... (one "
+                   "worker per GPU over one queue)")
         ->group(e)
         ->capture_default_str();
     cmd.add_option("--exec", exec,
@@ -99,6 +102,29 @@ void check_free_space(const std::string& out, double bytes) {
 }
 
 }  // namespace
+
+// One device per worker: "cuda:0,1,3" (or "cuda:0,cuda:1") is one worker per GPU, times --workers;
+// a single device is --workers workers on it.
+std::vector<Device> worker_devices(const std::string& spec, int workers) {
+    std::vector<Device> one;
+    size_t at = 0;
+    while (at <= spec.size()) {
+        const size_t comma = std::min(spec.find(',', at), spec.size());
+        std::string item = spec.substr(at, comma - at);
+        if (!item.empty() && item.find_first_not_of("0123456789") == std::string::npos) item = "cuda:" + item;
+        const Device d = parse_device(item);
+        for (const Device& seen : one)
+            if (seen == d) fail_input("--device " + spec + ": " + d.str() + " is listed twice");
+        if (!one.empty() && !d.is_cuda()) fail_input("--device " + spec + ": a list names GPUs only (cuda:0,1,...)");
+        one.push_back(d);
+        at = comma + 1;
+    }
+    if (one.size() > 1 && !one.front().is_cuda())
+        fail_input("--device " + spec + ": a list names GPUs only (cuda:0,1,...)");
+    std::vector<Device> all;
+    for (int w = 0; w < workers; ++w) all.insert(all.end(), one.begin(), one.end());
+    return all;
+}
 
 void add_explain(CLI::App& app) {
     auto* cmd = app.add_subcommand(
@@ -147,11 +173,22 @@ void add_explain(CLI::App& app) {
                     "class's max |value|")
         ->capture_default_str();
     cmd->add_flag("--quiet", *quiet, "no progress bar and no per-image lines");
-    cmd->callback([flags, config, inputs, list, shard, out, quiet, overwrite, slices] {
+    auto workers = std::make_shared<int>(1);
+    cmd->add_option("--workers", *workers,
+                    "explainers working through the inputs at once, each with its own model and 1/N of the threads "
+                    "(with --device cuda:0,1,...: per GPU)")
+        ->check(at_least(1))
+        ->capture_default_str();
+    cmd->callback([flags, config, inputs, list, shard, out, quiet, overwrite, slices, workers] {
         // Everything that can be wrong with the call is found before the model is even loaded.
         ExplainerOptions opt = config->typed(*flags);
         if (!slices->empty()) opt.slices = parse_slices(*slices);
-        const ModelOptions model_opt = config->model_options(*flags);
+        ModelOptions model_opt = flags->options();
+        model_opt.precision = parse_precision(config->precision);
+        const std::vector<Device> devices = worker_devices(config->device, *workers);
+        model_opt.device = devices.front();
+        if (devices.size() > 1 && model_opt.threads == 0)
+            model_opt.threads = std::max(1, hardware_threads() / static_cast<int>(devices.size()));
         check_options(opt);
         check_options(model_opt);
         const Shard part = shard->empty() ? shard_from_environment() : parse_shard(*shard);
@@ -167,6 +204,17 @@ void add_explain(CLI::App& app) {
             for (const DatasetEntry& e : all) model.preprocess(e.path);
         Explainer explainer(model, opt);
         check_free_space(*out, explainer.output_bytes() * static_cast<double>(mine.size()));
+        // The other workers: their own model (and device) each, the same options.
+        std::vector<Model> models;
+        std::vector<Explainer> more;
+        std::vector<Explainer*> team{&explainer};
+        for (size_t w = 1; w < devices.size(); ++w) {
+            ModelOptions o = model_opt;
+            o.device = devices[w];
+            models.push_back(Model::load(flags->model, o));
+            more.emplace_back(models.back(), opt);
+        }
+        for (Explainer& e : more) team.push_back(&e);
 
         JobOptions job;
         job.out = *out;
@@ -221,7 +269,7 @@ void add_explain(CLI::App& app) {
             std::fflush(stdout);
         };
         const JobReport rep =
-            run_job(explainer, mine, job, on_event, [&bar](int64_t done, int64_t total) { bar.update(done, total); });
+            run_job(team, mine, job, on_event, [&bar](int64_t done, int64_t total) { bar.update(done, total); });
         bar.finish();
         if (!*quiet && (many || rep.skipped > 0 || rep.failed > 0))
             std::printf(

@@ -233,6 +233,33 @@ TEST(JobCli, ConcurrentShardsIntoAMissingOut) {
     }
 }
 
+// --workers 2: two explainers over one queue in one process give the maps of one, every input once.
+TEST(JobCli, TwoWorkersOneQueue) {
+    Dataset d;
+    fs::remove(fs::path(d.photos) / "b" / "bad.png");
+    ASSERT_EQ(run_pda(d.explain(d.photos, d.out("one"))).exit_code, 0);
+    const pda::test::CmdResult r = run_pda(d.explain(d.photos, d.out("two"), "--workers 2"));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(results(d.out("two")), kGood);
+    for (const std::string& n : kGood)
+        EXPECT_EQ(read_file(d.out("two") + "/" + n + "/relevance.npy"),
+                  read_file(d.out("one") + "/" + n + "/relevance.npy"))
+            << n;
+    std::map<std::string, int> per_input;
+    std::set<std::string> who;
+    for (const nlohmann::json& l : lines(fs::path(d.out("two")) / "progress.jsonl")) {
+        ++per_input[l["name"].get<std::string>()];
+        who.insert(l["worker"].get<std::string>());
+    }
+    EXPECT_EQ(per_input.size(), kGood.size());
+    for (const auto& [name, n] : per_input) EXPECT_EQ(n, 1) << name;
+    EXPECT_EQ(who.size(), 2u) << "one worker did everything";
+    expect_input_error(run_pda(d.explain(d.photos, d.out("x"), "--device cuda:0,0")), "cuda:0 is listed twice");
+    expect_input_error(run_pda(d.explain(d.photos, d.out("x"), "--device cuda:0,cpu")), "GPUs only");
+    expect_input_error(run_pda(d.explain(d.photos, d.out("x"), "--workers 0")), "--workers");
+    EXPECT_FALSE(fs::exists(d.out("x")));
+}
+
 TEST(JobCli, ListFilesAndStandardInput) {
     Dataset d;
     const std::string a = d.photos + "/a/p0.png", b = d.photos + "/b/p0.png";

@@ -79,6 +79,13 @@ struct JobReport {
 PDA_API JobReport run_job(Explainer& explainer, const std::vector<DatasetEntry>& entries, const JobOptions& opt,
                           const std::function<void(const JobEvent&)>& on_event = {},
                           const std::function<void(int64_t, int64_t)>& progress = {});
+// The same with several workers over one queue, each explainer on its own thread (one per GPU, or
+// several on the CPU, each with its own model and threads); they must share the parameters. Events
+// and progress come one at a time. A fault that is not the input's (pda's, the device's) or an
+// interrupt stops every worker and is thrown once they have stopped.
+PDA_API JobReport run_job(const std::vector<Explainer*>& workers, const std::vector<DatasetEntry>& entries,
+                          const JobOptions& opt, const std::function<void(const JobEvent&)>& on_event = {},
+                          const std::function<void(int64_t, int64_t)>& progress = {});
 
 // The state of OUT across every shard that has started there: inputs (from the job*.json manifests),
 // done (a complete result), failed (in failures.jsonl and not done since), remaining (the rest).
