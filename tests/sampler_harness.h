@@ -74,6 +74,21 @@ std::vector<double> conditional_mean(const Config& c, const std::vector<double>&
     return mu;
 }
 
+// The mean and unbiased covariance of patches (each d values), computed directly in double: the
+// reference the fits are checked against.
+inline void direct_moments(const std::vector<std::vector<double>>& patches, std::vector<double>* mean,
+                           std::vector<double>* cov) {
+    const int64_t d = static_cast<int64_t>(patches[0].size());
+    const double n = static_cast<double>(patches.size());
+    mean->assign(d, 0.0);
+    cov->assign(d * d, 0.0);
+    for (const auto& v : patches)
+        for (int64_t i = 0; i < d; ++i) (*mean)[i] += v[i] / n;
+    for (const auto& v : patches)
+        for (int64_t i = 0; i < d; ++i)
+            for (int64_t j = 0; j < d; ++j) (*cov)[i * d + j] += (v[i] - (*mean)[i]) * (v[j] - (*mean)[j]) / (n - 1);
+}
+
 // The sample mean and covariance of n draws of di values each (out: n × di, row-major).
 struct SampleMoments {
     std::vector<double> mean, cov;

@@ -23,6 +23,7 @@
 namespace pda {
 namespace {
 
+using sampler_test::direct_moments;
 using sampler_test::expect_input_error;
 using sampler_test::make_model;
 using sampler_test::max_abs_diff;
@@ -293,19 +294,6 @@ std::vector<std::vector<double>> all_cubes(const std::vector<Tensor>& vols, int6
                 }
     }
     return out;
-}
-
-void direct_moments(const std::vector<std::vector<double>>& patches, std::vector<double>* mean,
-                    std::vector<double>* cov) {
-    const int64_t d = patches[0].size();
-    const double n = static_cast<double>(patches.size());
-    mean->assign(d, 0.0);
-    cov->assign(d * d, 0.0);
-    for (const auto& v : patches)
-        for (int64_t i = 0; i < d; ++i) (*mean)[i] += v[i] / n;
-    for (const auto& v : patches)
-        for (int64_t i = 0; i < d; ++i)
-            for (int64_t j = 0; j < d; ++j) (*cov)[i * d + j] += (v[i] - (*mean)[i]) * (v[j] - (*mean)[j]) / (n - 1);
 }
 
 // Volumes of different sizes, every position, against a direct float64 computation; values near 120

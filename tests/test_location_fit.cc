@@ -22,6 +22,7 @@
 namespace pda {
 namespace {
 
+using sampler_test::direct_moments;
 using sampler_test::expect_input_error;
 using sampler_test::max_abs_diff;
 using sampler_test::random_volume;
@@ -71,19 +72,6 @@ std::vector<double> patch(const Tensor& x, const Position& p, int64_t l) {
                 for (int64_t xx = 0; xx < l; ++xx)
                     v.push_back(x.data()[((c * D + p.pz + z) * H + p.py + y) * W + p.px + xx]);
     return v;
-}
-
-void direct_moments(const std::vector<std::vector<double>>& patches, std::vector<double>* mean,
-                    std::vector<double>* cov) {
-    const int64_t d = static_cast<int64_t>(patches[0].size());
-    const double n = static_cast<double>(patches.size());
-    mean->assign(d, 0.0);
-    cov->assign(d * d, 0.0);
-    for (const auto& v : patches)
-        for (int64_t i = 0; i < d; ++i) (*mean)[i] += v[i] / n;
-    for (const auto& v : patches)
-        for (int64_t i = 0; i < d; ++i)
-            for (int64_t j = 0; j < d; ++j) (*cov)[i * d + j] += (v[i] - (*mean)[i]) * (v[j] - (*mean)[j]) / (n - 1);
 }
 
 // Selection sampling as documented (engine/gaussian.h): candidate i at position t is taken when
