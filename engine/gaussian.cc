@@ -468,9 +468,11 @@ GaussianPatchModel fit_gaussian(const std::vector<Tensor>& images, int64_t k, in
                 auto span = [&](int64_t c, int64_t off, int64_t last) {
                     return std::make_pair(std::max<int64_t>(c * e - off, 0), std::min((c + 1) * e - off, last + 1));
                 };
-                const auto [z0, z1] = span(m.volume ? cz : 0, cz0, D - lz);
-                const auto [y0, y1] = span(cy, c0, H - l);
-                const auto [x0, x1] = span(cx, c0, W - l);
+                // (Plain variables: C++17 lambdas cannot capture structured bindings.)
+                const std::pair<int64_t, int64_t> sz = span(m.volume ? cz : 0, cz0, D - lz), sy = span(cy, c0, H - l),
+                                                  sx = span(cx, c0, W - l);
+                const int64_t z0 = sz.first, z1 = sz.second, y0 = sy.first, y1 = sy.second, x0 = sx.first,
+                              x1 = sx.second;
                 auto each = [&](const auto& f) {
                     for (size_t in = 0; in < images.size(); ++in)
                         for (int64_t pz = z0; pz < z1; ++pz)
