@@ -34,7 +34,7 @@ echo
 echo "== explaining $(basename "$volume"): k 3, l 7, 10 samples per window, every window (stride 1)"
 start=$(date +%s%N)
 "$pda" explain "$model" "$volume" --sampler conditional --sampler-file "$out/sampler.pdas" --k 3 --pad 2 \
-    --samples 10 --stride 1 --classes 1 --slices "$slices" --out "$out"
+    --samples 10 --stride 1 --classes 1 --slices "$slices" --overwrite --out "$out"
 ms=$((($(date +%s%N) - start) / 1000000))
 stem=$(basename "${volume%.nii.gz}")
 echo

@@ -33,7 +33,7 @@ echo
 echo "== explaining $(basename "$image"): k 10, 10 samples per window, stride 7"
 start=$(date +%s)
 "$pda" explain "$model" "$image" --sampler conditional --sampler-file "$out/sampler.pdas" --k 10 --pad 2 \
-    --samples 10 --stride 7 --out "$out"
+    --samples 10 --stride 7 --overwrite --out "$out"
 stem=$(basename "${image%.*}")
 echo
 echo "done in $(($(date +%s) - start)) s. Heatmaps (red: evidence for the class, blue: against):"
