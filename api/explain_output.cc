@@ -10,6 +10,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -168,7 +169,10 @@ void check_output_dir(const std::string& out_dir, const std::vector<std::string>
             cleanup();
             continue;
         }
-        const fs::path probe = out / temp_result_name("pda-probe", "tmp");  // swept if a kill leaves it
+        // Distinct for every probe of this process (the workers of a job probe at once); swept if a kill
+        // leaves it.
+        static std::atomic<int64_t> probes{0};
+        const fs::path probe = out / temp_result_name("pda-probe-" + std::to_string(probes++), "tmp");
         fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
         err = errno;
         if (fd >= 0) {
