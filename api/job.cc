@@ -239,7 +239,7 @@ std::vector<DatasetEntry> collect_dataset(const std::vector<std::string>& inputs
     return out;
 }
 
-void check_job_outputs(const std::string& out, const std::vector<DatasetEntry>& entries) {
+void check_job_outputs(const std::string& out, const std::vector<DatasetEntry>& entries, double bytes) {
     std::vector<std::string> names;
     for (const DatasetEntry& e : entries) {
         const std::string leaf = fs::path(e.name).filename().string();
@@ -247,7 +247,7 @@ void check_job_outputs(const std::string& out, const std::vector<DatasetEntry>& 
             fail_input("an image named '" + leaf + "' gives no usable result folder name under " + out);
         names.push_back(e.name);
     }
-    check_output_dir(out, names);
+    check_output_dir(out, names, bytes);
 }
 
 Shard parse_shard(const std::string& s) {

@@ -87,22 +87,6 @@ ModelOptions ExplainFlags::model_options(const ModelFlags& model) const {
     return o;
 }
 
-namespace {
-
-// Enough free space under OUT (or the folder it will be made in) for `bytes` of results; results that
-// exist already are not counted (a resumed job needs less).
-void check_free_space(const std::string& out, double bytes) {
-    std::filesystem::path p = std::filesystem::absolute(out);
-    std::error_code ec;
-    while (!p.empty() && !std::filesystem::exists(p, ec)) p = p.parent_path();
-    const std::filesystem::space_info sp = std::filesystem::space(p, ec);
-    if (!ec && static_cast<double>(sp.available) < bytes)
-        fail_input("--out " + out + ": " + std::to_string(sp.available >> 20) + " MiB free, the results need about " +
-                   std::to_string(static_cast<long long>(bytes) >> 20) + " MiB");
-}
-
-}  // namespace
-
 // One device per worker: "cuda:0,1,3" (or "cuda:0,cuda:1") is one worker per GPU, times --workers;
 // a single device is --workers workers on it.
 std::vector<Device> worker_devices(const std::string& spec, int workers) {
@@ -203,7 +187,7 @@ void add_explain(CLI::App& app) {
         if (only_files)
             for (const DatasetEntry& e : all) model.preprocess(e.path);
         Explainer explainer(model, opt);
-        check_free_space(*out, explainer.output_bytes() * static_cast<double>(mine.size()));
+        check_job_outputs(*out, mine, explainer.output_bytes() * static_cast<double>(mine.size()));
         // The other workers: their own model (and device) each, the same options.
         std::vector<Model> models;
         std::vector<Explainer> more;

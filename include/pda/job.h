@@ -32,8 +32,9 @@ PDA_API std::vector<DatasetEntry> collect_dataset(const std::vector<std::string>
                                                   bool volumes);
 
 // Before any work: OUT is a folder or can be made and can be written to, and no entry's result
-// folder is a file or a symbolic link or has an unusable name. Input error (one line) otherwise.
-PDA_API void check_job_outputs(const std::string& out, const std::vector<DatasetEntry>& entries);
+// folder is a file or a symbolic link or has an unusable name, and (bytes > 0) OUT's file system has
+// that much free space. Input error (one line) otherwise.
+PDA_API void check_job_outputs(const std::string& out, const std::vector<DatasetEntry>& entries, double bytes = 0);
 
 // A deterministic share of a dataset: entries j (in name order) with j % count == index.
 struct Shard {
