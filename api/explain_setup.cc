@@ -14,6 +14,7 @@
 #include <map>
 #include <set>
 
+#include "api/sampler_impl.h"
 #include "engine/cpu/threads.h"
 #include "engine/cuda_program.h"
 #include "engine/device.h"
@@ -156,7 +157,13 @@ void check_options(const ExplainerOptions& c) {
                    sampler_name(c.sampler) + ")");
     bool have_set = !c.sample_images.empty() || !c.sample_pictures.empty() || !c.sample_pictures_source.empty();
     if (c.sampler == SamplerKind::kMarginal && !have_set) fail_input("--sampler marginal needs --sample-images DIR");
-    if (c.sampler == SamplerKind::kConditional && c.sampler_file.empty() && !have_set)
+    const bool have_fitted = c.fitted_sampler != nullptr;
+    if (have_fitted && c.sampler != SamplerKind::kConditional)
+        fail_input(std::string("a fitted sampler applies to the conditional sampler only (--sampler ") +
+                   sampler_name(c.sampler) + ")");
+    if (have_fitted && (!c.sampler_file.empty() || have_set))
+        fail_input("give one of a fitted sampler, --sampler-file or --sample-images for the conditional sampler");
+    if (c.sampler == SamplerKind::kConditional && c.sampler_file.empty() && !have_set && !have_fitted)
         fail_input("--sampler conditional needs --sampler-file F (pda fit-sampler) or --sample-images DIR to fit on");
     if (c.sampler == SamplerKind::kConditional && !c.sampler_file.empty() && !c.sample_images.empty())
         fail_input("give either --sampler-file or --sample-images for the conditional sampler, not both");
@@ -331,7 +338,9 @@ ExplainSession::ExplainSession(std::shared_ptr<const LoadedModel> model, std::sh
         const int64_t fit_patches = opt_.max_patches > 0 ? opt_.max_patches : kDefaultMaxPatches;
         check_host_memory(
             conditional_sampler_bytes(p.k, opt_.pad, channels, windows(), effective_threads(threads_), vol) +
-                (opt_.sampler_file.empty() ? gaussian_fit_bytes(p.k, opt_.pad, channels, fit_patches, vol) : 0),
+                (opt_.sampler_file.empty() && !opt_.fitted_sampler
+                     ? gaussian_fit_bytes(p.k, opt_.pad, channels, fit_patches, vol)
+                     : 0),
             "the conditional sampler (" + flags + ")");
     }
 
@@ -349,6 +358,19 @@ ExplainSession::ExplainSession(std::shared_ptr<const LoadedModel> model, std::sh
                         {"fit_seed", f.meta.seed},
                         {"created_by", f.meta.created_by}};
         shared_ = make_conditional(std::move(f.model), opt_, opt_.sampler_file);
+    } else if (kind == SamplerKind::kConditional && opt_.fitted_sampler) {
+        const FittedSampler::Impl& f = *opt_.fitted_sampler->impl_;
+        const std::string what = f.path.empty() ? "the fitted sampler" : f.path;
+        check_sampler_matches(f.meta, model_->desc.pre, channels, p.k, opt_.pad, what, model_->desc.volume);
+        shared_desc_ = {{"kind", "conditional"},
+                        {"file", f.path},
+                        {"in_memory", true},
+                        {"fitted_for_model", f.meta.model},
+                        {"fitted_images", f.meta.images.size()},
+                        {"fitted_patches", f.g.patches},
+                        {"fit_seed", f.meta.seed},
+                        {"created_by", f.meta.created_by}};
+        shared_ = make_conditional(f.g, opt_, f.path);
     } else {
         // A sample set: a folder of photos or photos in memory, preprocessed like the explained image.
         set_ = std::make_unique<SampleSet>();

@@ -131,10 +131,8 @@ ExplainResult Explainer::explain(const std::string& image_path, const std::strin
 
 ExplainResult Explainer::explain(const RgbImage& image, const std::string& out_dir,
                                  const std::function<void(int64_t, int64_t)>& progress) {
-    if (!image.pixels || image.height < 1 || image.width < 1)
-        fail_input("an RGB image needs pixels and a positive size, got " + std::to_string(image.height) + "×" +
-                   std::to_string(image.width));
     ExplainSession& s = *impl_->session;
+    check_rgb_image(image, s.model());
     return run(s, make_explain_input(s.model(), image.name, to_image(image)), out_dir, progress);
 }
 

@@ -150,6 +150,14 @@ Volume load_volume_input(const LoadedModel& m, const std::string& path) {
     return v;
 }
 
+void check_rgb_image(const RgbImage& image, const LoadedModel& m) {
+    if (!image.pixels || image.height < 1 || image.width < 1)
+        fail_input("an RGB image needs pixels and a positive size, got " + std::to_string(image.height) + "×" +
+                   std::to_string(image.width));
+    if (m.desc.volume)
+        fail_input(m.spec + " is a volume model: its input is a volume (C × D × H × W), not an RGB image");
+}
+
 void to_probabilities(const ModelDesc& desc, float* rows, int64_t n, int64_t k) {
     if (desc.output_kind != ModelDesc::OutputKind::kLogits) return;
     for (int64_t i = 0; i < n; ++i) {

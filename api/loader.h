@@ -11,6 +11,7 @@
 #include "io/model_desc.h"
 #include "io/volume.h"
 #include "networks/graph.h"
+#include "pda/pda.h"
 
 namespace pda {
 
@@ -39,6 +40,10 @@ Tensor load_input(const LoadedModel& m, const std::string& path);
 // A volume model's input: the volume at `path` (NIfTI or .npy, io/volume.h), which must have the
 // model's grid exactly, normalised as the sidecar says; data (1, C, D, H, W), the file's affine kept.
 Volume load_volume_input(const LoadedModel& m, const std::string& path);
+
+// Refuses (input error) RGB pixels in memory that cannot be this model's input: no pixels, a size
+// below 1 × 1, or a volume model.
+void check_rgb_image(const RgbImage& image, const LoadedModel& m);
 
 // Turns the model's output rows (n, K) into probabilities in place (softmax for logits models).
 void to_probabilities(const ModelDesc& desc, float* rows, int64_t n, int64_t k);

@@ -10,6 +10,7 @@
 #include "engine/cpu/threads.h"
 #include "engine/explain_common.h"
 #include "engine/program.h"
+#include "io/preprocess.h"
 #include "networks/regions.h"
 #include "pda/build_info.h"
 #include "pda/pda.h"
@@ -66,6 +67,17 @@ const std::vector<std::string>& Model::labels() const { return impl_->m->desc.la
 
 std::vector<float> Model::preprocess(const std::string& image_path) const {
     Tensor t = load_input(*impl_->m, image_path);
+    return std::vector<float>(t.data(), t.data() + t.numel());
+}
+
+std::vector<float> Model::preprocess(const RgbImage& image) const {
+    const LoadedModel& m = *impl_->m;
+    check_rgb_image(image, m);
+    Image img;
+    img.height = image.height;
+    img.width = image.width;
+    img.rgb.assign(image.pixels, image.pixels + static_cast<size_t>(image.height) * image.width * 3);
+    Tensor t = pda::preprocess(img, m.desc.pre);
     return std::vector<float>(t.data(), t.data() + t.numel());
 }
 

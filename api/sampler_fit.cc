@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "api/model_impl.h"
+#include "api/sampler_impl.h"
 #include "engine/cpu/threads.h"
 #include "engine/gaussian.h"
 #include "engine/memory.h"
@@ -17,14 +18,6 @@
 namespace fs = std::filesystem;
 
 namespace pda {
-
-struct FittedSampler::Impl {
-    GaussianPatchModel g;
-    SamplerFileMeta meta;
-    int64_t positions = 0, candidates = 0;
-    std::string mask;
-    double seconds_load = 0, seconds_fit = 0;
-};
 
 namespace {
 
@@ -137,6 +130,11 @@ FittedSampler FittedSampler::fit(const Model& model, const std::vector<std::stri
     }
     impl->g = fit_gaussian(inputs, opt.k, opt.pad, fit);
     impl->seconds_fit = seconds_since(t_fit);
+    impl->meta.k = impl->g.k;  // as read_sampler_file fills them (ExplainerOptions::fitted_sampler)
+    impl->meta.pad = impl->g.pad;
+    impl->meta.l = impl->g.l;
+    impl->meta.channels = impl->g.channels;
+    impl->meta.created_by = "pda " + version();
     impl->meta.pre = pre;
     impl->meta.volume = volume;
     impl->meta.model = model_name;
@@ -158,10 +156,23 @@ void FittedSampler::check_path(const std::string& path) {
         fail_input(path + ": directory " + parent.string() + " does not exist");
 }
 
+FittedSampler FittedSampler::load(const std::string& path) {
+    SamplerFile f = read_sampler_file(path);
+    auto impl = std::make_unique<Impl>();
+    impl->g = std::move(f.model);
+    impl->meta = std::move(f.meta);
+    impl->mask = impl->meta.mask;
+    impl->path = path;
+    return FittedSampler(std::move(impl));
+}
+
 void FittedSampler::save(const std::string& path) const {
     check_path(path);
     write_sampler_file(path, impl_->g, impl_->meta);
+    impl_->path = path;
 }
+
+std::string FittedSampler::path() const { return impl_->path; }
 
 int FittedSampler::k() const { return static_cast<int>(impl_->g.k); }
 int FittedSampler::pad() const { return static_cast<int>(impl_->g.pad); }

@@ -15,12 +15,7 @@
 
 namespace pda {
 
-// 8-bit RGB pixels, height × width × 3, row-major (not owned): resized and cropped as the model says.
-struct RgbImage {
-    const uint8_t* pixels = nullptr;
-    int height = 0, width = 0;
-    std::string name = "image";  // the result folder's name when written
-};
+class FittedSampler;
 
 struct ExplainerOptions {
     // Sampler: conditional (needs sampler_file or a sample set), marginal (needs a sample set) or
@@ -28,15 +23,16 @@ struct ExplainerOptions {
     // (sample_images) or photos in memory (sample_pictures, read during construction only); the
     // explained image itself is never part of the set it is sampled from.
     SamplerKind sampler = SamplerKind::kConditional;
-    std::string sampler_file;               // Gaussian fitted by `pda fit-sampler`, checked against model, k, pad
-    std::string sample_images;              // folder of photos
-    std::vector<RgbImage> sample_pictures;  // photos in memory, instead of a folder
-    std::string sample_pictures_source;     // what they are, for the summary
-    int64_t max_patches = 0;                // conditional fit on a sample set: patches (0 = the fit's default)
-    float fill = 0.f;                       // occlusion value in network-input space
-    int pad = 2;                            // conditional context l = k + 2·pad
-    bool per_channel = false;               // conditional: channels conditioned independently
-    bool clip = false;                      // conditional: clip samples to the fitted range
+    std::string sampler_file;  // Gaussian fitted by `pda fit-sampler`, checked against model, k, pad
+    std::shared_ptr<const FittedSampler> fitted_sampler;  // or one in memory (FittedSampler::fit / load), checked alike
+    std::string sample_images;                            // folder of photos
+    std::vector<RgbImage> sample_pictures;                // photos in memory, instead of a folder
+    std::string sample_pictures_source;                   // what they are, for the summary
+    int64_t max_patches = 0;   // conditional fit on a sample set: patches (0 = the fit's default)
+    float fill = 0.f;          // occlusion value in network-input space
+    int pad = 2;               // conditional context l = k + 2·pad
+    bool per_channel = false;  // conditional: channels conditioned independently
+    bool clip = false;         // conditional: clip samples to the fitted range
     // Analysis.
     int k = 10;                      // window size
     int samples = 10;                // samples per window

@@ -3,6 +3,7 @@
 // cross this boundary, so a program using it needs nothing but libpda.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -45,6 +46,13 @@ PDA_API int hardware_threads();
 // and the precision (beyond fp32 needs a CUDA device). Throws pda::Error (input kind).
 PDA_API void check_options(const ModelOptions& opt);
 
+// 8-bit RGB pixels, height × width × 3, row-major (not owned): resized and cropped as the model says.
+struct RgbImage {
+    const uint8_t* pixels = nullptr;
+    int height = 0, width = 0;
+    std::string name = "image";  // the result folder's name when written
+};
+
 struct Prediction {
     int class_id = 0;
     std::string label;
@@ -71,6 +79,8 @@ class PDA_API Model {
 
     // Decodes an image file and preprocesses it: (C, H, W) float32 in network-input space.
     std::vector<float> preprocess(const std::string& image_path) const;
+    // The same for 8-bit RGB pixels in memory (an image model's only: input error for a volume model).
+    std::vector<float> preprocess(const RgbImage& image) const;
     // Runs n images stored back to back as (n, C, H, W) on the model's device; returns (n, K) class
     // probabilities (softmax applied when the model outputs logits).
     std::vector<float> probabilities(const std::vector<float>& batch, int n);

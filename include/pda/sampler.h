@@ -47,8 +47,13 @@ class PDA_API FittedSampler {
     FittedSampler& operator=(FittedSampler&&) noexcept;
     ~FittedSampler();
 
+    // Reads a sampler file written by save() or `pda fit-sampler` (input error for a missing, corrupt or
+    // foreign file). Counts the file does not record (positions, candidates, timings) are 0.
+    static FittedSampler load(const std::string& path);
     // Writes the sampler file (docs/sampler-file.md) in one step: path is either absent or complete.
     void save(const std::string& path) const;
+    // The file it was loaded from or last saved to; empty while it lives in memory only.
+    std::string path() const;
     // Input error when a sampler file could not be saved at path (checked before a fit).
     static void check_path(const std::string& path);
 
@@ -77,6 +82,7 @@ class PDA_API FittedSampler {
     double seconds_fit() const;
 
   private:
+    friend class ExplainSession;  // ExplainerOptions::fitted_sampler
     struct Impl;
     explicit FittedSampler(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
