@@ -14,6 +14,7 @@ packages=(
     libonnx-testdata                             # ONNX operator conformance cases
     python3 python3-numpy python3-onnx python3-torch python3-torchvision  # golden outputs
     python3-venv                                 # the benchmarks' peers (onnxruntime from PyPI)
+    python3-dev python3-pytest python3-pil python3-tqdm python3-matplotlib  # the Python module, its tests and examples
     libnifti2-dev                                # NIfTI-1/-2 volumes (niftiio, znzlib)
     python3-nibabel python3-scipy python3-sklearn  # volume fixtures: resampling, cohort, classifiers
     slurm-wlm munge                              # tests/slurm: a one-node Slurm cluster (ctest -L slurm)
