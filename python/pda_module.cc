@@ -103,9 +103,7 @@ std::string shape_text(const std::vector<int64_t>& s) {
 
 std::string fspath(nb::handle obj) { return nb::cast<std::string>(nb::module_::import_("os").attr("fspath")(obj)); }
 
-bool is_pathlike(nb::handle obj) {
-    return nb::isinstance<nb::str>(obj) || nb::hasattr(obj, "__fspath__");
-}
+bool is_pathlike(nb::handle obj) { return nb::isinstance<nb::str>(obj) || nb::hasattr(obj, "__fspath__"); }
 
 // One model input in network-input space, (C, [D,] H, W) float32: a path, 8-bit RGB pixels
 // (H, W, 3) or an already preprocessed float32 array (with or without a leading 1).
@@ -140,15 +138,15 @@ std::vector<float> model_input(pda::Model& m, nb::handle image) {
     for (size_t i = 0; i < a.ndim(); ++i) got.push_back(static_cast<int64_t>(a.shape(i)));
     if (got.size() == want.size() + 1 && got[0] == 1) got.erase(got.begin());
     if (got != want)
-        throw nb::value_error(("a preprocessed input for " + m.name() + " is float32 " + shape_text(want) + ", got " +
-                               shape_str(a))
-                                  .c_str());
+        throw nb::value_error(
+            ("a preprocessed input for " + m.name() + " is float32 " + shape_text(want) + ", got " + shape_str(a))
+                .c_str());
     const float* v = static_cast<const float*>(a.data());
     std::vector<float> out(v, v + a.size());
     for (size_t i = 0; i < out.size(); ++i)
         if (!std::isfinite(out[i]))
-            throw nb::value_error(("the preprocessed input holds a non-finite value at flat index " + std::to_string(i))
-                                      .c_str());
+            throw nb::value_error(
+                ("the preprocessed input holds a non-finite value at flat index " + std::to_string(i)).c_str());
     return out;
 }
 
@@ -241,8 +239,7 @@ pda::ClassSelection classes_of(nb::handle c) {
     if (nb::isinstance<nb::bool_>(c)) throw nb::type_error("classes is 'topN', 'all', a class id or a list of ids");
     if (nb::isinstance<nb::int_>(c)) return pda::ClassSelection::list({nb::cast<int64_t>(c)});
     std::vector<int64_t> ids;
-    if (!nb::try_cast(c, ids, false))
-        throw nb::type_error("classes is 'topN', 'all', a class id or a list of ids");
+    if (!nb::try_cast(c, ids, false)) throw nb::type_error("classes is 'topN', 'all', a class id or a list of ids");
     if (ids.empty()) throw nb::value_error("classes: the list of class ids is empty");
     for (int64_t id : ids)
         if (id < 0) throw nb::value_error(("classes: a class id is ≥ 0, got " + std::to_string(id)).c_str());
@@ -270,8 +267,7 @@ std::function<void(int64_t, int64_t)> progress_of(nb::object progress) {
     };
 }
 
-PyExplanation explain(PyExplainer& self, nb::handle image, nb::object out_dir, nb::object progress,
-                      nb::object name) {
+PyExplanation explain(PyExplainer& self, nb::handle image, nb::object out_dir, nb::object progress, nb::object name) {
     const std::string out = out_dir.is_none() ? std::string() : fspath(out_dir);
     const auto report = progress_of(progress);
     pda::ExplainResult r;
@@ -464,8 +460,8 @@ NB_MODULE(_pda, m) {
             },
             "probs"_a, "k"_a = 5, "The k most probable classes of one row of predict()'s output.")
         .def(
-            "info",
-            [](const PyModel& s, int64_t pda_k) { return json_loads(s.model->info_json(pda_k)); }, "pda_k"_a = 0,
+            "info", [](const PyModel& s, int64_t pda_k) { return json_loads(s.model->info_json(pda_k)); },
+            "pda_k"_a = 0,
             "What `pda info --json` prints, as a dict: nodes, shapes, parameters, MFLOP; with pda_k the "
             "incremental execution's crops and MFLOP for pda_k × pda_k windows.")
         .def("__repr__", [](const PyModel& s) {
@@ -478,8 +474,10 @@ NB_MODULE(_pda, m) {
                                    "The conditional sampler's Gaussian over l × l × C patches (l = k + 2·pad), "
                                    "fitted on images in a model's input space (fit_sampler) or read from a file.")
         .def_static(
-            "load", [](const std::filesystem::path& p) { return std::make_shared<pda::FittedSampler>(
-                                                             pda::FittedSampler::load(p.string())); },
+            "load",
+            [](const std::filesystem::path& p) {
+                return std::make_shared<pda::FittedSampler>(pda::FittedSampler::load(p.string()));
+            },
             "path"_a, "Reads a sampler file (from save() or `pda fit-sampler`).")
         .def(
             "save", [](const pda::FittedSampler& s, const std::filesystem::path& p) { s.save(p.string()); }, "path"_a,
@@ -503,8 +501,8 @@ NB_MODULE(_pda, m) {
         .def_prop_ro("seconds_fit", &pda::FittedSampler::seconds_fit)
         .def("__repr__", [](const pda::FittedSampler& s) {
             return "Sampler(k=" + std::to_string(s.k()) + ", pad=" + std::to_string(s.pad()) +
-                   ", dim=" + std::to_string(s.dim()) + ", patches=" + std::to_string(s.patches()) + ", images=" +
-                   std::to_string(s.images().size()) + ")";
+                   ", dim=" + std::to_string(s.dim()) + ", patches=" + std::to_string(s.patches()) +
+                   ", images=" + std::to_string(s.images().size()) + ")";
         });
 
     m.def(
@@ -524,9 +522,10 @@ NB_MODULE(_pda, m) {
             std::lock_guard<std::mutex> hold(*model.lock);
             return std::make_shared<pda::FittedSampler>(pda::FittedSampler::fit(*model.model, files, o));
         },
-        nb::sig("def fit_sampler(model: Model, images: str | os.PathLike[str] | collections.abc.Sequence[str | "
-                "os.PathLike[str]], k: int = 10, pad: int = 2, max_patches: int = 200000, seed: int = 0, cell: int = 0, "
-                "mask: str | os.PathLike[str] | None = None) -> Sampler"),
+        nb::sig(
+            "def fit_sampler(model: Model, images: str | os.PathLike[str] | collections.abc.Sequence[str | "
+            "os.PathLike[str]], k: int = 10, pad: int = 2, max_patches: int = 200000, seed: int = 0, cell: int = 0, "
+            "mask: str | os.PathLike[str] | None = None) -> Sampler"),
         "model"_a, "images"_a, "k"_a = 10, "pad"_a = 2, "max_patches"_a = pda::kDefaultMaxPatches, "seed"_a = 0,
         "cell"_a = 0, "mask"_a = nb::none(),
         "Fits the conditional sampler's Gaussian on images (a folder, a path or a list of paths), each "
@@ -535,25 +534,31 @@ NB_MODULE(_pda, m) {
         "model's fit only on patches centred inside it. Returns a Sampler (save() writes the file).");
 
     nb::class_<PyExplanation>(m, "Explanation", "The result of Explainer.explain().")
-        .def_ro("relevance", &PyExplanation::relevance, nb::sig("def relevance(self) -> numpy.typing.NDArray[numpy.float32]"),
+        .def_ro("relevance", &PyExplanation::relevance,
+                nb::sig("def relevance(self) -> numpy.typing.NDArray[numpy.float32]"),
                 "float32 (M, H, W) ((M, D, H, W) for volumes): weight of evidence, in bits, per pixel for each "
                 "explained class (positive: the pixel's value speaks for the class).")
-        .def_ro("counts", &PyExplanation::counts, nb::sig("def counts(self) -> numpy.typing.NDArray[numpy.float32]"), "float32 (H, W): windows covering each pixel.")
+        .def_ro("counts", &PyExplanation::counts, nb::sig("def counts(self) -> numpy.typing.NDArray[numpy.float32]"),
+                "float32 (H, W): windows covering each pixel.")
         .def_ro("nodes", &PyExplanation::nodes,
-                nb::sig("def nodes(self) -> dict[str, numpy.typing.NDArray[numpy.float32]]"), "{node name: float32 (units, H, W) activation difference}.")
+                nb::sig("def nodes(self) -> dict[str, numpy.typing.NDArray[numpy.float32]]"),
+                "{node name: float32 (units, H, W) activation difference}.")
         .def_ro("classes", &PyExplanation::classes, "The explained classes, in relevance's order.")
-        .def_ro("summary", &PyExplanation::summary, nb::sig("def summary(self) -> dict[str, typing.Any]"), "What summary.json holds, as a dict.")
+        .def_ro("summary", &PyExplanation::summary, nb::sig("def summary(self) -> dict[str, typing.Any]"),
+                "What summary.json holds, as a dict.")
         .def_ro("windows", &PyExplanation::windows)
         .def_ro("forward_passes", &PyExplanation::forward_passes)
         .def_ro("batch", &PyExplanation::batch)
         .def_ro("uncovered", &PyExplanation::uncovered, "Pixels no window covered (0 in every map).")
-        .def_ro("seconds", &PyExplanation::seconds, nb::sig("def seconds(self) -> dict[str, float]"), "Seconds by phase: setup, compile, sampling, network, reduce, total.")
-        .def_ro("folder", &PyExplanation::folder, nb::sig("def folder(self) -> str | None"), "Where the result was written (None when not written).")
+        .def_ro("seconds", &PyExplanation::seconds, nb::sig("def seconds(self) -> dict[str, float]"),
+                "Seconds by phase: setup, compile, sampling, network, reduce, total.")
+        .def_ro("folder", &PyExplanation::folder, nb::sig("def folder(self) -> str | None"),
+                "Where the result was written (None when not written).")
         .def("__repr__", [](const PyExplanation& e) {
             std::string c;
             for (const pda::Prediction& p : e.classes) c += (c.empty() ? "" : ", ") + std::to_string(p.class_id);
-            return "Explanation(classes=[" + c + "], windows=" + std::to_string(e.windows) + ", forward_passes=" +
-                   std::to_string(e.forward_passes) + ")";
+            return "Explanation(classes=[" + c + "], windows=" + std::to_string(e.windows) +
+                   ", forward_passes=" + std::to_string(e.forward_passes) + ")";
         });
 
     nb::class_<PyExplainer>(m, "Explainer",
@@ -627,12 +632,10 @@ NB_MODULE(_pda, m) {
              "(windows); Ctrl-C stops the work. Returns an Explanation.")
         .def_prop_ro(
             "windows", [](const PyExplainer& s) { return s.e->windows(); }, "Windows per input at the stride.")
-        .def_prop_ro(
-            "samples_per_window", [](const PyExplainer& s) { return s.e->samples_per_window(); })
-        .def_prop_ro(
-            "device", [](const PyExplainer& s) { return s.e->device().str(); })
-        .def_prop_ro(
-            "precision", [](const PyExplainer& s) { return std::string(pda::precision_name(s.e->precision())); })
+        .def_prop_ro("samples_per_window", [](const PyExplainer& s) { return s.e->samples_per_window(); })
+        .def_prop_ro("device", [](const PyExplainer& s) { return s.e->device().str(); })
+        .def_prop_ro("precision",
+                     [](const PyExplainer& s) { return std::string(pda::precision_name(s.e->precision())); })
         .def(
             "describe", [](const PyExplainer& s) { return json_loads(s.e->describe_json()); },
             "The model, parameters, device and precision, as every summary records them (a dict).");

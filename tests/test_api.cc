@@ -166,6 +166,65 @@ TEST(PublicApi, SavedFittedSamplerEqualsTheSameFitOnTheFly) {
     expect_input([&] { pda::FittedSampler::fit(model, pda::list_images(f.photos), fo); }, "--pad");
 }
 
+// A fitted sampler handed over in memory (ExplainerOptions::fitted_sampler), the same loaded back
+// from its file (FittedSampler::load) and the file itself give the same maps; it is checked against
+// the run's k like a file, and refused beside a file or for another sampler kind. RGB pixels in
+// memory preprocess as their file does.
+TEST(PublicApi, FittedSamplerInMemoryEqualsItsFile) {
+    const ApiFixture f;
+    const pda::Model model = pda::Model::load(f.model);
+    pda::SamplerFitOptions fo;
+    fo.k = 4;
+    fo.pad = 1;
+    fo.max_patches = 300;
+    fo.seed = 5;
+    auto fitted = std::make_shared<pda::FittedSampler>(pda::FittedSampler::fit(model, pda::list_images(f.photos), fo));
+    EXPECT_EQ(fitted->path(), "");
+    const std::string file = (f.dir / "mem.sampler").string();
+    fitted->save(file);
+    EXPECT_EQ(fitted->path(), file);
+    auto loaded = std::make_shared<pda::FittedSampler>(pda::FittedSampler::load(file));
+    EXPECT_EQ(loaded->path(), file);
+    EXPECT_EQ(loaded->dim(), fitted->dim());
+    EXPECT_EQ(loaded->patches(), fitted->patches());
+    EXPECT_EQ(loaded->images(), fitted->images());
+
+    pda::ExplainerOptions from_file = options(f);
+    from_file.sampler = pda::SamplerKind::kConditional;
+    from_file.sample_images.clear();
+    from_file.pad = 1;
+    from_file.sampler_file = file;
+    pda::ExplainerOptions in_memory = from_file;
+    in_memory.sampler_file.clear();
+    in_memory.fitted_sampler = fitted;
+    pda::ExplainerOptions reloaded = in_memory;
+    reloaded.fitted_sampler = loaded;
+    const pda::Image img = outsider();
+    const pda::RgbImage rgb{img.rgb.data(), img.height, img.width, "outsider"};
+    const pda::ExplainResult want = pda::Explainer(model, from_file).explain(rgb);
+    const pda::ExplainResult mem = pda::Explainer(model, in_memory).explain(rgb);
+    expect_same(mem, want, "fitted sampler in memory vs its file");
+    expect_same(pda::Explainer(model, reloaded).explain(rgb), want, "loaded sampler vs its file");
+    EXPECT_EQ(nlohmann::json::parse(mem.summary_json)["sampler"]["in_memory"], true);
+
+    pda::ExplainerOptions wrong_k = in_memory;
+    wrong_k.k = 3;
+    expect_input([&] { pda::Explainer(model, wrong_k); }, "fitted for k 4 but this run uses 3");
+    pda::ExplainerOptions both = in_memory;
+    both.sampler_file = file;
+    expect_input([&] { pda::check_options(both); }, "give one of");
+    pda::ExplainerOptions marginal = in_memory;
+    marginal.sampler = pda::SamplerKind::kMarginal;
+    marginal.sample_images = f.photos;
+    expect_input([&] { pda::check_options(marginal); }, "conditional sampler only");
+    expect_input([&] { pda::FittedSampler::load(f.photo(0)); }, f.photo(0));
+
+    const pda::Image p1 = pda::load_image(f.photo(1));
+    const std::vector<float> from_pixels = model.preprocess(pda::RgbImage{p1.rgb.data(), p1.height, p1.width});
+    EXPECT_EQ(from_pixels, model.preprocess(f.photo(1)));
+    expect_input([&] { model.preprocess(pda::RgbImage{}); }, "positive size");
+}
+
 TEST(PublicApi, PicturesInMemoryEqualTheirFolderAndMaxWindowsLimits) {
     const ApiFixture f;
     const pda::Model model = pda::Model::load(f.model);
