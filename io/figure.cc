@@ -80,12 +80,12 @@ Image relevance_figure(const Image& photo, const CropBox& box, const float* map,
     const float limit = style.limit > 0 ? style.limit : heatmap_limit(map, height * width);
     const float cut = style.threshold * limit;
     // Text and bar sizes grow with the photo so that the labels stay readable when it is shown whole.
-    const int scale = std::max(2, photo.height / 200);
+    const int scale = photo.height >= 120 ? std::max(2, photo.height / 200) : 1;
     const int bar = std::max(12, photo.height / 18), gap = std::max(6, bar / 2);
     const std::string top = format_bar_value(limit) + " " + style.unit, bottom = format_bar_value(-limit);
     const int labels = std::max(text_width(top, scale), text_width(bottom, scale)) + gap;
     Image out;
-    out.height = std::max(photo.height, 60 * scale);
+    out.height = photo.height;
     out.width = photo.width + gap + bar + gap + labels;
     out.rgb.assign(static_cast<size_t>(out.height) * out.width * 3, 255);
 

@@ -210,7 +210,7 @@
         const c = r.classes.find((x) => x.id === id);
         if (!c) { grid.append(el("div")); return; }
         const canvas = el("canvas", { width: W, height: H, class: "map" });
-        const bar = colourBar("bits (weight of evidence)");
+        const bar = colourBar("WE, bits");
         const panel = el("div", { class: "panel class-panel", "data-class": id, "data-run": ri },
           el("h3", { text: (c.label || "class " + id) + " (" + id + ")" }),
           el("div", { class: "sub", text: "p = " + pct(c.probability) + " \u00b7 max |WE| " + fmt(c.map.limit).slice(1) + " bits" }),
@@ -226,7 +226,7 @@
     const nodePanels = [];
     runs.forEach((r) => r.nodes.forEach((n) => {
       const canvas = el("canvas", { width: W, height: H, class: "map" });
-      const bar = colourBar("activation difference");
+      const bar = colourBar("activation");
       const select = el("select", { class: "channel" });
       n.channels.forEach((ch, i) => select.append(el("option", { value: i, text: "#" + (i + 1) + ": unit " + ch.unit + " (max " + fmt(ch.map.limit).slice(1) + ")" })));
       const step = (d) => { select.selectedIndex = Math.max(0, Math.min(n.channels.length - 1, select.selectedIndex + d)); redraw(); };
@@ -321,7 +321,7 @@
       z: { cols: Ww, rows: Hh, voxel: (r, c) => (cursor.z * Hh + (Hh - 1 - r)) * Ww + c, at: () => [cursor.x, Hh - 1 - cursor.y],
            set: (c, r) => { cursor.x = c; cursor.y = Hh - 1 - r; }, name: "axial (z)" },
     };
-    const zoom = Math.max(1, Math.min(4, Math.ceil(180 / Math.min(D, Hh, Ww))));
+    const zoom = Math.max(1, Math.min(12, Math.ceil(220 / Math.max(D, Hh, Ww))));
     const panels = [];
     const grid = el("div", { class: "grid", style: "grid-template-columns: repeat(" + runs.length + ", minmax(0, 1fr))" });
     if (runs.length > 1) runs.forEach((r) => grid.append(el("p", { class: "run-label", text: r.label })));
@@ -342,7 +342,7 @@
         canvases[axis] = cv;
         return el("figure", {}, cv, el("figcaption", { text: v.name }));
       });
-      const bar = colourBar("bits (weight of evidence)");
+      const bar = colourBar("WE, bits");
       grid.append(el("div", { class: "panel class-panel", "data-class": id, "data-run": ri },
         el("h3", { text: (c.label || "class " + id) + " (" + id + ")" }),
         el("div", { class: "sub", text: "p = " + pct(c.probability) + " \u00b7 max |WE| " + fmt(c.map.limit).slice(1) + " bits" }),
