@@ -112,6 +112,12 @@ std::string utc_now() {
     return buf;
 }
 
+std::string folder_name(const std::string& folder) {  // "runs/val/" → "val"
+    fs::path p = fs::absolute(folder).lexically_normal();
+    if (p.filename().empty()) p = p.parent_path();
+    return p.filename().string();
+}
+
 std::string html_escape(const std::string& s) {
     std::string out;
     for (char c : s) {
@@ -218,7 +224,7 @@ ReportSummary write_report(const ReportOptions& opt) {
         summary.figures += page.figures;
         ++summary.items;
     }
-    nlohmann::json index = {{"kind", "index"},   {"title", "pda report: " + out.parent_path().filename().string()},
+    nlohmann::json index = {{"kind", "index"},   {"title", "pda report: " + folder_name(opt.runs.front())},
                             {"runs", labels},    {"items", entries},
                             {"date", utc_now()}, {"version", version()}};
     write_text(tmp / "index.html", report_html("pda report", index));
