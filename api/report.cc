@@ -100,7 +100,8 @@ std::string run_label(size_t i, const std::string& run, const nlohmann::json& s)
     spec = fs::path(spec).filename().string();
     auto num = [&](const char* k) { return p.contains(k) ? p[k].dump() : std::string("?"); };
     return std::to_string(i + 1) + ": " + run + " (" + p.value("sampler", "?") + ", k " + num("k") + ", " +
-           num("samples") + " samples, stride " + num("stride") + (spec.empty() ? "" : ", " + spec) + ")";
+           num(p.contains("samples_per_window") ? "samples_per_window" : "samples") + " samples, stride " +
+           num("stride") + (spec.empty() ? "" : ", " + spec) + ")";
 }
 
 std::string utc_now() {

@@ -39,6 +39,7 @@
     const s = Math.abs(v).toPrecision(3);
     return (v > 0 ? "+" : "\u2212") + String(Number(s));
   }
+  function mag(v) { return fmt(Math.abs(v)).replace(/^\+/, ""); }
   function pct(p) { return (100 * p).toFixed(p >= 0.995 ? 1 : 2) + " %"; }
   // Colour of value v over grey bg, as the figures (io/heatmap.h): towards red (for) or blue
   // (against) with alpha |v| / limit, times the opacity; nothing under the cut.
@@ -66,7 +67,7 @@
       ctx.putImageData(img, 0, 0);
       top.textContent = fmt(limit);
       bottom.textContent = fmt(-limit);
-      cut.textContent = threshold > 0 ? "|v| \u2264 " + fmt(threshold * limit).slice(1) + " hidden" : "";
+      cut.textContent = threshold > 0 && limit > 0 ? "|v| \u2264 " + mag(threshold * limit) + " hidden" : "";
     };
     return box;
   }
@@ -203,7 +204,8 @@
     // One panel per explained class and run: rows are classes, columns runs.
     const ids = [];
     for (const r of runs) for (const c of r.classes) if (!ids.includes(c.id)) ids.push(c.id);
-    const grid = el("div", { class: "grid", style: "grid-template-columns: repeat(" + runs.length + ", minmax(0, 1fr))" });
+    const grid = el("div", { class: "grid", style: runs.length > 1 ? "grid-template-columns: repeat(" + runs.length + ", minmax(0, 1fr))"
+                                                                  : "grid-template-columns: repeat(auto-fill, minmax(420px, 1fr))" });
     if (runs.length > 1) runs.forEach((r) => grid.append(el("p", { class: "run-label", text: r.label })));
     for (const id of ids) {
       runs.forEach((r, ri) => {
@@ -213,7 +215,7 @@
         const bar = colourBar("WE, bits");
         const panel = el("div", { class: "panel class-panel", "data-class": id, "data-run": ri },
           el("h3", { text: (c.label || "class " + id) + " (" + id + ")" }),
-          el("div", { class: "sub", text: "p = " + pct(c.probability) + " \u00b7 max |WE| " + fmt(c.map.limit).slice(1) + " bits" }),
+          el("div", { class: "sub", text: "p = " + pct(c.probability) + " \u00b7 max |WE| " + mag(c.map.limit) + " bits" }),
           el("div", { class: "body" }, canvas, bar),
           el("a", { href: c.figure, text: "figure PNG (photo resolution)" }));
         grid.append(panel);
@@ -228,7 +230,7 @@
       const canvas = el("canvas", { width: W, height: H, class: "map" });
       const bar = colourBar("activation");
       const select = el("select", { class: "channel" });
-      n.channels.forEach((ch, i) => select.append(el("option", { value: i, text: "#" + (i + 1) + ": unit " + ch.unit + " (max " + fmt(ch.map.limit).slice(1) + ")" })));
+      n.channels.forEach((ch, i) => select.append(el("option", { value: i, text: "#" + (i + 1) + ": unit " + ch.unit + " (max " + mag(ch.map.limit) + ")" })));
       const step = (d) => { select.selectedIndex = Math.max(0, Math.min(n.channels.length - 1, select.selectedIndex + d)); redraw(); };
       const panel = el("div", { class: "panel node-panel" },
         el("h3", { text: "node " + n.name + (runs.length > 1 ? " \u00b7 run " + r.label.split(":")[0] : "") }),
@@ -345,7 +347,7 @@
       const bar = colourBar("WE, bits");
       grid.append(el("div", { class: "panel class-panel", "data-class": id, "data-run": ri },
         el("h3", { text: (c.label || "class " + id) + " (" + id + ")" }),
-        el("div", { class: "sub", text: "p = " + pct(c.probability) + " \u00b7 max |WE| " + fmt(c.map.limit).slice(1) + " bits" }),
+        el("div", { class: "sub", text: "p = " + pct(c.probability) + " \u00b7 max |WE| " + mag(c.map.limit) + " bits" }),
         el("div", { class: "body" }, el("div", { class: "views" }, ...figs), bar)));
       panels.push({ canvases: canvases, bar: bar, cls: c, values: decodeMap(c.map) });
     });
