@@ -141,6 +141,7 @@ void check_report_options(const ReportOptions& o) {
     if (!(o.threshold >= 0.f && o.threshold <= 1.f))
         fail_input("report: --threshold must lie in [0, 1] (a fraction of max |value|), got " +
                    std::to_string(o.threshold));
+    if (o.max_classes < 1) fail_input("report: --classes must be ≥ 1, got " + std::to_string(o.max_classes));
     if (o.max_channels < 0) fail_input("report: --channels must be ≥ 0, got " + std::to_string(o.max_channels));
     if (o.figure_max_side < 64)
         fail_input("report: the figures' largest side must be ≥ 64, got " + std::to_string(o.figure_max_side));

@@ -75,13 +75,25 @@ nlohmann::json class_entry(const nlohmann::json& c) {
     return {{"id", c.value("id", -1)}, {"label", str(c, "label")}, {"probability", c.value("probability", 0.0)}};
 }
 
+// The explained classes a page shows: at most `most`, the most probable first (summary order on ties).
+std::vector<size_t> shown_classes(const nlohmann::json& classes, int most) {
+    std::vector<size_t> order(classes.size());
+    std::iota(order.begin(), order.end(), size_t{0});
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+        return classes[a].value("probability", 0.0) > classes[b].value("probability", 0.0);
+    });
+    if (order.size() > static_cast<size_t>(most)) order.resize(static_cast<size_t>(most));
+    return order;
+}
+
 // The index's line: top classes of the first result, the explained classes, the time.
 nlohmann::json index_entry(const ReportItem& item) {
     const nlohmann::json& s = item.results.front().summary;
     nlohmann::json top = nlohmann::json::array(), explained = nlohmann::json::array();
     for (const nlohmann::json& c : s.value("predicted", nlohmann::json::array()))
         if (top.size() < 3) top.push_back(class_entry(c));
-    for (const nlohmann::json& c : s["classes"]) explained.push_back(class_entry(c));
+    // The five most probable explained classes and their count: the line of a 1000-class run stays short.
+    for (size_t i : shown_classes(s["classes"], 5)) explained.push_back(class_entry(s["classes"][i]));
     const double seconds = s.contains("timings") ? s["timings"].value("total_s", 0.0) : 0.0;
     return {{"name", item.name},
             {"kind", item.volume ? "volume" : "image"},
@@ -89,6 +101,7 @@ nlohmann::json index_entry(const ReportItem& item) {
             {"thumb", "pages/" + item.name + "/thumb.png"},
             {"top", top},
             {"classes", explained},
+            {"explained", s["classes"].size()},
             {"runs", item.results.size()},
             {"seconds", seconds}};
 }
@@ -184,7 +197,8 @@ ReportPage image_page(const ReportItem& item, const std::vector<std::string>& la
         const int64_t h = rel.shape()[1], w = rel.shape()[2];
         const CropBox box = found ? crop_box(s, photo, h, w) : CropBox{0, 0, double(photo.height), double(photo.width)};
         nlohmann::json cls = nlohmann::json::array();
-        for (size_t i = 0; i < classes.size(); ++i) {
+        const std::vector<size_t> shown = shown_classes(classes, opt.max_classes);
+        for (size_t i : shown) {
             const float* m = rel.data() + static_cast<int64_t>(i) * h * w;
             const float limit = heatmap_limit(m, h * w);
             const int64_t id = classes[i].value("id", int64_t{-1});
@@ -196,7 +210,7 @@ ReportPage image_page(const ReportItem& item, const std::vector<std::string>& la
             c["figure"] = fig;
             c["map"] = encode_map(m, h * w, {h, w}, 16, limit);
             cls.push_back(c);
-            if (ri == 0 && i == 0) {  // the thumbnail: the first map over the photo, without its bar
+            if (ri == 0 && i == shown.front()) {  // the thumbnail: the first map over the photo, without its bar
                 Image t = relevance_figure(thumb_photo, scaled(box, factor(thumb_photo)), m, h, w,
                                            FigureStyle{opt.threshold, limit, ""});
                 Image cut{thumb_photo.height, thumb_photo.width, {}};
@@ -220,9 +234,9 @@ ReportPage image_page(const ReportItem& item, const std::vector<std::string>& la
             std::iota(order.begin(), order.end(), 0);
             std::stable_sort(order.begin(), order.end(),
                              [&](int64_t a, int64_t b) { return strength[a] > strength[b]; });
-            const int64_t shown = std::min<int64_t>(units, opt.max_channels);
+            const int64_t kept = std::min<int64_t>(units, opt.max_channels);
             nlohmann::json channels = nlohmann::json::array();
-            for (int64_t k = 0; k < shown; ++k) {
+            for (int64_t k = 0; k < kept; ++k) {
                 const int64_t u = order[k];
                 channels.push_back(
                     {{"unit", u}, {"map", encode_map(t.data() + u * plane, plane, {h, w}, 8, strength[u])}});
@@ -234,6 +248,7 @@ ReportPage image_page(const ReportItem& item, const std::vector<std::string>& la
                         {"params", run_parameters(s)},
                         {"crop", {box.left * f, box.top * f, box.width * f, box.height * f}},
                         {"classes", cls},
+                        {"explained", classes.size()},
                         {"nodes", nodes}});
     }
     page.data = {{"kind", "image"},
@@ -283,19 +298,21 @@ ReportPage volume_page(const ReportItem& item, const std::vector<std::string>& l
         }
         const int64_t n = d[0] * d[1] * d[2];
         nlohmann::json cls = nlohmann::json::array();
-        for (size_t i = 0; i < classes.size(); ++i) {
+        const std::vector<size_t> shown = shown_classes(classes, opt.max_classes);
+        for (size_t i : shown) {
             const float* m = rel.data() + static_cast<int64_t>(i) * n;
             const float limit = heatmap_limit(m, n);
             nlohmann::json c = class_entry(classes[i]);
             c["map"] = encode_map(m, n, d, 8, limit);
             cls.push_back(c);
-            if (ri == 0 && i == 0)
+            if (ri == 0 && i == shown.front())
                 write_png((folder / "thumb.png").string(),
                           shrink_to_fit(volume_slice_figure(grey.data(), m, d[0], d[1], d[2], SliceAxis::kZ, d[0] / 2,
                                                             SliceStyle{opt.threshold, 0.f}),
                                         kThumbSide));
         }
-        runs.push_back({{"label", labels[r.run]}, {"params", run_parameters(s)}, {"classes", cls}});
+        runs.push_back(
+            {{"label", labels[r.run]}, {"params", run_parameters(s)}, {"classes", cls}, {"explained", classes.size()}});
     }
     // The grey volume in 8 bits over its own range.
     float lo = INFINITY, hi = -INFINITY;

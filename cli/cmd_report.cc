@@ -29,6 +29,11 @@ void add_report(CLI::App& app) {
     cmd->add_option("--channels", opt->max_channels, "hidden layers: the strongest channels shown per node")
         ->check(at_least(0))
         ->capture_default_str();
+    cmd->add_option("--classes", opt->max_classes,
+                    "explained classes shown and drawn as figures per input, the most probable first (a run of "
+                    "--classes all explains every class)")
+        ->check(at_least(1))
+        ->capture_default_str();
     cmd->add_option("--figure-max-side", opt->figure_max_side,
                     "figures of photos larger than this many pixels a side are drawn shrunk to it")
         ->check(at_least(64))

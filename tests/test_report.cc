@@ -81,7 +81,7 @@ TEST(Figure, DrawnAtThePhotosResolutionWithABar) {
     const Image fig = relevance_figure(photo, box, map.data(), 32, 32, FigureStyle{0.15f, 0.f, "bits"});
     EXPECT_GE(fig.height, photo.height);
     EXPECT_GT(fig.width, photo.width + 12);  // the bar and its labels
-    const int y = 30, x = 40;  // photo pixel centres at crop (15.9, 15.9): next to the strong pixel
+    const int y = 30, x = 40;                // photo pixel centres at crop (15.9, 15.9): next to the strong pixel
     EXPECT_GT(fig.at(y, x, 0), fig.at(y, x, 2)) << "evidence for is red";
     const uint8_t* p = &photo.rgb[(5 * 80 + 5) * 3];
     EXPECT_EQ(fig.at(5, 5, 0), heatmap_background(p[0], p[1], p[2])) << "outside the crop: the grey photo";
@@ -140,6 +140,16 @@ TEST(Report, RunsOfOneInputShareAPage) {
     EXPECT_EQ(r.runs, 2);
     EXPECT_TRUE(fs::exists(f.tmp.path() / "cmp" / "pages" / "dog" / "figure-7-run2.png"));
     EXPECT_FALSE(fs::exists(f.tmp.path() / "cmp" / "pages" / "a" / "cat" / "figure-7-run2.png"));
+}
+
+TEST(Report, ShowsTheMostProbableClasses) {
+    Fixture f;
+    ReportOptions o;
+    o.runs = {f.job.string()};
+    o.max_classes = 1;
+    EXPECT_EQ(write_report(o).figures, 2);  // one per input: class 7 (p 0.7), not class 3 (p 0.2)
+    EXPECT_TRUE(fs::exists(f.job / "report" / "pages" / "dog" / "figure-7.png"));
+    EXPECT_FALSE(fs::exists(f.job / "report" / "pages" / "dog" / "figure-3.png"));
 }
 
 TEST(Report, BadInputIsOneLineAndWritesNothing) {

@@ -117,6 +117,13 @@
     };
   }
 
+  // A note where a run explained more classes than the page shows.
+  function classesNote(runs) {
+    const cut = runs.filter((r) => r.explained > r.classes.length);
+    return cut.length ? el("p", { class: "note", text: cut.map((r) => r.classes.length + " of the " + r.explained +
+      " explained classes of run " + r.label.split(":")[0] + " are shown, the most probable (pda report --classes)").join("; ") }) : null;
+  }
+
   // Per class id, the largest limit over the runs (the shared colour scale).
   function sharedLimits(runs) {
     const lim = {};
@@ -140,7 +147,7 @@
       { key: "p", title: "p", get: (it) => (it.top[0] ? it.top[0].probability : 0), num: true },
       { key: "second", title: "2nd", get: (it) => (it.top[1] ? it.top[1].probability : 0), num: true },
       { key: "third", title: "3rd", get: (it) => (it.top[2] ? it.top[2].probability : 0), num: true },
-      { key: "classes", title: "explained", get: (it) => it.classes.length, num: true },
+      { key: "classes", title: "explained", get: (it) => it.explained, num: true },
       { key: "seconds", title: "seconds", get: (it) => it.seconds, num: true },
     ];
     let sort = { key: "name", dir: 1 };
@@ -163,7 +170,8 @@
              (it.kind === "volume" ? " <small>(volume)</small>" : "") + (it.runs > 1 ? " <small>\u00d7" + it.runs + " runs</small>" : "") +
              "</td><td>" + cls(it.top[0]) + "</td><td class=num>" + (it.top[0] ? pct(it.top[0].probability) : "") +
              "</td><td>" + cls(it.top[1]) + "</td><td>" + cls(it.top[2]) + "</td><td>" +
-             it.classes.map((c) => escapeHtml(c.label || c.id)).join(", ") + "</td><td class=num>" + it.seconds.toFixed(1) + "</td></tr>";
+             it.classes.map((c) => escapeHtml(c.label || c.id)).join(", ") +
+             (it.explained > it.classes.length ? " <small>+" + (it.explained - it.classes.length) + " more</small>" : "") + "</td><td class=num>" + it.seconds.toFixed(1) + "</td></tr>";
     }
     function draw() {
       const col = columns.find((c) => c.key === sort.key);
@@ -222,7 +230,7 @@
         panels.push({ canvas: canvas, bar: bar, run: r, cls: c, values: decodeMap(c.map), lookup: null });
       });
     }
-    main.append(el("section", {}, el("h2", { text: "Evidence per class (red: for, blue: against)" }), grid));
+    main.append(el("section", {}, el("h2", { text: "Evidence per class (red: for, blue: against)" }), classesNote(runs), grid));
 
     // Hidden layers: each node's channels, strongest first.
     const nodePanels = [];
@@ -351,7 +359,7 @@
         el("div", { class: "body" }, el("div", { class: "views" }, ...figs), bar)));
       panels.push({ canvases: canvases, bar: bar, cls: c, values: decodeMap(c.map) });
     });
-    main.append(el("section", {}, el("h2", { text: "Evidence per class (red: for, blue: against)" }), grid));
+    main.append(el("section", {}, el("h2", { text: "Evidence per class (red: for, blue: against)" }), classesNote(runs), grid));
     main.append(el("section", {}, el("h2", { text: "Parameters" }), paramsTable(runs)));
 
     function drawView(cv, v, values, limit) {

@@ -22,6 +22,7 @@ struct ReportOptions {
     float threshold = 0.15f;     // fraction of max |value|: the slider's start and the figures' cut
     bool shared_scale = false;   // comparisons open with one colour scale across the runs
     int max_channels = 32;       // hidden layers: the strongest channels shown per node
+    int max_classes = 16;        // explained classes shown (and drawn as figures) per input: the most probable
     int figure_max_side = 4096;  // figures: photos larger than this are drawn shrunk to it
 };
 
