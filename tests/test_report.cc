@@ -1,7 +1,8 @@
 // The report (include/pda/report.h, io/figure.h): figures at the photo's resolution with a colour bar,
 // a report folder with an index, pages and figures written in one step, and bad input (not a result
 // folder, missing or corrupt maps, an occupied report folder) refused in one line with nothing written.
-// The pages in a browser: tests/browser/test_report_browser.py (ctest -L browser).
+// `pda explain --report` end to end on the tiny model. The pages in a browser: tests/browser/test_report_browser.py
+// (ctest -L browser).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -15,6 +16,7 @@
 #include "io/preprocess.h"
 #include "pda/report.h"
 #include "test_util.h"
+#include "tests/tiny_model.h"
 
 namespace fs = std::filesystem;
 
@@ -208,6 +210,26 @@ TEST(ReportCli, ExitCodesAndOneLine) {
     r = test::run_pda("report " + f.job.string());
     EXPECT_EQ(r.exit_code, 0) << r.output;
     EXPECT_NE(r.output.find("2 inputs, 1 run, 4 figures"), std::string::npos) << r.output;
+}
+
+TEST(ReportCli, ExplainWritesTheReportAtTheEnd) {
+    TempDir tmp(test::current_test_name());
+    test::write_file(tmp.path() / "tiny.onnx", test::tiny_model());
+    test::write_file(tmp.path() / "tiny.json", test::kTinySidecar);
+    fs::create_directories(tmp.path() / "photos");
+    for (int i = 0; i < 2; ++i)
+        write_png((tmp.path() / "photos" / ("p" + std::to_string(i) + ".png")).string(), test::random_photo(20, 16, i));
+    const fs::path out = tmp.path() / "out";
+    const test::CmdResult r =
+        test::run_pda("explain " + (tmp.path() / "tiny.onnx").string() + " " + (tmp.path() / "photos").string() +
+                      " --sampler occlusion --k 4 --stride 2 --classes top2 --quiet --report --out " + out.string());
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const std::string index = read_file((out / "report" / "index.html").string());
+    EXPECT_NE(index.find("\"p0\""), std::string::npos);
+    EXPECT_NE(index.find("\"p1\""), std::string::npos);
+    const Image fig = load_image((out / "report" / "pages" / "p0" / "thumb.png").string());
+    EXPECT_GT(fig.width, 0);
+    EXPECT_EQ(test::run_pda("status " + out.string()).exit_code, 0);  // the report is no result of the job
 }
 
 }  // namespace
