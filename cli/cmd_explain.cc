@@ -8,6 +8,7 @@
 #include "cli/common.h"
 #include "cli/progress.h"
 #include "pda/job.h"
+#include "pda/report.h"
 
 namespace pda::cli {
 
@@ -157,13 +158,16 @@ void add_explain(CLI::App& app) {
                     "class's max |value|")
         ->capture_default_str();
     cmd->add_flag("--quiet", *quiet, "no progress bar and no per-image lines");
+    auto report = std::make_shared<bool>(false);
+    cmd->add_flag("--report", *report,
+                  "at the end, write the HTML report of OUT into OUT/report/ (as `pda report OUT` does)");
     auto workers = std::make_shared<int>(1);
     cmd->add_option("--workers", *workers,
                     "explainers working through the inputs at once, each with its own model and 1/N of the threads "
                     "(with --device cuda:0,1,...: per GPU)")
         ->check(at_least(1))
         ->capture_default_str();
-    cmd->callback([flags, config, inputs, list, shard, out, quiet, overwrite, slices, workers] {
+    cmd->callback([flags, config, inputs, list, shard, out, quiet, overwrite, slices, workers, report] {
         // Everything that can be wrong with the call is found before the model is even loaded.
         ExplainerOptions opt = config->typed(*flags);
         if (!slices->empty()) opt.slices = parse_slices(*slices);
@@ -261,6 +265,14 @@ void add_explain(CLI::App& app) {
                 static_cast<long long>(rep.inputs), part.count > 1 ? (" of shard " + part.str()).c_str() : "",
                 static_cast<long long>(rep.done), static_cast<long long>(rep.skipped),
                 static_cast<long long>(rep.failed), rep.seconds, rep.images_per_second());
+        if (*report && rep.done + rep.skipped > 0) {
+            ReportOptions ro;
+            ro.runs = {*out};
+            ro.threshold = opt.slice_threshold;
+            const ReportSummary written = write_report(ro);
+            if (!*quiet)
+                std::printf("report: %s (%lld inputs)\n", written.index.c_str(), static_cast<long long>(written.items));
+        }
         if (rep.failed > 0) throw ExitCode{1};
     });
 }

@@ -45,6 +45,7 @@ struct ExitCode {
 
 void add_info(CLI::App& app);
 void add_status(CLI::App& app);  // cli/cmd_status.cc
+void add_report(CLI::App& app);  // cli/cmd_report.cc
 void add_predict(CLI::App& app);
 void add_fit_sampler(CLI::App& app);  // cli/cmd_fit_sampler.cc
 void add_explain(CLI::App& app);      // cli/cmd_explain.cc

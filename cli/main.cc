@@ -37,6 +37,7 @@ int run(int argc, char** argv) {
     pda::cli::add_explain(app);
     pda::cli::add_bench(app);
     pda::cli::add_status(app);
+    pda::cli::add_report(app);
     try {
         app.parse(argc, argv);
         if (show_version) {

@@ -134,6 +134,17 @@ Image load_image(const std::string& path) {
     fail_input(path + ": not a PNG, JPEG or BMP file" + (what.empty() ? "" : " (it looks like " + what + ")"));
 }
 
+std::vector<uint8_t> encode_png(const Image& image) {
+    if (image.height <= 0 || image.width <= 0 ||
+        image.rgb.size() != static_cast<size_t>(image.height) * image.width * 3)
+        fail_internal("PNG encoding: a " + std::to_string(image.height) + "x" + std::to_string(image.width) +
+                      " image with " + std::to_string(image.rgb.size()) + " bytes");
+    std::vector<uint8_t> png;
+    if (!stbi_write_png_to_func(append_bytes, &png, image.width, image.height, 3, image.rgb.data(), image.width * 3))
+        fail_internal("PNG encoding failed");
+    return png;
+}
+
 void write_png(const std::string& path, const Image& image) {
     if (image.height <= 0 || image.width <= 0)
         fail_input(path + ": cannot write an empty image (" + std::to_string(image.height) + "x" +
@@ -141,10 +152,7 @@ void write_png(const std::string& path, const Image& image) {
     if (image.rgb.size() != static_cast<size_t>(image.height) * image.width * 3)
         fail_internal(path + ": image buffer holds " + std::to_string(image.rgb.size()) + " bytes, expected " +
                       std::to_string(static_cast<size_t>(image.height) * image.width * 3));
-
-    std::vector<uint8_t> png;
-    if (!stbi_write_png_to_func(append_bytes, &png, image.width, image.height, 3, image.rgb.data(), image.width * 3))
-        fail_internal(path + ": PNG encoding failed");
+    const std::vector<uint8_t> png = encode_png(image);
 
     const std::string tmp = path + ".tmp";
     {

@@ -45,4 +45,8 @@ Image load_image(const std::string& path);
 // written (missing directory, no permission, full disk).
 void write_png(const std::string& path, const Image& image);
 
+// The bytes of `image` as an 8-bit RGB PNG file (for embedding a picture in a page). Internal error
+// for an empty image.
+std::vector<uint8_t> encode_png(const Image& image);
+
 }  // namespace pda

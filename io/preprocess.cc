@@ -142,28 +142,34 @@ Image resize_bilinear(const Image& image, int out_h, int out_w) {
     return out;
 }
 
-Image displayed_crop(const Image& image, const Preprocess& pre) {
-    check_image(image);
+CropGeometry crop_geometry(int64_t height, int64_t width, const Preprocess& pre) {
     check_preprocess(pre);
     int64_t new_h = pre.height, new_w = pre.width;
     if (pre.resize_shorter > 0) {
         const int64_t s = pre.resize_shorter;
-        const int64_t shorter = std::min(image.height, image.width), longer = std::max(image.height, image.width);
+        const int64_t shorter = std::min(height, width), longer = std::max(height, width);
         // torchvision: int(size * long / short), a float division truncated.
         const int64_t new_long = static_cast<int64_t>(static_cast<double>(s * longer) / static_cast<double>(shorter));
-        new_w = image.width <= image.height ? s : new_long;
-        new_h = image.width <= image.height ? new_long : s;
+        new_w = width <= height ? s : new_long;
+        new_h = width <= height ? new_long : s;
     }
     if (new_h * new_w > kMaxPixels)
-        fail_input("preprocess: resizing a " + std::to_string(image.height) + "x" + std::to_string(image.width) +
-                   " image to " + std::to_string(new_h) + "x" + std::to_string(new_w) + " is too large");
+        fail_input("preprocess: resizing a " + std::to_string(height) + "x" + std::to_string(width) + " image to " +
+                   std::to_string(new_h) + "x" + std::to_string(new_w) + " is too large");
     if (new_h < pre.height || new_w < pre.width)
         fail_input("preprocess: the image resized to " + std::to_string(new_h) + "x" + std::to_string(new_w) +
                    " (resize_shorter " + std::to_string(pre.resize_shorter) + ") is smaller than the crop " +
                    std::to_string(pre.height) + "x" + std::to_string(pre.width));
+    return {new_h, new_w, (new_h - pre.height) / 2, (new_w - pre.width) / 2};
+}
+
+Image displayed_crop(const Image& image, const Preprocess& pre) {
+    check_image(image);
+    const CropGeometry g = crop_geometry(image.height, image.width, pre);
+    const int64_t new_h = g.resized_height, new_w = g.resized_width;
     const Image resized = resize_bilinear(image, static_cast<int>(new_h), static_cast<int>(new_w));
 
-    const int top = static_cast<int>((new_h - pre.height) / 2), left = static_cast<int>((new_w - pre.width) / 2);
+    const int top = static_cast<int>(g.top), left = static_cast<int>(g.left);
     Image out{static_cast<int>(pre.height), static_cast<int>(pre.width),
               std::vector<uint8_t>(static_cast<size_t>(pre.height) * pre.width * 3)};
     const size_t row_len = static_cast<size_t>(pre.width) * 3;

@@ -20,6 +20,13 @@ namespace pda {
 // resizing is an input error.
 Image displayed_crop(const Image& image, const Preprocess& pre);
 
+// Where displayed_crop takes its pixels from: the resized size and the crop's offsets in it.
+// Input error as displayed_crop for a size the crop does not fit.
+struct CropGeometry {
+    int64_t resized_height = 0, resized_width = 0, top = 0, left = 0;
+};
+CropGeometry crop_geometry(int64_t height, int64_t width, const Preprocess& pre);
+
 // (1, 3, H, W) float32 in the network's input space: displayed_crop, then channel order (BGR swaps
 // R and B), then per channel value = pixel / 255 · scale and (value − mean[c]) / std[c], mean and
 // std given in the network's channel order. The arithmetic matches torchvision's ToTensor +

@@ -18,6 +18,7 @@ packages=(
     libnifti2-dev                                # NIfTI-1/-2 volumes (niftiio, znzlib)
     python3-nibabel python3-scipy python3-sklearn  # volume fixtures: resampling, cohort, classifiers
     slurm-wlm munge                              # tests/slurm: a one-node Slurm cluster (ctest -L slurm)
+    chromium python3-websocket                   # tests/browser: the HTML report in headless Chromium (ctest -L browser)
 )
 
 missing=()
