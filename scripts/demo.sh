@@ -33,9 +33,10 @@ echo
 echo "== explaining $(basename "$image"): k 10, 10 samples per window, stride 7"
 start=$(date +%s)
 "$pda" explain "$model" "$image" --sampler conditional --sampler-file "$out/sampler.pdas" --k 10 --pad 2 \
-    --samples 10 --stride 7 --overwrite --out "$out"
+    --samples 10 --stride 7 --overwrite --report --out "$out"
 stem=$(basename "${image%.*}")
 echo
 echo "done in $(($(date +%s) - start)) s. Heatmaps (red: evidence for the class, blue: against):"
 ls -1 "$out/$stem"/heatmap-*.png
 echo "maps: $out/$stem/relevance.npy (float32, classes x H x W; order in summary.json)"
+echo "report (open in a browser; threshold, opacity, figures at the photo's resolution): $out/report/index.html"

@@ -285,6 +285,33 @@ def test_gil_is_released_while_explaining(model):
     assert ticks[0] > seconds / 0.02, (ticks[0], seconds)
 
 
+def test_ctrl_c_stops_an_explanation(tmp_path):
+    script = tmp_path / "long.py"
+    script.write_text(f"""
+import sys, time, pda
+m = pda.Model({MODEL!r}, device="cpu", threads={THREADS})
+e = pda.Explainer(m, sampler="occlusion", k=10, stride=1, batch=32)
+print("ready", flush=True)
+t0 = time.perf_counter()
+try:
+    e.explain({CAT!r})
+except KeyboardInterrupt:
+    print(f"interrupted after {{time.perf_counter() - t0:.1f}} s", flush=True)
+    sys.exit(0)
+print("finished", flush=True)
+sys.exit(1)
+""")
+    import signal
+
+    p = subprocess.Popen([os.environ.get("PYTHON", __import__("sys").executable), str(script)], stdout=subprocess.PIPE,
+                         text=True, env=os.environ.copy())
+    assert p.stdout.readline().strip() == "ready"
+    time.sleep(1.5)
+    p.send_signal(signal.SIGINT)
+    out, _ = p.communicate(timeout=120)
+    assert p.returncode == 0 and out.startswith("interrupted"), out
+
+
 def test_no_memory_growth_over_100_calls(model):
     e = pda.Explainer(model, sampler="occlusion", k=10, stride=16, max_windows=8, nodes=["fire2_squeeze1x1_conv"])
     rgb = rgb_of(CAT)
