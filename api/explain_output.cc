@@ -29,7 +29,7 @@
 namespace fs = std::filesystem;
 
 namespace pda {
-namespace {
+namespace {}  // namespace
 
 std::string utc_now() {
     std::time_t t = std::time(nullptr);
@@ -40,25 +40,12 @@ std::string utc_now() {
     return buf;
 }
 
-// Removes a folder on scope exit unless released.
-struct DirGuard {
-    fs::path path;
-    bool armed = true;
-    ~DirGuard() {
-        if (!armed) return;
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
-
 void write_text(const fs::path& path, const std::string& text) {
     std::ofstream f(path, std::ios::binary);
     f << text;
     f.close();
     if (!f) fail_input(path.string() + ": cannot write");
 }
-
-}  // namespace
 
 std::string image_stem(const std::string& path) {
     std::string stem = fs::path(path).stem().string();

@@ -6,6 +6,7 @@
 // either the previous complete result or the new complete one, never a partial directory.
 #pragma once
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -13,6 +14,24 @@
 #include "api/explain_setup.h"
 
 namespace pda {
+
+// Removes a folder on scope exit unless released (armed = false): a result or report folder being
+// written under a temporary name.
+struct DirGuard {
+    std::filesystem::path path;
+    bool armed = true;
+    ~DirGuard() {
+        if (!armed) return;
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+};
+
+// The time now in UTC, ISO 8601 ("2026-12-07T06:19:19Z"), for summaries and manifests.
+std::string utc_now();
+
+// Writes text to a file; input error naming it when that fails.
+void write_text(const std::filesystem::path& path, const std::string& text);
 
 // File-name stem of an image path ("photos/cat.png" → "cat").
 std::string image_stem(const std::string& path);

@@ -48,13 +48,6 @@ std::string host_pid() {
     return std::string(host) + ":" + std::to_string(::getpid());
 }
 
-std::string utc_now_iso() {
-    std::time_t t = std::time(nullptr);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-    return buf;
-}
-
 // One line appended in one write(2): whole lines, also when several processes share the file.
 void append_line(const fs::path& file, const nlohmann::json& j) {
     const std::string line = j.dump() + "\n";
@@ -311,7 +304,7 @@ JobReport run_job(const std::vector<Explainer*>& workers, const std::vector<Data
     const nlohmann::json key = result_key(nlohmann::json::parse(explainer.describe_json()));
     nlohmann::json manifest = {{"shard", opt.shard.str()},
                                {"worker", worker},
-                               {"started", utc_now_iso()},
+                               {"started", utc_now()},
                                {"state", "running"},
                                {"dataset_inputs", opt.total > 0 ? opt.total : static_cast<int64_t>(entries.size())},
                                {"key", key}};
@@ -395,7 +388,7 @@ JobReport run_job(const std::vector<Explainer*>& workers, const std::vector<Data
                                                      {"device", explainer.device().str()},
                                                      {"worker", who},
                                                      {"shard", opt.shard.str()},
-                                                     {"date", utc_now_iso()}});
+                                                     {"date", utc_now()}});
                 const std::lock_guard<std::mutex> lock(mu);
                 rep.explain_seconds += loop;
                 ++rep.done;
@@ -413,7 +406,7 @@ JobReport run_job(const std::vector<Explainer*>& workers, const std::vector<Data
                                                      {"error", err.what()},
                                                      {"worker", who},
                                                      {"shard", opt.shard.str()},
-                                                     {"date", utc_now_iso()}});
+                                                     {"date", utc_now()}});
                 const std::lock_guard<std::mutex> lock(mu);
                 ++rep.failed;
                 if (on_event)
@@ -439,7 +432,7 @@ JobReport run_job(const std::vector<Explainer*>& workers, const std::vector<Data
     if (first_error) std::rethrow_exception(first_error);
     rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     manifest["state"] = "finished";
-    manifest["finished"] = utc_now_iso();
+    manifest["finished"] = utc_now();
     manifest["counts"] = {{"inputs", rep.inputs}, {"done", rep.done}, {"skipped", rep.skipped}, {"failed", rep.failed}};
     manifest["seconds"] = rep.seconds;
     manifest["explain_seconds"] = rep.explain_seconds;

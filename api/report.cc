@@ -13,6 +13,7 @@
 #include <fstream>
 #include <map>
 
+#include "api/explain_output.h"
 #include "api/interrupts.h"
 #include "pda/error.h"
 #include "pda/pda.h"
@@ -22,23 +23,6 @@ namespace fs = std::filesystem;
 
 namespace pda {
 namespace {
-
-struct DirGuard {  // removes a folder on scope exit unless released
-    fs::path path;
-    bool armed = true;
-    ~DirGuard() {
-        if (!armed) return;
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
-
-void write_text(const fs::path& path, const std::string& text) {
-    std::ofstream f(path, std::ios::binary);
-    f << text;
-    f.close();
-    if (!f) fail_input(path.string() + ": cannot write");
-}
 
 nlohmann::json read_summary(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
@@ -102,15 +86,6 @@ std::string run_label(size_t i, const std::string& run, const nlohmann::json& s)
     return std::to_string(i + 1) + ": " + run + " (" + p.value("sampler", "?") + ", k " + num("k") + ", " +
            num(p.contains("samples_per_window") ? "samples_per_window" : "samples") + " samples, stride " +
            num("stride") + (spec.empty() ? "" : ", " + spec) + ")";
-}
-
-std::string utc_now() {
-    std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
 }
 
 std::string folder_name(const std::string& folder) {  // "runs/val/" → "val"

@@ -105,30 +105,38 @@ std::string fspath(nb::handle obj) { return nb::cast<std::string>(nb::module_::i
 
 bool is_pathlike(nb::handle obj) { return nb::isinstance<nb::str>(obj) || nb::hasattr(obj, "__fspath__"); }
 
-// One model input in network-input space, (C, [D,] H, W) float32: a path, 8-bit RGB pixels
-// (H, W, 3) or an already preprocessed float32 array (with or without a leading 1).
-std::vector<float> model_input(pda::Model& m, nb::handle image) {
+// An image argument, classified and checked: a path, 8-bit RGB pixels (H, W, 3) or an already
+// preprocessed float32 array of the model's input shape `want` (with or without a leading 1). The
+// array stays referenced while the pointers are in use.
+struct ImageArg {
+    enum class Kind { kPath, kRgb, kFloats } kind = Kind::kPath;
+    std::string path;
+    pda::RgbImage rgb;
+    const float* floats = nullptr;
+    int64_t count = 0;
+    AnyArray array;
+};
+
+ImageArg image_arg(nb::handle image, const std::vector<int64_t>& want, const std::string& model_name) {
+    ImageArg arg;
     if (is_pathlike(image)) {
-        const std::string path = fspath(image);
-        nb::gil_scoped_release unlocked;
-        return m.preprocess(path);
+        arg.path = fspath(image);
+        return arg;
     }
-    AnyArray a;
+    AnyArray& a = arg.array;
     if (!as_array(image, a))
         throw nb::type_error(("an image is a path, an 8-bit H × W × 3 array or a float32 array, got " +
                               nb::cast<std::string>(nb::str(image.type())))
                                  .c_str());
     check_layout(a, "the image array");
-    const std::vector<int64_t> want = input_shape(m);
     if (is_dtype(a, nb::dtype<uint8_t>())) {
         if (a.ndim() != 3 || a.shape(2) != 3)
             throw nb::value_error(("an 8-bit image is H × W × 3 (RGB), got shape " + shape_str(a)).c_str());
-        pda::RgbImage rgb;
-        rgb.pixels = static_cast<const uint8_t*>(a.data());
-        rgb.height = static_cast<int>(a.shape(0));
-        rgb.width = static_cast<int>(a.shape(1));
-        nb::gil_scoped_release unlocked;
-        return m.preprocess(rgb);
+        arg.kind = ImageArg::Kind::kRgb;
+        arg.rgb.pixels = static_cast<const uint8_t*>(a.data());
+        arg.rgb.height = static_cast<int>(a.shape(0));
+        arg.rgb.width = static_cast<int>(a.shape(1));
+        return arg;
     }
     if (!is_dtype(a, nb::dtype<float>()))
         throw nb::value_error(("image arrays are uint8 (H × W × 3 RGB) or float32 (preprocessed " + shape_text(want) +
@@ -139,15 +147,27 @@ std::vector<float> model_input(pda::Model& m, nb::handle image) {
     if (got.size() == want.size() + 1 && got[0] == 1) got.erase(got.begin());
     if (got != want)
         throw nb::value_error(
-            ("a preprocessed input for " + m.name() + " is float32 " + shape_text(want) + ", got " + shape_str(a))
+            ("a preprocessed input for " + model_name + " is float32 " + shape_text(want) + ", got " + shape_str(a))
                 .c_str());
-    const float* v = static_cast<const float*>(a.data());
-    std::vector<float> out(v, v + a.size());
-    for (size_t i = 0; i < out.size(); ++i)
-        if (!std::isfinite(out[i]))
-            throw nb::value_error(
-                ("the preprocessed input holds a non-finite value at flat index " + std::to_string(i)).c_str());
-    return out;
+    arg.kind = ImageArg::Kind::kFloats;
+    arg.floats = static_cast<const float*>(a.data());
+    arg.count = static_cast<int64_t>(a.size());
+    return arg;
+}
+
+// One model input in network-input space, (C, [D,] H, W) float32, of an image argument.
+std::vector<float> model_input(pda::Model& m, nb::handle image) {
+    const ImageArg arg = image_arg(image, input_shape(m), m.name());
+    if (arg.kind == ImageArg::Kind::kFloats) {
+        std::vector<float> out(arg.floats, arg.floats + arg.count);
+        for (size_t i = 0; i < out.size(); ++i)
+            if (!std::isfinite(out[i]))
+                throw nb::value_error(
+                    ("the preprocessed input holds a non-finite value at flat index " + std::to_string(i)).c_str());
+        return out;
+    }
+    nb::gil_scoped_release unlocked;
+    return arg.kind == ImageArg::Kind::kPath ? m.preprocess(arg.path) : m.preprocess(arg.rgb);
 }
 
 nb::object predict(PyModel& self, nb::handle images) {
@@ -270,52 +290,26 @@ std::function<void(int64_t, int64_t)> progress_of(nb::object progress) {
 PyExplanation explain(PyExplainer& self, nb::handle image, nb::object out_dir, nb::object progress, nb::object name) {
     const std::string out = out_dir.is_none() ? std::string() : fspath(out_dir);
     const auto report = progress_of(progress);
-    pda::ExplainResult r;
-    if (is_pathlike(image)) {
-        if (!name.is_none()) throw nb::value_error("name applies to arrays; a file's result is named after the file");
-        const std::string path = fspath(image);
-        {
-            nb::gil_scoped_release unlocked;
-            std::lock_guard<std::mutex> hold(*self.lock);
-            r = self.e->explain(path, out, report);
-        }
-        return wrap(std::move(r));
-    }
-    AnyArray a;
-    if (!as_array(image, a))
-        throw nb::type_error(("an image is a path, an 8-bit H × W × 3 array or a float32 array, got " +
-                              nb::cast<std::string>(nb::str(image.type())))
-                                 .c_str());
-    check_layout(a, "the image array");
+    ImageArg arg = image_arg(image, self.input, self.model_name);
     const std::string label = name.is_none() ? std::string() : nb::cast<std::string>(name);
-    if (is_dtype(a, nb::dtype<uint8_t>())) {
-        if (a.ndim() != 3 || a.shape(2) != 3)
-            throw nb::value_error(("an 8-bit image is H × W × 3 (RGB), got shape " + shape_str(a)).c_str());
-        pda::RgbImage rgb;
-        rgb.pixels = static_cast<const uint8_t*>(a.data());
-        rgb.height = static_cast<int>(a.shape(0));
-        rgb.width = static_cast<int>(a.shape(1));
-        if (!label.empty()) rgb.name = label;
+    if (arg.kind == ImageArg::Kind::kPath && !label.empty())
+        throw nb::value_error("name applies to arrays; a file's result is named after the file");
+    if (arg.kind == ImageArg::Kind::kRgb && !label.empty()) arg.rgb.name = label;
+    pda::ExplainResult r;
+    {
         nb::gil_scoped_release unlocked;
         std::lock_guard<std::mutex> hold(*self.lock);
-        r = self.e->explain(rgb, out, report);
-    } else if (is_dtype(a, nb::dtype<float>())) {
-        std::vector<int64_t> got;
-        for (size_t i = 0; i < a.ndim(); ++i) got.push_back(static_cast<int64_t>(a.shape(i)));
-        if (got.size() == self.input.size() + 1 && got[0] == 1) got.erase(got.begin());
-        if (got != self.input)
-            throw nb::value_error(("a preprocessed input for " + self.model_name + " is float32 " +
-                                   shape_text(self.input) + ", got " + shape_str(a))
-                                      .c_str());
-        const float* v = static_cast<const float*>(a.data());
-        const int64_t count = static_cast<int64_t>(a.size());
-        nb::gil_scoped_release unlocked;
-        std::lock_guard<std::mutex> hold(*self.lock);
-        r = self.e->explain_preprocessed(v, count, label.empty() ? "tensor" : label, out, report);
-    } else {
-        throw nb::value_error(("image arrays are uint8 (H × W × 3 RGB) or float32 (preprocessed " +
-                               shape_text(self.input) + "), got " + dtype_str(a))
-                                  .c_str());
+        switch (arg.kind) {
+            case ImageArg::Kind::kPath:
+                r = self.e->explain(arg.path, out, report);
+                break;
+            case ImageArg::Kind::kRgb:
+                r = self.e->explain(arg.rgb, out, report);
+                break;
+            case ImageArg::Kind::kFloats:
+                r = self.e->explain_preprocessed(arg.floats, arg.count, label.empty() ? "tensor" : label, out, report);
+                break;
+        }
     }
     return wrap(std::move(r));
 }

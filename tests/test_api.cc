@@ -134,14 +134,20 @@ TEST(PublicApi, ModelThreadsLeaveTheCallersSettingAlone) {
 // A random picture that is not in the fixture's folder (so no fit leaves it out).
 pda::Image outsider() { return pda::test::random_photo(18, 17, 99); }
 
-TEST(PublicApi, SavedFittedSamplerEqualsTheSameFitOnTheFly) {
-    const ApiFixture f;
-    const pda::Model model = pda::Model::load(f.model);
+// The fixture's conditional fit: k 4, pad 1, 300 patches, seed 5.
+pda::SamplerFitOptions fit_options() {
     pda::SamplerFitOptions fo;
     fo.k = 4;
     fo.pad = 1;
     fo.max_patches = 300;
     fo.seed = 5;
+    return fo;
+}
+
+TEST(PublicApi, SavedFittedSamplerEqualsTheSameFitOnTheFly) {
+    const ApiFixture f;
+    const pda::Model model = pda::Model::load(f.model);
+    pda::SamplerFitOptions fo = fit_options();
     const pda::FittedSampler g = pda::FittedSampler::fit(model, pda::list_images(f.photos), fo);
     EXPECT_EQ(g.dim(), 6 * 6 * 3);
     EXPECT_EQ(g.patches(), 300);
@@ -173,11 +179,7 @@ TEST(PublicApi, SavedFittedSamplerEqualsTheSameFitOnTheFly) {
 TEST(PublicApi, FittedSamplerInMemoryEqualsItsFile) {
     const ApiFixture f;
     const pda::Model model = pda::Model::load(f.model);
-    pda::SamplerFitOptions fo;
-    fo.k = 4;
-    fo.pad = 1;
-    fo.max_patches = 300;
-    fo.seed = 5;
+    const pda::SamplerFitOptions fo = fit_options();
     auto fitted = std::make_shared<pda::FittedSampler>(pda::FittedSampler::fit(model, pda::list_images(f.photos), fo));
     EXPECT_EQ(fitted->path(), "");
     const std::string file = (f.dir / "mem.sampler").string();
