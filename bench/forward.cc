@@ -1,7 +1,8 @@
 // CPU forward throughput (images/s) of the paper's networks (built in, seeded random weights), of
 // the shared SqueezeNet models and of any ONNX file named in PDA_BENCH_ONNX ("name=path,name=path"),
 // at batch 1, 16 and 64; forward_plain/ the same with every activation in plain NCHW (no blocked
-// layouts between oneDNN ops: engine/cpu/layouts.h). scripts/bench.sh runs this and PyTorch on the same networks,
+// layouts between oneDNN ops: engine/cpu/layouts.h); forward_bf16/ with bf16 convolutions
+// (--precision bf16), where the CPU runs them natively. scripts/bench.sh runs this and PyTorch on the same networks,
 // batches and thread count in one go; scripts/bench-forward.sh runs it interleaved with onnxruntime.
 #include <benchmark/benchmark.h>
 #include <omp.h>
@@ -23,7 +24,7 @@ std::string shared_models() {
     return env ? env : "../shared/models";
 }
 
-void forward(benchmark::State& state, const std::string& spec, bool blocked_layouts) {
+void forward(benchmark::State& state, const std::string& spec, bool blocked_layouts, bool bf16) {
     const int64_t batch = state.range(0);
     pda::LoadedModel m = pda::load_model(spec, {});
     pda::fuse(m.graph);
@@ -34,6 +35,7 @@ void forward(benchmark::State& state, const std::string& spec, bool blocked_layo
     std::normal_distribution<float> nd(0.f, 50.f);
     for (int64_t i = 0; i < x.numel(); ++i) x.data()[i] = nd(rng);
     pda::CpuContext ctx;
+    ctx.bf16 = bf16;
     pda::CompileOptions opt;
     opt.blocked_layouts = blocked_layouts;
     auto prog = pda::compile_cpu(m.graph, {s}, ctx, opt);
@@ -68,9 +70,10 @@ void register_all() {
         }
     }
     for (const auto& [name, spec] : nets) {
-        for (bool blocked : {true, false}) {
-            const std::string family = blocked ? "forward/" : "forward_plain/";
-            auto* b = benchmark::RegisterBenchmark((family + name).c_str(), forward, spec, blocked);
+        for (int v = 0; v < 3; ++v) {
+            if (v == 2 && !pda::cpu_has_bf16()) continue;
+            const std::string family = v == 0 ? "forward/" : v == 1 ? "forward_plain/" : "forward_bf16/";
+            auto* b = benchmark::RegisterBenchmark((family + name).c_str(), forward, spec, v != 1, v == 2);
             b->Arg(1)->Arg(16)->Arg(64)->UseRealTime()->Unit(benchmark::kMillisecond);
         }
     }

@@ -107,26 +107,30 @@ double blocked_vs_plain(const Graph& g, const Shape& in, const std::set<std::str
 TEST(Layouts, PlanBlocksChainsAndKeepsBoundariesPlain) {
     Graph g = small_graph();
     auto shapes = infer_shapes(g, {Shape{2, 16, 12, 12}});
-    const std::set<std::string> blocked = plan_cpu_layouts(g, shapes, {});
+    const std::set<std::string> blocked = plan_cpu_layouts(g, shapes, {}).blocked;
     // p1 is read by the sigmoid, whose output a Flatten (a view) reads: s is plain, so the sigmoid
     // needs p1 plain; then add (p1 + cat) is plain, and so are cat and its sources e1, e3, since a
     // layout-blind op reads and writes one layout. c1 → r1 stays blocked (the pool converts); so does
-    // c2, which c3 reads blocked (its 20 output channels are no whole blocks: it writes plain), and
-    // everything after c3 is plain.
+    // c2, which c3 reads blocked (its 20 output channels are no whole blocks: it writes them channels
+    // last, as it computes them, for the global pool), and everything after the pool is plain.
     EXPECT_EQ(blocked, (std::set<std::string>{"c1", "c2", "r1"}));
+    EXPECT_EQ(plan_cpu_layouts(g, shapes, {}).channels_last, (std::set<std::string>{"c3"}));
+    // Read from outside, c3 is plain.
+    EXPECT_TRUE(plan_cpu_layouts(g, shapes, {"c3"}).channels_last.empty());
 
     // Without the sigmoid reader the whole chain up to c3 is blocked.
     Graph h = small_graph();
     h.nodes.resize(h.nodes.size() - 2);
     h.outputs = {"fc"};
     shapes = infer_shapes(h, {Shape{2, 16, 12, 12}});
-    EXPECT_EQ(plan_cpu_layouts(h, shapes, {}),
+    EXPECT_EQ(plan_cpu_layouts(h, shapes, {}).blocked,
               (std::set<std::string>{"c1", "c2", "r1", "p1", "e1", "e3", "cat", "add"}));
     // A value read from outside stays plain, and the layout-blind ops around it with it.
-    EXPECT_EQ(plan_cpu_layouts(h, shapes, {"cat"}), (std::set<std::string>{"c1", "c2", "r1"}));
-    EXPECT_EQ(plan_cpu_layouts(h, shapes, {"add"}), (std::set<std::string>{"c1", "c2", "r1"}));
+    EXPECT_EQ(plan_cpu_layouts(h, shapes, {"cat"}).blocked, (std::set<std::string>{"c1", "c2", "r1"}));
+    EXPECT_EQ(plan_cpu_layouts(h, shapes, {"add"}).blocked, (std::set<std::string>{"c1", "c2", "r1"}));
     // The pool reads plain and writes blocked: keeping c1 (and so r1) plain leaves the rest blocked.
-    EXPECT_EQ(plan_cpu_layouts(h, shapes, {"c1"}), (std::set<std::string>{"c2", "p1", "e1", "e3", "cat", "add"}));
+    EXPECT_EQ(plan_cpu_layouts(h, shapes, {"c1"}).blocked,
+              (std::set<std::string>{"c2", "p1", "e1", "e3", "cat", "add"}));
 }
 
 TEST(Layouts, SmallGraphBlockedEqualsPlain) {
@@ -157,6 +161,54 @@ TEST(Layouts, GlobalPoolsGiveTheSameBitsInBothLayouts) {
     }
 }
 
+TEST(Layouts, GlobalPoolsGiveTheSameBitsChannelsLast) {
+    // (2, 20, 5, 3) plain and the same values channels last (2, 5, 3, 20): a group of 16 channels and
+    // a short one of 4.
+    const Shape s{2, 20, 5, 3};
+    Tensor x = random_tensor(s, 22);
+    Tensor xl(s);
+    const int64_t hw = 15;
+    for (int64_t n = 0; n < 2; ++n)
+        for (int64_t c = 0; c < 20; ++c)
+            for (int64_t i = 0; i < hw; ++i) xl.data()[(n * hw + i) * 20 + c] = x.data()[(n * 20 + c) * hw + i];
+    for (PoolKind kind : {PoolKind::kAverage, PoolKind::kMax}) {
+        Tensor a(Shape{2, 20, 1, 1}), b(Shape{2, 20, 1, 1});
+        global_pool_forward(kind, x.view(), a.view(), Layout::kPlain);
+        global_pool_forward(kind, xl.view(), b.view(), Layout::kChannelsLast);
+        for (int64_t i = 0; i < a.numel(); ++i) ASSERT_EQ(a.data()[i], b.data()[i]) << i;
+    }
+}
+
+// x (3 ch, 32²) → c1 (16, 3×3) → p1 (max 2×2) → c2 (32, 3×3) → c3 (20, 1×1, pad 1: no whole blocks)
+// → gap → flat: c1, p1, c2 blocked, c3 channels last.
+Graph last_layer_graph() {
+    Graph g;
+    g.name = "last_layer";
+    g.inputs = {{"x", Shape{1, 3, 32, 32}}};
+    g.outputs = {"flat"};
+    g.nodes.push_back(conv_node(g, "c1", "x", 3, 16, 3, true, 31));
+    Node p1 = make_node("p1", OpType::kMaxPool, {"c1"}, "p1");
+    p1.geo = Geometry::square(2, 2, 2, 0);
+    g.nodes.push_back(p1);
+    g.nodes.push_back(conv_node(g, "c2", "p1", 16, 32, 3, true, 33));
+    Node c3 = conv_node(g, "c3", "c2", 32, 20, 1, true, 35);
+    c3.geo = Geometry::square(2, 1, 1, 1);
+    g.nodes.push_back(c3);
+    g.nodes.push_back(make_node("gap", OpType::kGlobalAveragePool, {"c3"}, "gap"));
+    g.nodes.push_back(make_node("flat", OpType::kFlatten, {"gap"}, "flat"));
+    return g;
+}
+
+TEST(Layouts, ChannelsLastLastLayerEqualsPlain) {
+    Graph g = last_layer_graph();
+    auto shapes = infer_shapes(g, {Shape{2, 3, 32, 32}});
+    const CpuLayoutPlan plan = plan_cpu_layouts(g, shapes, {});
+    EXPECT_EQ(plan.blocked, (std::set<std::string>{"c1", "p1", "c2"}));
+    EXPECT_EQ(plan.channels_last, (std::set<std::string>{"c3"}));
+    EXPECT_EQ(blocked_vs_plain(g, Shape{3, 3, 32, 32}), 0.0);
+    EXPECT_EQ(blocked_vs_plain(g, Shape{2, 3, 32, 32}, {"c3"}), 0.0);
+}
+
 TEST(Layouts, BuiltinNetworksBlockedEqualPlain) {
     for (const std::string name : {"alexnet", "googlenet", "vgg16"}) {
         BuildOptions o;
@@ -167,7 +219,7 @@ TEST(Layouts, BuiltinNetworksBlockedEqualPlain) {
         const int64_t side = name == "alexnet" ? 227 : 224;
         CpuContext ctx;
         auto shapes = infer_shapes(g, {Shape{2, 3, side, side}});
-        EXPECT_FALSE(plan_cpu_layouts(g, shapes, {}).empty()) << name;
+        EXPECT_FALSE(plan_cpu_layouts(g, shapes, {}).blocked.empty()) << name;
         EXPECT_EQ(blocked_vs_plain(g, Shape{2, 3, side, side}), 0.0) << name;
     }
 }
@@ -180,7 +232,14 @@ TEST(Layouts, SharedSqueezeNetsBlockedEqualPlain) {
         Shape s = m.input_shape;
         s[0] = 2;
         auto shapes = infer_shapes(m.graph, {s});
-        EXPECT_GE(plan_cpu_layouts(m.graph, shapes, {}).size(), 20u) << model;
+        const CpuLayoutPlan plan = plan_cpu_layouts(m.graph, shapes, {});
+        EXPECT_GE(plan.blocked.size(), 20u) << model;
+        // conv10 (1000 classes, no whole blocks) lies channels last, as it computes, for its global pool.
+        std::set<std::string> classes;  // the convolution to the 1000 classes
+        for (const Node& n : m.graph.nodes)
+            if (n.op == OpType::kConv && shapes.at(n.output)[1] == 1000) classes.insert(n.output);
+        EXPECT_EQ(classes.size(), 1u) << model;
+        EXPECT_EQ(plan.channels_last, classes) << model;
         EXPECT_EQ(blocked_vs_plain(m.graph, s), 0.0) << model;
     }
 }
@@ -229,6 +288,17 @@ TEST(Layouts, IncrementalBlockedEqualsPlainAndFull) {
         g.name = name;
         check_incremental(g, 10, 23);
     }
+}
+
+TEST(Layouts, IncrementalChannelsLastEqualsPlainAndFull) {
+    Graph g = last_layer_graph();
+    CpuContext ctx;
+    {
+        incremental_test::WindowBatches wb(g, 5, 3, false, 8, 3);
+        IncrementalProgram p(g, wb.x().view(), 5, 8, ctx);
+        EXPECT_EQ(p.channels_last_values(), (std::set<std::string>{"c3"}));
+    }
+    check_incremental(g, 5, 3);
 }
 
 TEST(Layouts, SharedSqueezeNetsIncrementalBlockedEqualsPlainAndFull) {

@@ -1,7 +1,7 @@
 // The CPU executor: compiles a graph into op instances over one activation arena whose slots are
 // reused once their last reader has run (engine/memory_plan.h). Reshape, Flatten and Identity are
-// views of their input and cost nothing. Values between oneDNN ops lie in its blocked layout where
-// the layout plan allows (engine/cpu/layouts.h); what value() shows is always plain.
+// views of their input and cost nothing. Values between oneDNN ops lie in its blocked (or channels-last)
+// layout where the layout plan allows (engine/cpu/layouts.h); what value() shows is always plain.
 #include <algorithm>
 #include <map>
 
@@ -27,9 +27,9 @@ class CpuProgram : public Program {
         base_ = arena_.get();
         for (const ValueInfo& in : g.inputs) input_index_[in.name] = static_cast<int>(input_index_.size());
 
-        std::set<std::string> blocked;
-        if (opt.blocked_layouts) blocked = plan_cpu_layouts(g, shapes_, opt.keep);
-        auto layout = [&](const std::string& v) { return blocked.count(v) ? Layout::kBlocked16 : Layout::kPlain; };
+        CpuLayoutPlan layouts;
+        if (opt.blocked_layouts) layouts = plan_cpu_layouts(g, shapes_, opt.keep);
+        auto layout = [&](const std::string& v) { return layouts.of(v); };
         for (const Node& n : g.nodes) {
             std::vector<Shape> in;
             CpuOpLayouts lay;

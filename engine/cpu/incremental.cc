@@ -15,19 +15,22 @@ namespace {
 
 constexpr int64_t kAlignFloats = 16;  // 64 bytes, a cache line
 
-// v (1, C, spatial...) plain into out in the blocked layout (1, C/16, spatial..., 16).
-void to_blocked(ConstTensorView v, float* out) {
+// v (1, C, spatial...) plain into out in the blocked layout (1, C/b, spatial..., b): b = 16, or
+// b = C for channels last.
+void to_blocks(ConstTensorView v, float* out, int64_t b) {
     const int64_t c = v.shape[1], size = v.numel() / c;
     for (int64_t ch = 0; ch < c; ++ch)
-        for (int64_t i = 0; i < size; ++i)
-            out[((ch / kChannelBlock) * size + i) * kChannelBlock + ch % kChannelBlock] = v.data[ch * size + i];
+        for (int64_t i = 0; i < size; ++i) out[((ch / b) * size + i) * b + ch % b] = v.data[ch * size + i];
+}
+
+// The floats of one element of a map of value shape s in layout l, as the gathers copy them.
+int64_t element_floats(Layout l, const Shape& s) {
+    return l == Layout::kBlocked16 ? kChannelBlock : l == Layout::kChannelsLast ? s[1] : 1;
 }
 
 }  // namespace
 
-Layout IncrementalProgram::layout(const std::string& value) const {
-    return blocked_.count(value) ? Layout::kBlocked16 : Layout::kPlain;
-}
+Layout IncrementalProgram::layout(const std::string& value) const { return layouts_.of(value); }
 
 IncrementalProgram::~IncrementalProgram() = default;
 
@@ -48,7 +51,7 @@ IncrementalProgram::IncrementalProgram(const Graph& g, ConstTensorView clean_x, 
     std::set<std::string> plain = layout_.kept;
     for (const PlannedStep& st : plan_.steps)
         if (!st.avg_factor.empty()) plain.insert(g.nodes[st.node].output);
-    if (blocked_layouts) blocked_ = plan_cpu_layouts(g, shapes_, plain);
+    if (blocked_layouts) layouts_ = plan_cpu_layouts(g, shapes_, plain);
 
     // The clean image's forward, every value kept (set_clean runs it).
     CompileOptions all;
@@ -72,7 +75,8 @@ IncrementalProgram::IncrementalProgram(const Graph& g, ConstTensorView clean_x, 
         lay.out = layout(g.nodes[plan_.steps[i].node].output);
         ops_.push_back(make_cpu_op(g, op, layout_.steps[i].in_shapes, layout_.steps[i].out_shape, ctx, lay));
         std::vector<int64_t> vec;
-        for (const std::string& v : op.inputs) vec.push_back(layout(v) == Layout::kBlocked16 ? kChannelBlock : 1);
+        for (const std::string& v : op.inputs)
+            vec.push_back(g.is_constant(v) ? 1 : element_floats(layout(v), shapes_.at(v)));
         gather_vec_.push_back(vec);
     }
     set_clean(clean_x);
@@ -82,15 +86,16 @@ void IncrementalProgram::set_clean(ConstTensorView x) {
     if (x.shape != plan_.value(plan_.input).shape)
         fail_internal("incremental program for " + plan_.value(plan_.input).shape.str() + " given an image " +
                       x.shape.str());
-    // The clean cache: every value the plan reads of the clean image; blocked values stored blocked.
+    // The clean cache: every value the plan reads of the clean image, in its layout.
     clean_prog_->run({x});
     for (const auto& [name, lv] : layout_.values) {
         if (lv.clean < 0) continue;
         const ConstTensorView v = name == plan_.input ? x : clean_prog_->value(name);
-        if (blocked_.count(name))
-            to_blocked(v, clean_.data() + lv.clean);
-        else
+        const Layout l = layout(name);
+        if (l == Layout::kPlain)
             std::copy(v.data, v.data + v.numel(), clean_.data() + lv.clean);
+        else
+            to_blocks(v, clean_.data() + lv.clean, element_floats(l, v.shape));
     }
     // Unchanged values read in full or kept: replicated over the batch.
     for (const LayoutBinding::Broadcast& b : bind_.broadcasts) cpu::crop_broadcast(b.out, b.clean, b.n, layout_.batch);

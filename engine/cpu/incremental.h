@@ -3,7 +3,8 @@
 // and run with the CPU's ops (engine/cpu/ops.h) at the layout's shapes and the CPU gathers of
 // kernels/cpu/crop.h in place of cuDNN and the CUDA kernels — so every CPU test runs the plan, the
 // gather decisions and the buffer reuse the GPU runs. Values between oneDNN ops lie in its blocked
-// layout as in the full program (engine/cpu/layouts.h; their crops gathered 16 channels at a time);
+// or channels-last layout as in the full program (engine/cpu/layouts.h; their crops gathered 16
+// channels, or all channels, at a time);
 // with blocked_layouts = false everything is plain, as on the GPU, and the bits are the same
 // (tests/test_layouts.cc). The clean image's activations are cached once;
 // a batch of resampled images, each differing from the clean image only inside its own k × k window
@@ -18,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/cpu/layouts.h"
 #include "engine/cpu/ops.h"
 #include "engine/incremental_layout.h"
 #include "engine/incremental_plan.h"
@@ -62,8 +64,9 @@ class IncrementalProgram {
     const IncrementalPlan& incremental_plan() const { return plan_; }
     const IncrementalLayout& layout() const { return layout_; }
     int64_t batch() const { return layout_.batch; }
-    // The values that lie in oneDNN's blocked layout (engine/cpu/layouts.h).
-    const std::set<std::string>& blocked_values() const { return blocked_; }
+    // The values that lie in oneDNN's blocked layout, and channels last (engine/cpu/layouts.h).
+    const std::set<std::string>& blocked_values() const { return layouts_.blocked; }
+    const std::set<std::string>& channels_last_values() const { return layouts_.channels_last; }
     // Bytes of the arena (batch, values, scratch) and the clean cache.
     int64_t memory_bytes() const;
 
@@ -77,7 +80,7 @@ class IncrementalProgram {
     LayoutBinding bind_;
     std::vector<std::unique_ptr<CpuOp>> ops_;
     std::unique_ptr<Program> clean_prog_;           // the clean image's forward, every value kept
-    std::set<std::string> blocked_;                 // values in the blocked layout
+    CpuLayoutPlan layouts_;                         // values in the blocked or channels-last layout
     std::vector<std::vector<int64_t>> gather_vec_;  // per step and input: floats per gathered element
     bool ran_ = false;
 };

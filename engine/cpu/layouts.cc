@@ -1,6 +1,7 @@
 // plan_cpu_layouts (layouts.h): start from every value whose producer and readers all allow the
 // blocked layout, then drop values until the pass-through ops agree (a layout-blind op's output is
-// blocked exactly when all its computed inputs are); each drop only removes, so this ends.
+// blocked exactly when all its computed inputs are); each drop only removes, so this ends. Channels
+// last needs no such agreement: only a producer and readers that are no pass-through ops take it.
 #include "engine/cpu/layouts.h"
 
 #include <vector>
@@ -9,8 +10,8 @@
 
 namespace pda {
 
-std::set<std::string> plan_cpu_layouts(const Graph& g, const std::map<std::string, Shape>& shapes,
-                                       const std::set<std::string>& external) {
+CpuLayoutPlan plan_cpu_layouts(const Graph& g, const std::map<std::string, Shape>& shapes,
+                               const std::set<std::string>& external) {
     const size_t n_nodes = g.nodes.size();
     std::vector<CpuLayoutTraits> traits(n_nodes);
     std::map<std::string, std::vector<std::pair<size_t, size_t>>> readers;  // value -> (node, input)
@@ -49,7 +50,16 @@ std::set<std::string> plan_cpu_layouts(const Graph& g, const std::map<std::strin
             }
         }
     }
-    return blocked;
+    CpuLayoutPlan plan;
+    for (size_t i = 0; i < n_nodes; ++i) {
+        const std::string& v = g.nodes[i].output;
+        if (outside.count(v) || blocked.count(v) || !traits[i].emits_last || readers[v].empty()) continue;
+        bool readable = true;
+        for (const auto& [r, j] : readers[v]) readable = readable && traits[r].reads_last && j == 0;
+        if (readable) plan.channels_last.insert(v);
+    }
+    plan.blocked = std::move(blocked);
+    return plan;
 }
 
 }  // namespace pda

@@ -3,7 +3,9 @@
 // activations and channel concats runs in the layout oneDNN's convolutions compute in, with no
 // reorder between them. A value is blocked when its producer can write it so and every reader can
 // read it so; graph inputs, outputs, kept values and whatever a view, a fully connected layer or
-// any other op reads stay plain, so everything outside the program sees plain NCHW.
+// any other op reads stay plain, so everything outside the program sees plain NCHW. A convolution's
+// output whose channels are no whole blocks lies channels last, as it computes it, when only global
+// pools read it (a last layer's 1000 classes: no reorder between the two).
 #pragma once
 
 #include <map>
@@ -15,9 +17,17 @@
 
 namespace pda {
 
-// The blocked values of g (every other value is plain). external: the values read from outside the
-// program (outputs, kept values); graph inputs are always plain.
-std::set<std::string> plan_cpu_layouts(const Graph& g, const std::map<std::string, Shape>& shapes,
-                                       const std::set<std::string>& external);
+struct CpuLayoutPlan {
+    std::set<std::string> blocked;        // in oneDNN's blocked layout
+    std::set<std::string> channels_last;  // channels last
+    Layout of(const std::string& v) const {
+        return blocked.count(v) ? Layout::kBlocked16 : channels_last.count(v) ? Layout::kChannelsLast : Layout::kPlain;
+    }
+};
+
+// The layouts of g's values (every value in neither set is plain). external: the values read from
+// outside the program (outputs, kept values); graph inputs are always plain.
+CpuLayoutPlan plan_cpu_layouts(const Graph& g, const std::map<std::string, Shape>& shapes,
+                               const std::set<std::string>& external);
 
 }  // namespace pda

@@ -252,8 +252,9 @@ CpuLayoutTraits cpu_layout_traits(const Graph& g, const Node& n, const std::vect
         case OpType::kConv: {
             if (in.size() < 2) return t;
             const ConvBlocking b = ConvForward::blocking(conv_params(g, n, in[0], in[1], out));
-            t.reads_blocked = b == ConvBlocking::kBoth || b == ConvBlocking::kSrc;
+            t.reads_blocked = b == ConvBlocking::kBoth || b == ConvBlocking::kLast;
             t.emits_blocked = b == ConvBlocking::kBoth || b == ConvBlocking::kDst;
+            t.emits_last = b == ConvBlocking::kLast;
             return t;
         }
         case OpType::kMaxPool:
@@ -265,6 +266,7 @@ CpuLayoutTraits cpu_layout_traits(const Graph& g, const Node& n, const std::vect
         case OpType::kGlobalAveragePool:
         case OpType::kGlobalMaxPool:
             t.reads_blocked = blockable(in[0]);
+            t.reads_last = channels_last_able(in[0]);
             return t;
         case OpType::kRelu:
         case OpType::kLeakyRelu:
@@ -298,9 +300,14 @@ bool is_plain(Layout l) { return l == Layout::kPlain; }
 
 bool layouts_allowed(const CpuLayoutTraits& t, const CpuOpLayouts& l, size_t inputs) {
     if (l.in.size() != inputs) return false;
-    if (t.passes_through) return std::all_of(l.in.begin(), l.in.end(), [&](Layout x) { return x == l.out; });
-    return std::all_of(l.in.begin() + 1, l.in.end(), is_plain) && (is_plain(l.in[0]) || t.reads_blocked) &&
-           (is_plain(l.out) || t.emits_blocked);
+    if (t.passes_through)
+        return l.out != Layout::kChannelsLast &&
+               std::all_of(l.in.begin(), l.in.end(), [&](Layout x) { return x == l.out; });
+    auto readable = [&](Layout x) {
+        return x == Layout::kPlain || (x == Layout::kBlocked16 ? t.reads_blocked : t.reads_last);
+    };
+    const bool writable = l.out == Layout::kPlain || (l.out == Layout::kBlocked16 ? t.emits_blocked : t.emits_last);
+    return std::all_of(l.in.begin() + 1, l.in.end(), is_plain) && readable(l.in[0]) && writable;
 }
 
 }  // namespace

@@ -25,6 +25,8 @@ struct CpuLayoutTraits {
     bool emits_blocked = false;   // its output may be blocked whatever its input's layout
     bool passes_through = false;  // layout-blind (element-wise, channel concat): its output lies as
                                   // its computed inputs do, all blocked or all plain
+    bool emits_last = false;      // its output may lie channels last (a convolution computing so)
+    bool reads_last = false;      // its input 0 may lie channels last (a global pool)
 };
 CpuLayoutTraits cpu_layout_traits(const Graph& g, const Node& n, const std::vector<Shape>& in_shapes,
                                   const Shape& out_shape);

@@ -54,18 +54,26 @@ ConvForward::ConvForward(const ConvParams& p, const float* weights, const float*
     };
     // The kernel depends on the shapes only, never on the caller's layouts, so that a value computes
     // to the same bits whichever layout it lies in: oneDNN's blocked layout on each side whose
-    // channels are whole blocks (blocking(p); the caller's plain side reordered to and from it), else
-    // the primitive's choice. (Should oneDNN have only its reference kernel for a blocked case, the
-    // choice is taken: still a function of the shapes.)
+    // channels are whole blocks (blocking(p); the caller's plain side reordered to and from it), an
+    // output with channels that are no whole blocks channels last, else the primitive's choice.
+    // (Should oneDNN have only its reference kernel for a fixed case, the next is taken: still a
+    // function of the shapes.)
     const md src_any(dnnl_dims(p.x), in_type, tag::any), dst_any(dnnl_dims(p.y), dt::f32, tag::any);
     dnnl::convolution_forward::primitive_desc pd = make_pd(src_any, dst_any);
+    auto take_unless_ref = [&](const md& s, const md& y) {
+        dnnl::convolution_forward::primitive_desc fixed = make_pd(s, y);
+        if (std::string(fixed.impl_info_str()).rfind("ref", 0) == 0) return false;
+        pd = fixed;
+        return true;
+    };
     const ConvBlocking b = blocking(p);
-    if (b != ConvBlocking::kNone) {
-        const bool src_blocked = b == ConvBlocking::kBoth || b == ConvBlocking::kSrc;
-        dnnl::convolution_forward::primitive_desc fixed =
-            make_pd(src_blocked ? dnnl_md(p.x, Layout::kBlocked16, in_type) : src_any,
-                    b == ConvBlocking::kSrc ? dst_any : dnnl_md(p.y, Layout::kBlocked16));
-        if (std::string(fixed.impl_info_str()).rfind("ref", 0) != 0) pd = fixed;
+    if (b == ConvBlocking::kLast) {
+        const md last = dnnl_md(p.y, Layout::kChannelsLast);
+        if (!(blockable(p.x) && take_unless_ref(dnnl_md(p.x, Layout::kBlocked16, in_type), last)))
+            take_unless_ref(src_any, last);
+    } else if (b != ConvBlocking::kNone) {
+        take_unless_ref(b == ConvBlocking::kBoth ? dnnl_md(p.x, Layout::kBlocked16, in_type) : src_any,
+                        dnnl_md(p.y, Layout::kBlocked16));
     }
     prim_ = dnnl::convolution_forward(pd);
 
@@ -87,8 +95,8 @@ ConvForward::ConvForward(const ConvParams& p, const float* weights, const float*
 
 ConvBlocking ConvForward::blocking(const ConvParams& p) {
     const int64_t g = p.group, c = p.x[1], oc = p.y[1];
-    if (!blockable(p.y)) return blockable(p.x) && g == 1 ? ConvBlocking::kSrc : ConvBlocking::kNone;  // a last layer
-    if (!blockable(p.x)) return g == 1 ? ConvBlocking::kDst : ConvBlocking::kNone;                    // a first layer
+    if (!blockable(p.y)) return blockable(p.x) && g == 1 ? ConvBlocking::kLast : ConvBlocking::kNone;  // a last layer
+    if (!blockable(p.x)) return g == 1 ? ConvBlocking::kDst : ConvBlocking::kNone;                     // a first layer
     if (g == 1 || (g == c && g == oc)) return ConvBlocking::kBoth;  // dense or depthwise
     const bool whole = c % g == 0 && oc % g == 0 && (c / g) % kChannelBlock == 0 && (oc / g) % kChannelBlock == 0;
     return whole ? ConvBlocking::kBoth : ConvBlocking::kNone;

@@ -16,9 +16,11 @@
 namespace pda {
 
 // kBoth: channels in whole blocks of 16 on both sides (per group too, or depthwise); kDst: only the
-// output's (a first layer on an image's 3 channels); kSrc: only the input's (a last layer with 1000
-// classes: the blocked input is read as it lies, the output is oneDNN's choice); kNone: neither.
-enum class ConvBlocking { kNone, kDst, kSrc, kBoth };
+// output's (a first layer on an image's 3 channels); kLast: output channels that are no whole blocks
+// (a last layer with 1000 classes): the output channels last, the layout of oneDNN's brgconv kernels
+// for it, and the input as the kernel reads it (given blocked where it has whole blocks, reordered);
+// kNone: neither.
+enum class ConvBlocking { kNone, kDst, kLast, kBoth };
 
 class ConvForward {
   public:
@@ -27,7 +29,7 @@ class ConvForward {
     ConvForward(const ConvParams& p, const float* weights, const float* bias, CpuContext& ctx,
                 Layout src = Layout::kPlain, Layout dst = Layout::kPlain);
     void run(const float* x, float* y, const float* runtime_bias = nullptr);  // x: p.x, y: p.y
-    // Which sides the convolution computes in the blocked layout (those may be given blocked).
+    // Which sides the convolution computes in the blocked or channels-last layout (those may be given so).
     static ConvBlocking blocking(const ConvParams& p);
 
   private:

@@ -36,22 +36,31 @@ inline dnnl::memory::desc dnnl_plain_md(const Shape& s) {
     return {dnnl_dims(s), dnnl::memory::data_type::f32, dnnl_plain_tag(s.rank)};
 }
 
-// How an activation (N, C, spatial...) lies in memory: plain row-major, or oneDNN's blocked layout
+// How an activation (N, C, spatial...) lies in memory: plain row-major; oneDNN's blocked layout
 // nC(spatial)16c (aBc16b, aBcd16b, aBcde16b: channels in blocks of 16, the block innermost), the
 // layout its AVX-512 convolutions compute in, so that a chain of convolutions, pools and concats
-// runs without a reorder between them. Blocked only where C is a multiple of 16 (no padding: the
-// same number of floats as plain, so one memory plan serves both).
-enum class Layout { kPlain, kBlocked16 };
+// runs without a reorder between them; or channels last N(spatial)C (acb, acdb, acdeb), the layout of
+// its brgconv kernels for channels that are no whole blocks (a last layer's 1000 classes), which a
+// global pool reads as it lies. Blocked only where C is a multiple of 16 (no padding): every layout
+// holds the same number of floats as plain, so one memory plan serves all.
+enum class Layout { kPlain, kBlocked16, kChannelsLast };
 
 constexpr int64_t kChannelBlock = 16;
 
 // Whether a value of shape s can lie in the blocked layout.
 inline bool blockable(const Shape& s) { return s.rank >= 3 && s.rank <= 5 && s[1] % kChannelBlock == 0; }
+// Whether a value of shape s can lie channels last.
+inline bool channels_last_able(const Shape& s) { return s.rank >= 3 && s.rank <= 5; }
 
 inline dnnl::memory::desc dnnl_md(const Shape& s, Layout layout,
                                   dnnl::memory::data_type type = dnnl::memory::data_type::f32) {
     using tag = dnnl::memory::format_tag;
     if (layout == Layout::kPlain) return {dnnl_dims(s), type, dnnl_plain_tag(s.rank)};
+    if (layout == Layout::kChannelsLast) {
+        if (!channels_last_able(s)) fail_internal("channels-last layout for shape " + s.str());
+        static const tag last[] = {tag::acb, tag::acdb, tag::acdeb};
+        return {dnnl_dims(s), type, last[s.rank - 3]};
+    }
     if (!blockable(s)) fail_internal("blocked layout for shape " + s.str());
     static const tag blocked[] = {tag::aBc16b, tag::aBcd16b, tag::aBcde16b};
     return {dnnl_dims(s), type, blocked[s.rank - 3]};

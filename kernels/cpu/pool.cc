@@ -17,6 +17,24 @@ int64_t right_pad_needed(const PoolParams& p, int i) {
     return (p.y[2 + i] - 1) * p.stride[i] + ext - p.x[2 + i] - p.pad_begin[i];
 }
 
+// y[l] = mean or max over i < size of x[i * stride + l], l < lanes (≤ kMax), each lane in the plain
+// path's order; with lanes a constant kMax the compiler vectorises the lanes.
+template <int64_t kMax>
+inline void reduce_lanes(PoolKind kind, const float* x, int64_t stride, int64_t size, int64_t lanes, float* y) {
+    if (kind == PoolKind::kMax) {
+        float m[kMax];
+        std::fill(m, m + kMax, -std::numeric_limits<float>::infinity());
+        for (int64_t i = 0; i < size; ++i)
+            for (int64_t l = 0; l < lanes; ++l) m[l] = std::max(m[l], x[i * stride + l]);
+        std::copy(m, m + lanes, y);
+    } else {
+        double sum[kMax] = {};
+        for (int64_t i = 0; i < size; ++i)
+            for (int64_t l = 0; l < lanes; ++l) sum[l] += x[i * stride + l];
+        for (int64_t l = 0; l < lanes; ++l) y[l] = static_cast<float>(sum[l] / static_cast<double>(size));
+    }
+}
+
 }  // namespace
 
 bool PoolForward::runs_on_onednn(const PoolParams& p) {
@@ -142,18 +160,24 @@ void global_pool_forward(PoolKind kind, ConstTensorView x, TensorView y, Layout 
         for (int64_t blk = 0; blk < blocks; ++blk) {
             const float* xb = x.data + blk * size * kB;
             float* yb = y.data + blk * kB;
-            if (kind == PoolKind::kMax) {
-                float m[kB];
-                std::fill(m, m + kB, -std::numeric_limits<float>::infinity());
-                for (int64_t i = 0; i < size; ++i)
-                    for (int64_t l = 0; l < kB; ++l) m[l] = std::max(m[l], xb[i * kB + l]);
-                std::copy(m, m + kB, yb);
-            } else {
-                double sum[kB] = {};
-                for (int64_t i = 0; i < size; ++i)
-                    for (int64_t l = 0; l < kB; ++l) sum[l] += xb[i * kB + l];
-                for (int64_t l = 0; l < kB; ++l) yb[l] = static_cast<float>(sum[l] / static_cast<double>(size));
-            }
+            reduce_lanes<kB>(kind, xb, kB, size, kB, yb);
+        }
+        return;
+    }
+    if (x_layout == Layout::kChannelsLast) {
+        // x: (N, spatial, C): each image's channels, 16 at a time, reduced over its spatial positions
+        // in the plain path's order (the same float result per channel); the last group may be short.
+        constexpr int64_t kB = kChannelBlock;
+        const int64_t n_img = x.shape[0], c = x.shape[1], groups = (c + kB - 1) / kB;
+#pragma omp parallel for
+        for (int64_t ng = 0; ng < n_img * groups; ++ng) {
+            const int64_t img = ng / groups, c0 = (ng % groups) * kB, lanes = std::min(kB, c - c0);
+            const float* xb = x.data + img * size * c + c0;
+            float* yb = y.data + img * c + c0;
+            if (lanes == kB)
+                reduce_lanes<kB>(kind, xb, c, size, kB, yb);
+            else
+                reduce_lanes<kB>(kind, xb, c, size, lanes, yb);
         }
         return;
     }

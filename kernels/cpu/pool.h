@@ -50,8 +50,8 @@ class PoolForward {
     std::unordered_map<int, dnnl::memory> args_;
 };
 
-// y (N, C, 1, ...) = mean or max of x (N, C, spatial...) over the spatial axes; x in either layout
-// (y, one value per channel, is the same in both).
+// y (N, C, 1, ...) = mean or max of x (N, C, spatial...) over the spatial axes; x in any layout
+// (y, one value per channel, is the same in all; the same bits too: one summation order).
 void global_pool_forward(PoolKind kind, ConstTensorView x, TensorView y, Layout x_layout = Layout::kPlain);
 
 }  // namespace pda
