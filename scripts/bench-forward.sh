@@ -49,6 +49,7 @@ build, peer_py, threads, rounds, min_time, max_other, batches, precision, peers 
 models = [m.split("=", 1) for m in sys.argv[10:]]
 with_ov = "openvino" in peers.split()
 os.environ["OMP_NUM_THREADS"] = threads
+os.environ.setdefault("GOMP_SPINCOUNT", "3000")  # pda_bench waits as the pda program does (cli/main.cc)
 os.environ["PDA_BENCH_ONNX"] = ",".join(f"x-{n}={p}" for n, p in models)
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
