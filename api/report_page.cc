@@ -3,6 +3,7 @@
 // colour scale either way), the photo it explains (found by the path summary.json records), the
 // figures at the photo's resolution and the index's thumbnail.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <numeric>
 
@@ -263,6 +264,23 @@ ReportPage image_page(const ReportItem& item, const std::vector<std::string>& la
     return page;
 }
 
+// The voxel sizes along x, y, z: the lengths of the affine's first three columns (summary.json's
+// "affine", row major, as the input's NIfTI header gave it). 1 where the summary has no usable affine.
+std::array<double, 3> voxel_spacing(const nlohmann::json& volume) {
+    std::array<double, 3> sp{1, 1, 1};
+    const nlohmann::json a = volume.value("affine", nlohmann::json());
+    if (!a.is_array() || a.size() != 16) return sp;
+    for (const nlohmann::json& v : a)
+        if (!v.is_number()) return sp;
+    for (int c = 0; c < 3; ++c) {
+        double n2 = 0;
+        for (int r = 0; r < 3; ++r) n2 += a[r * 4 + c].get<double>() * a[r * 4 + c].get<double>();
+        const double n = std::sqrt(n2);
+        if (std::isfinite(n) && n > 0) sp[c] = n;
+    }
+    return sp;
+}
+
 ReportPage volume_page(const ReportItem& item, const std::vector<std::string>& labels, const fs::path& folder,
                        const ReportOptions& opt) {
     ReportPage page;
@@ -271,11 +289,13 @@ ReportPage volume_page(const ReportItem& item, const std::vector<std::string>& l
     std::vector<float> grey;
     bool found = false;
     std::string grey_path;
+    std::array<double, 3> spacing{1, 1, 1};  // voxel sizes along x, y, z, so the views keep the anatomy's proportions
     for (size_t ri = 0; ri < item.results.size(); ++ri) {
         const ReportResult& r = item.results[ri];
         const nlohmann::json& s = r.summary;
         const std::string file = str(s["relevance"], "file");
         const Tensor rel = read_map(r, file, true);  // (M, D, H, W)
+        if (ri == 0) spacing = voxel_spacing(s["volume"]);
         const nlohmann::json& classes = s["classes"];
         if (rel.shape()[0] != static_cast<int64_t>(classes.size()))
             fail_input((r.dir / file).string() + ": holds " + std::to_string(rel.shape()[0]) +
@@ -327,6 +347,7 @@ ReportPage volume_page(const ReportItem& item, const std::vector<std::string>& l
         {"kind", "volume"},
         {"name", item.name},
         {"grey", {{"shape", dims}, {"b64", base64(g8.data(), g8.size())}, {"found", found}, {"path", grey_path}}},
+        {"spacing", spacing},
         {"runs", runs}};
     return page;
 }

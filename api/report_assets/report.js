@@ -314,7 +314,8 @@
       scrub[axis] = s;
       controls.bar.append(s.label);
     }
-    app.append(header(data.name, "volume " + Ww + " \u00d7 " + Hh + " \u00d7 " + D + " voxels (x \u00d7 y \u00d7 z)" +
+    const size = data.spacing ? ", each " + data.spacing.map((v) => +v.toPrecision(3)).join(" \u00d7 ") : "";
+    app.append(header(data.name, "volume " + Ww + " \u00d7 " + Hh + " \u00d7 " + D + " voxels (x \u00d7 y \u00d7 z" + size + ")" +
                       (runs.length > 1 ? " \u00b7 " + runs.length + " runs" : " \u00b7 " + runs[0].label), data.index), controls.bar);
     const main = el("main");
     app.append(main);
@@ -331,7 +332,14 @@
       z: { cols: Ww, rows: Hh, voxel: (r, c) => (cursor.z * Hh + (Hh - 1 - r)) * Ww + c, at: () => [cursor.x, Hh - 1 - cursor.y],
            set: (c, r) => { cursor.x = c; cursor.y = Hh - 1 - r; }, name: "axial (z)" },
     };
-    const zoom = Math.max(1, Math.min(12, Math.ceil(220 / Math.max(D, Hh, Ww))));
+    // Screen pixels per voxel along each axis: the voxels' own proportions (anisotropic scans stay
+    // true to the anatomy), about 220 px for the longest extent.
+    const sp = data.spacing || [1, 1, 1], unit = Math.min(sp[0], sp[1], sp[2]);
+    const zoom = Math.max(1, Math.min(12, Math.ceil(220 / Math.max(D * sp[2], Hh * sp[1], Ww * sp[0]) * unit)));
+    const px = { x: zoom * sp[0] / unit, y: zoom * sp[1] / unit, z: zoom * sp[2] / unit };
+    views.x.px = [px.y, px.z];
+    views.y.px = [px.x, px.z];
+    views.z.px = [px.x, px.y];
     const panels = [];
     const grid = el("div", { class: "grid", style: "grid-template-columns: repeat(" + runs.length + ", minmax(0, 1fr))" });
     if (runs.length > 1) runs.forEach((r) => grid.append(el("p", { class: "run-label", text: r.label })));
@@ -342,7 +350,7 @@
       if (!c) { grid.append(el("div")); return; }
       const canvases = {};
       const figs = Object.entries(views).map(([axis, v]) => {
-        const cv = el("canvas", { width: v.cols * zoom, height: v.rows * zoom, class: "voxels view-" + axis });
+        const cv = el("canvas", { width: Math.round(v.cols * v.px[0]), height: Math.round(v.rows * v.px[1]), class: "voxels view-" + axis });
         cv.addEventListener("click", (ev) => {
           const b = cv.getBoundingClientRect();
           const col = Math.floor(((ev.clientX - b.left) / b.width) * v.cols), row = Math.floor(((ev.clientY - b.top) / b.height) * v.rows);
@@ -379,8 +387,9 @@
       ctx.drawImage(small, 0, 0, cv.width, cv.height);
       const [cx, cy] = v.at();  // the crosshair through the other two slices
       ctx.fillStyle = "rgba(40, 220, 120, 0.8)";
-      ctx.fillRect(cx * zoom + zoom / 2 - 0.5, 0, 1, cv.height);
-      ctx.fillRect(0, cy * zoom + zoom / 2 - 0.5, cv.width, 1);
+      const pw = cv.width / v.cols, ph = cv.height / v.rows;
+      ctx.fillRect(Math.floor((cx + 0.5) * pw), 0, 1, cv.height);
+      ctx.fillRect(0, Math.floor((cy + 0.5) * ph), cv.width, 1);
     }
     function redraw() {
       const shared = controls.shared() ? sharedLimits(runs) : null;

@@ -106,14 +106,15 @@ def image_result(folder, photo_path, ph, pw, crop, classes, k, seed, node_units=
     (folder / "summary.json").write_text(json.dumps(s, indent=2))
 
 
-def volume_result(folder, input_path, dims, classes, seed):
+def volume_result(folder, input_path, dims, classes, seed, affine):
     import nibabel as nib
     folder.mkdir(parents=True)
     d, h, w = dims
     maps = np.stack([blob_maps(1, h, w, seed + i)[0][None].repeat(d, 0) *
                      np.hanning(d + 2)[1:-1, None, None].astype(np.float32) for i in range(len(classes))])
     nib.save(nib.Nifti1Image(np.ascontiguousarray(maps.transpose(3, 2, 1, 0)), np.eye(4)), str(folder / "relevance.nii.gz"))
-    s = summary("volume", {"path": str(input_path), "stem": folder.name, "shape_xyz": [w, h, d], "channels": 1},
+    s = summary("volume", {"path": str(input_path), "stem": folder.name, "shape_xyz": [w, h, d], "channels": 1,
+                           "affine": [float(a) for a in affine.reshape(-1)]},
                 classes, 3, {"relevance": {"file": "relevance.nii.gz", "shape": list(maps.shape)}})
     (folder / "summary.json").write_text(json.dumps(s, indent=2))
 
@@ -127,13 +128,14 @@ def make_fixtures(root, items):
     # Two runs of the same photo (k 5 and k 10), the first with a hidden layer of 12 channels.
     image_result(root / "run-k5" / "cat", photos / "cat.png", 300, 400, 64, [(281, 0.61), (285, 0.2)], 5, 1, 12)
     image_result(root / "run-k10" / "cat", photos / "cat.png", 300, 400, 64, [(281, 0.61), (285, 0.2)], 10, 2)
-    # A volume and its input.
+    # A volume and its input, with anisotropic voxels (1 x 1.5 x 2.5 mm, as thick-slice scans have).
     import nibabel as nib
     dims = (18, 22, 20)  # (D, H, W) = (nz, ny, nx)
+    affine = np.diag([-1.0, 1.5, 2.5, 1.0])
     z, y, x = np.mgrid[0:dims[0], 0:dims[1], 0:dims[2]]
     brain = (np.exp(-(((z - 9) / 7) ** 2 + ((y - 11) / 9) ** 2 + ((x - 10) / 8) ** 2)) * 0.8).astype(np.float32)
-    nib.save(nib.Nifti1Image(np.ascontiguousarray(brain.transpose(2, 1, 0)), np.eye(4)), str(photos / "sub-01.nii.gz"))
-    volume_result(root / "run-mri" / "sub-01", photos / "sub-01.nii.gz", dims, [(1, 0.9), (0, 0.1)], 3)
+    nib.save(nib.Nifti1Image(np.ascontiguousarray(brain.transpose(2, 1, 0)), affine), str(photos / "sub-01.nii.gz"))
+    volume_result(root / "run-mri" / "sub-01", photos / "sub-01.nii.gz", dims, [(1, 0.9), (0, 0.1)], 3, affine)
     # A job of many small images in folders, all of one small photo.
     write_png(photos / "small.png", photo(40, 48, 3))
     for i in range(items):
@@ -263,6 +265,10 @@ def main():
         check(b.evaluate("document.querySelectorAll('.class-panel').length") == 2, "volume page: a panel per class")
         check(b.evaluate("document.querySelectorAll('.class-panel canvas.voxels').length") == 6,
               "volume page: three views per class")
+        # Each view keeps the voxels' proportions: sagittal (y by z) 22 x 1.5 : 18 x 2.5, and so on.
+        for view, want in ((".view-x", 22 * 1.5 / (18 * 2.5)), (".view-y", 20 * 1.0 / (18 * 2.5)), (".view-z", 20 * 1.0 / (22 * 1.5))):
+            wh = b.evaluate(f"(() => {{ const c = document.querySelector('{view}'); return [c.width, c.height]; }})()")
+            check(abs(wh[0] / wh[1] - want) < 0.03 * want, f"volume page: {view} drawn in the voxels' proportions ({wh[0]}x{wh[1]}, want {want:.3f})")
         z0, a0 = b.evaluate("document.getElementById('slice-z').value"), stats(b, ".view-z")
         b.click_element("#slice-z", 0.15)
         z1, a1 = b.evaluate("document.getElementById('slice-z').value"), stats(b, ".view-z")
