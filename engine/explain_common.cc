@@ -13,14 +13,15 @@ double seconds_since(ExplainClock::time_point t0) {
 
 namespace {
 
-// A deep copy (constants cloned), so that fusion never touches the caller's graph.
+// A copy that fusion can reshape without touching the caller's graph. The constants are shared, not
+// cloned: fuse() never writes a constant, it adds new ones (folded weights) and drops unread ones.
 Graph copy_graph(const Graph& g) {
     Graph c;
     c.name = g.name;
     c.inputs = g.inputs;
     c.outputs = g.outputs;
     c.nodes = g.nodes;
-    for (const auto& [name, t] : g.constants) c.constants.emplace(name, t.clone());
+    for (const auto& [name, t] : g.constants) c.constants.emplace(name, t.share());
     return c;
 }
 

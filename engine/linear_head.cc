@@ -58,7 +58,7 @@ std::optional<LinearHead> find_linear_head(const Graph& g, const std::set<std::s
     h.tail.nodes.assign(g.nodes.begin() + 2, g.nodes.end());
     for (const Node& n : h.tail.nodes)
         for (const std::string& v : n.inputs)
-            if (g.is_constant(v)) h.tail.constants.emplace(v, g.constant(v).clone());
+            if (g.is_constant(v)) h.tail.constants.emplace(v, g.constant(v).share());
     return h;
 }
 

@@ -1,5 +1,6 @@
 // Tensors: TensorView is a non-owning (pointer, shape) pair that ops take; Tensor owns 64-byte
-// aligned float32 storage. Layout is always dense row-major (NCHW / NCDHW for images and volumes).
+// aligned float32 storage (shared only through share()). Layout is always dense row-major (NCHW /
+// NCDHW for images and volumes).
 #pragma once
 
 #include <cstdlib>
@@ -43,12 +44,20 @@ class Tensor {
     explicit Tensor(const Shape& shape) : shape_(shape), data_(alloc_floats(shape.numel())) {
         std::memset(data_.get(), 0, sizeof(float) * static_cast<size_t>(shape.numel()));
     }
-    Tensor(const Shape& shape, const float* src) : Tensor(shape) {
+    Tensor(const Shape& shape, const float* src) : shape_(shape), data_(alloc_floats(shape.numel())) {
         std::memcpy(data_.get(), src, sizeof(float) * static_cast<size_t>(shape.numel()));
     }
     Tensor(Tensor&&) = default;
     Tensor& operator=(Tensor&&) = default;
     Tensor clone() const { return Tensor(shape_, data_.get()); }
+    // A second handle on the same floats (no copy), for a copy of a graph whose weights neither side
+    // writes any more (the fused copies of a loaded model): a VGG16 then holds its 0.55 GB once.
+    Tensor share() const {
+        Tensor t;
+        t.shape_ = shape_;
+        t.data_ = data_;
+        return t;
+    }
 
     const Shape& shape() const { return shape_; }
     int64_t numel() const { return shape_.numel(); }
@@ -65,7 +74,7 @@ class Tensor {
 
   private:
     Shape shape_;
-    std::unique_ptr<float[], AlignedFree> data_;
+    std::shared_ptr<float[]> data_;  // one owner except after share()
 };
 
 }  // namespace pda

@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
 namespace pda {
 namespace {
@@ -369,9 +368,9 @@ std::vector<int64_t> onnx_to_int64(const TP& t, const std::string& where) {
 void read_tensor_pb(const std::string& path, TP& out) {
     std::ifstream f(path, std::ios::binary);
     if (!f) fail_input(path + ": cannot open the tensor file");
-    std::stringstream ss;
-    ss << f.rdbuf();
-    if (!out.ParseFromString(ss.str())) fail_input(path + ": not a serialized ONNX TensorProto (truncated or corrupt)");
+    const bool parsed = out.ParseFromIstream(&f);
+    if (f.bad()) fail_input(path + ": cannot read the tensor file");
+    if (!parsed) fail_input(path + ": not a serialized ONNX TensorProto (truncated or corrupt)");
 }
 
 Tensor load_tensor_pb(const std::string& path) {

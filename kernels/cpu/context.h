@@ -10,9 +10,10 @@ struct CpuContext {
     dnnl::engine engine{dnnl::engine::kind::cpu, 0};
     dnnl::stream stream{engine};
     int threads = 0;  // 0: all cores (OpenMP default)
-    // Convolutions read their source and weights in bf16 (rounded to nearest even once: weights when
-    // packed, sources as they are read) and accumulate and write in f32: the --precision bf16 of
-    // CPUs with AVX-512-BF16 or AMX (cpu_has_bf16). Everything else stays f32.
+    // Convolutions and fully connected layers (constant weights) read their source and weights in
+    // bf16 (rounded to nearest even once: weights when packed, sources as they are read) and
+    // accumulate and write in f32: the --precision bf16 of CPUs with AVX-512-BF16 or AMX
+    // (cpu_has_bf16). Everything else stays f32.
     bool bf16 = false;
 };
 

@@ -19,6 +19,10 @@ GemmForward::GemmForward(const GemmParams& p, const float* b_const, const float*
     md b_plain({k, n}, dt::f32, p.trans_b ? tag::ba : tag::ab);
     md y_plain({m, n}, dt::f32, tag::ab);
     b_packed_ = b_const != nullptr;
+    // bf16: a fully connected layer (constant weights) reads A and B in bf16, as convolutions do, and
+    // accumulates and writes in f32; a product of two computed values stays f32.
+    const dt in_type = ctx.bf16 && b_packed_ ? dt::bf16 : dt::f32;
+    const md a_md = in_type == dt::f32 ? a_plain : md({m, k}, in_type, p.trans_a ? tag::ba : tag::ab);
 
     bool has_c = p.c.rank > 0 && p.beta != 0.f;
     if (has_c) {
@@ -38,18 +42,21 @@ GemmForward::GemmForward(const GemmParams& p, const float* b_const, const float*
         ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
         attr.set_post_ops(ops);
     }
-    md b_md = b_packed_ ? md({k, n}, dt::f32, tag::any) : b_plain;
+    md b_md = b_packed_ ? md({k, n}, in_type, tag::any) : b_plain;
     md bias_md = c_fused_ ? md({1, n}, dt::f32, tag::ab) : md();
-    dnnl::matmul::desc d(a_plain, b_md, bias_md, y_plain);
+    dnnl::matmul::desc d(a_md, b_md, bias_md, y_plain);
     dnnl::matmul::primitive_desc pd(d, attr, ctx.engine);
     prim_ = dnnl::matmul(pd);
 
     src_.init(a_plain, pd.src_desc(), ctx.engine);
     if (b_packed_) {
-        std::vector<float> scaled(b_const, b_const + k * n);
-        if (p.alpha != 1.f)
+        std::vector<float> scaled;  // alpha·B, only where alpha is not 1 (a VGG16's B is 0.4 GB)
+        if (p.alpha != 1.f) {
+            scaled.assign(b_const, b_const + k * n);
             for (float& v : scaled) v *= p.alpha;
-        weights_ = dnnl_pack_constant(b_plain, scaled.data(), pd.weights_desc(), ctx.engine, ctx.stream);
+        }
+        weights_ = dnnl_pack_constant(b_plain, scaled.empty() ? b_const : scaled.data(), pd.weights_desc(), ctx.engine,
+                                      ctx.stream);
     } else {
         weights_ = dnnl::memory(b_plain, ctx.engine, DNNL_MEMORY_NONE);
     }
