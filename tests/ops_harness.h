@@ -80,8 +80,10 @@ struct OneNode {
     }
 };
 
-inline std::vector<float> run_graph(const Graph& g, const std::vector<Tensor>& feeds, Shape* out_shape = nullptr) {
+inline std::vector<float> run_graph(const Graph& g, const std::vector<Tensor>& feeds, Shape* out_shape = nullptr,
+                                    bool bf16 = false) {
     CpuContext ctx;
+    ctx.bf16 = bf16;
     std::vector<Shape> shapes;
     std::vector<ConstTensorView> views;
     for (const Tensor& t : feeds) {

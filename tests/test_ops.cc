@@ -108,5 +108,50 @@ TEST(OpsChain, BatchedEqualsOneAtATimeAndFusedEqualsUnfused) {
     }
 }
 
+// bf16 on the CPU (where it runs natively): a fully connected layer reads its input and constant
+// weights rounded to bf16 and accumulates in f32, so it equals the float64 product of the rounded
+// operands to f32 accuracy, and differs from the f32 layer (so bf16 did run).
+TEST(OpsBf16, FullyConnectedReadsBf16) {
+    if (!cpu_has_bf16()) GTEST_SKIP() << "skipped: this CPU has neither AVX-512-BF16 nor AMX";
+    const int64_t m = 5, k = 300, n = 40;
+    Node nd;
+    nd.name = "fc";
+    nd.op = OpType::kGemm;
+    nd.trans_b = true;
+    nd.alpha = nd.beta = 1.f;
+    nd.fused_relu = true;
+    OneNode one(nd, {});
+    Tensor a = random_tensor(Shape{m, k}, 3), b = random_tensor(Shape{n, k}, 4), c = random_tensor(Shape{n}, 5);
+    one.g.inputs.push_back({"a", a.shape()});
+    one.g.constants["const_b"] = b.clone();
+    one.g.constants["const_c"] = c.clone();
+    one.g.nodes[0].inputs = {"a", "const_b", "const_c"};
+    std::vector<Tensor> feeds;
+    feeds.push_back(a.clone());
+    auto bf16 = [](float v) {  // round to nearest even, as oneDNN's conversion does
+        uint32_t u;
+        std::memcpy(&u, &v, 4);
+        u = (u + 0x7fff + ((u >> 16) & 1)) & 0xffff0000u;
+        std::memcpy(&v, &u, 4);
+        return v;
+    };
+    Ref want(static_cast<size_t>(m * n));
+    double err_f32 = 0, top = 0;
+    const std::vector<float> got = run_graph(one.g, feeds, nullptr, true), f32 = run_graph(one.g, feeds);
+    for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+            double acc = c.data()[j];
+            for (int64_t e = 0; e < k; ++e)
+                acc += static_cast<double>(bf16(a.data()[i * k + e])) * bf16(b.data()[j * k + e]);
+            want[static_cast<size_t>(i * n + j)] = std::max(acc, 0.0);
+        }
+    expect_close(got, want, "bf16 fully connected", 1e-5);
+    for (size_t i = 0; i < got.size(); ++i) {
+        err_f32 = std::max(err_f32, std::fabs(static_cast<double>(got[i]) - f32[i]));
+        top = std::max(top, std::fabs(static_cast<double>(f32[i])));
+    }
+    EXPECT_GT(err_f32, 1e-4 * top) << "the bf16 layer gave the f32 layer's values";
+}
+
 }  // namespace
 }  // namespace pda
