@@ -137,8 +137,8 @@ def main():
             flags += cond if sampler == "conditional" else []
             dirs = [os.path.join(a.work, f"{name}-{sampler}-{e}") for e in execs]
             peer_dir = os.path.join(a.work, f"{name}-{sampler}-peer")
-            cmds = [wall + [a.pda, "explain", m["path"], a.image] + flags + ["--exec", e, "--out", d, "--quiet"]
-                    + pda_batch for e, d in zip(execs, dirs)]
+            cmds = [wall + [a.pda, "explain", m["path"], a.image] + flags + ["--exec", e, "--out", d, "--quiet",
+                    "--overwrite"] + pda_batch for e, d in zip(execs, dirs)]  # redone each round, never skipped
             cmds.append(wall + [a.peer_python, peer_script, m["path"], a.image] + flags +
                         ["--batch", str(a.peer_batch), "--warmup", "0", "--repeat", "1", "--save", peer_dir])
             stem = os.path.splitext(os.path.basename(a.image))[0]
