@@ -52,6 +52,8 @@ class Tensor {
     Tensor clone() const { return Tensor(shape_, data_.get()); }
     // A second handle on the same floats (no copy), for a copy of a graph whose weights neither side
     // writes any more (the fused copies of a loaded model): a VGG16 then holds its 0.55 GB once.
+    // Who owns the floats, for caches that must not outlive them (kernels/cpu/context.h).
+    std::weak_ptr<float[]> owner() const { return data_; }
     Tensor share() const {
         Tensor t;
         t.shape_ = shape_;

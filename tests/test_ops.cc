@@ -153,5 +153,53 @@ TEST(OpsBf16, FullyConnectedReadsBf16) {
     EXPECT_GT(err_f32, 1e-4 * top) << "the bf16 layer gave the f32 layer's values";
 }
 
+// Programs of one context pack a constant once per layout (PackedWeights): a second program and a
+// program of a copy sharing the weights reuse the packed copy; once the weights are gone their entry
+// goes too, and new weights at whatever address are packed afresh (same results as a new context).
+TEST(OpsPackedWeights, OnePackPerConstantWhileItLives) {
+    auto conv_graph = [](uint32_t seed) {
+        Graph g;
+        g.name = "conv";
+        g.inputs.push_back({"x", Shape{2, 16, 9, 9}});
+        Node n;
+        n.name = "conv";
+        n.op = OpType::kConv;
+        n.geo = Geometry::square(2, 3, 1, 1);
+        n.inputs = {"x", "w", "b"};
+        n.output = "y";
+        g.nodes.push_back(n);
+        g.outputs = {"y"};
+        g.constants["w"] = random_tensor(Shape{32, 16, 3, 3}, seed);
+        g.constants["b"] = random_tensor(Shape{32}, seed + 1);
+        return g;
+    };
+    const Tensor x = random_tensor(Shape{2, 16, 9, 9}, 7);
+    auto run = [&](const Graph& g, CpuContext& ctx) {
+        auto prog = compile_cpu(g, {x.shape()}, ctx);
+        prog->run({x.view()});
+        const ConstTensorView y = prog->value("y");
+        return std::vector<float>(y.data, y.data + y.numel());
+    };
+    CpuContext ctx;
+    std::vector<float> first;
+    {
+        const Graph g = conv_graph(1);
+        Graph copy;  // the fused copies of a model: the same weights, shared
+        copy.name = g.name, copy.inputs = g.inputs, copy.outputs = g.outputs, copy.nodes = g.nodes;
+        for (const auto& [name, t] : g.constants) copy.constants.emplace(name, t.share());
+        first = run(g, ctx);
+        EXPECT_EQ(ctx.packed->entries(), 1u);
+        EXPECT_EQ(run(g, ctx), first);
+        EXPECT_EQ(run(copy, ctx), first);
+        EXPECT_EQ(ctx.packed->entries(), 1u) << "the second program and the copy packed the weights again";
+    }
+    const Graph other = conv_graph(9);  // other weights, perhaps at the old address
+    CpuContext fresh;
+    const std::vector<float> want = run(other, fresh), got = run(other, ctx);
+    EXPECT_EQ(got, want);
+    EXPECT_NE(got, first);
+    EXPECT_EQ(ctx.packed->entries(), 1u) << "the entry of weights that are gone was kept";
+}
+
 }  // namespace
 }  // namespace pda

@@ -22,10 +22,16 @@ namespace {
 const float* constant_or_null(const Graph& g, const Node& n, size_t i) {
     return i < n.inputs.size() && g.is_constant(n.inputs[i]) ? g.constant(n.inputs[i]).data() : nullptr;
 }
+// The same with its owner, for weights that the context's programs pack once (PackedWeights).
+ConstFloats weights_or_null(const Graph& g, const Node& n, size_t i) {
+    if (i >= n.inputs.size() || !g.is_constant(n.inputs[i])) return {};
+    const Tensor& t = g.constant(n.inputs[i]);
+    return {t.data(), t.owner()};
+}
 
 class ConvOp : public CpuOp {
   public:
-    ConvOp(const ConvParams& p, const float* w, const float* b, CpuContext& ctx, Layout src, Layout dst)
+    ConvOp(const ConvParams& p, const ConstFloats& w, const float* b, CpuContext& ctx, Layout src, Layout dst)
         : k_(p, w, b, ctx, src, dst) {}
     void run(const std::vector<ConstTensorView>& in, TensorView out) override {
         k_.run(in[0].data, out.data, in.size() > 2 ? in[2].data : nullptr);
@@ -67,7 +73,7 @@ class LrnOp : public CpuOp {
 
 class GemmOp : public CpuOp {
   public:
-    GemmOp(const GemmParams& p, const float* b, const float* c, CpuContext& ctx) : k_(p, b, c, ctx) {}
+    GemmOp(const GemmParams& p, const ConstFloats& b, const float* c, CpuContext& ctx) : k_(p, b, c, ctx) {}
     void run(const std::vector<ConstTensorView>& in, TensorView out) override {
         k_.run(in[0].data, in[1].data, in.size() > 2 ? in[2].data : nullptr, out.data);
     }
@@ -78,7 +84,7 @@ class GemmOp : public CpuOp {
 
 class MatmulOp : public CpuOp {
   public:
-    MatmulOp(const MatmulParams& p, const float* b, CpuContext& ctx) : k_(p, b, ctx) {}
+    MatmulOp(const MatmulParams& p, const ConstFloats& b, CpuContext& ctx) : k_(p, b, ctx) {}
     void run(const std::vector<ConstTensorView>& in, TensorView out) override {
         k_.run(in[0].data, in[1].data, out.data);
     }
@@ -151,7 +157,7 @@ class CopyOp : public CpuOp {
 std::unique_ptr<CpuOp> make_conv(const Graph& g, const Node& n, const std::vector<Shape>& in, const Shape& out,
                                  CpuContext& ctx, Layout src, Layout dst) {
     const ConvParams p = conv_params(g, n, in[0], in[1], out);
-    return std::make_unique<ConvOp>(p, g.constant(n.inputs[1]).data(), constant_or_null(g, n, 2), ctx, src, dst);
+    return std::make_unique<ConvOp>(p, weights_or_null(g, n, 1), constant_or_null(g, n, 2), ctx, src, dst);
 }
 
 PoolParams pool_params(const Node& n, const std::vector<Shape>& in, const Shape& out) {
@@ -177,7 +183,7 @@ std::unique_ptr<CpuOp> make_gemm(const Graph& g, const Node& n, const std::vecto
                                  CpuContext& ctx) {
     GemmParams p;
     fill_gemm_params(n, in, out, p);
-    return std::make_unique<GemmOp>(p, constant_or_null(g, n, 1), constant_or_null(g, n, 2), ctx);
+    return std::make_unique<GemmOp>(p, weights_or_null(g, n, 1), constant_or_null(g, n, 2), ctx);
 }
 
 std::unique_ptr<CpuOp> make_softmax(const Node& n, const Shape& x) {
@@ -213,7 +219,7 @@ std::unique_ptr<CpuOp> make_op(const Graph& g, const Node& n, const std::vector<
             return make_gemm(g, n, in_shapes, out_shape, ctx);
         case OpType::kMatMul:
             return std::make_unique<MatmulOp>(MatmulParams{in_shapes[0], in_shapes[1], out_shape},
-                                              constant_or_null(g, n, 1), ctx);
+                                              weights_or_null(g, n, 1), ctx);
         case OpType::kRelu:
             return std::make_unique<UnaryOp>(UnaryParams{UnaryKind::kRelu, 0.f, 0.f, 0.f});
         case OpType::kLeakyRelu:

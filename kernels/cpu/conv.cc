@@ -9,8 +9,8 @@
 
 namespace pda {
 
-ConvForward::ConvForward(const ConvParams& p, const float* weights, const float* bias, CpuContext& ctx, Layout src,
-                         Layout dst)
+ConvForward::ConvForward(const ConvParams& p, const ConstFloats& weights, const float* bias, CpuContext& ctx,
+                         Layout src, Layout dst)
     : p_(p), ctx_(ctx) {
     using md = dnnl::memory::desc;
     using dt = dnnl::memory::data_type;
@@ -79,7 +79,7 @@ ConvForward::ConvForward(const ConvParams& p, const float* weights, const float*
 
     src_.init(dnnl_md(p.x, src), pd.src_desc(), ctx.engine);
     dst_.init(dnnl_md(p.y, dst), pd.dst_desc(), ctx.engine);
-    weights_ = dnnl_pack_constant(w_plain, weights, pd.weights_desc(), ctx.engine, ctx.stream);
+    weights_ = ctx.packed->get(weights, w_plain, pd.weights_desc(), ctx.engine, ctx.stream);
     if (p.has_bias) {
         bias_ = dnnl::memory(pd.bias_desc(), ctx.engine);
         runtime_bias_ = bias == nullptr;

@@ -26,7 +26,7 @@ class ConvForward {
   public:
     // weights: (OC, C/g, k...) plain, read once here. bias: (OC) or null; when has_bias and bias is
     // null here, run() receives it each time. src/dst: how x and y lie in the caller's memory.
-    ConvForward(const ConvParams& p, const float* weights, const float* bias, CpuContext& ctx,
+    ConvForward(const ConvParams& p, const ConstFloats& weights, const float* bias, CpuContext& ctx,
                 Layout src = Layout::kPlain, Layout dst = Layout::kPlain);
     void run(const float* x, float* y, const float* runtime_bias = nullptr);  // x: p.x, y: p.y
     // Which sides the convolution computes in the blocked or channels-last layout (those may be given so).

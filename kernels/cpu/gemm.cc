@@ -9,7 +9,7 @@
 
 namespace pda {
 
-GemmForward::GemmForward(const GemmParams& p, const float* b_const, const float* c_const, CpuContext& ctx)
+GemmForward::GemmForward(const GemmParams& p, const ConstFloats& b_const, const float* c_const, CpuContext& ctx)
     : p_(p), ctx_(ctx) {
     using md = dnnl::memory::desc;
     using dt = dnnl::memory::data_type;
@@ -18,7 +18,7 @@ GemmForward::GemmForward(const GemmParams& p, const float* b_const, const float*
     md a_plain({m, k}, dt::f32, p.trans_a ? tag::ba : tag::ab);
     md b_plain({k, n}, dt::f32, p.trans_b ? tag::ba : tag::ab);
     md y_plain({m, n}, dt::f32, tag::ab);
-    b_packed_ = b_const != nullptr;
+    b_packed_ = b_const.data != nullptr;
     // bf16: a fully connected layer (constant weights) reads A and B in bf16, as convolutions do, and
     // accumulates and writes in f32; a product of two computed values stays f32.
     const dt in_type = ctx.bf16 && b_packed_ ? dt::bf16 : dt::f32;
@@ -52,11 +52,12 @@ GemmForward::GemmForward(const GemmParams& p, const float* b_const, const float*
     if (b_packed_) {
         std::vector<float> scaled;  // alpha·B, only where alpha is not 1 (a VGG16's B is 0.4 GB)
         if (p.alpha != 1.f) {
-            scaled.assign(b_const, b_const + k * n);
+            scaled.assign(b_const.data, b_const.data + k * n);
             for (float& v : scaled) v *= p.alpha;
         }
-        weights_ = dnnl_pack_constant(b_plain, scaled.empty() ? b_const : scaled.data(), pd.weights_desc(), ctx.engine,
-                                      ctx.stream);
+        weights_ = scaled.empty()
+                       ? ctx.packed->get(b_const, b_plain, pd.weights_desc(), ctx.engine, ctx.stream)
+                       : dnnl_pack_constant(b_plain, scaled.data(), pd.weights_desc(), ctx.engine, ctx.stream);
     } else {
         weights_ = dnnl::memory(b_plain, ctx.engine, DNNL_MEMORY_NONE);
     }
@@ -100,7 +101,7 @@ void GemmForward::add_c(const float* c, float* y) const {
     }
 }
 
-MatmulForward::MatmulForward(const MatmulParams& p, const float* b_const, CpuContext& ctx) {
+MatmulForward::MatmulForward(const MatmulParams& p, const ConstFloats& b_const, CpuContext& ctx) {
     Shape a = p.a, b = p.b;
     if (a.rank == 1) a = Shape{1, a[0]};
     if (b.rank == 1) b = Shape{b[0], 1};
@@ -119,7 +120,7 @@ MatmulForward::MatmulForward(const MatmulParams& p, const float* b_const, CpuCon
         return;
     }
     matmul_batch_offsets(a, b, m_, k_, n_, a_off_, b_off_);
-    b_const_ = b_const;
+    b_const_ = b_const.data;
 }
 
 void MatmulForward::run(const float* a, const float* b, float* y) {

@@ -27,7 +27,7 @@ struct GemmParams {
 class GemmForward {
   public:
     // b_const / c_const: the operand when it is constant (read once here), else null and given to run().
-    GemmForward(const GemmParams& p, const float* b_const, const float* c_const, CpuContext& ctx);
+    GemmForward(const GemmParams& p, const ConstFloats& b_const, const float* c_const, CpuContext& ctx);
     void run(const float* a, const float* b, const float* c, float* y);
 
   private:
@@ -49,7 +49,7 @@ struct MatmulParams {
 
 class MatmulForward {
   public:
-    MatmulForward(const MatmulParams& p, const float* b_const, CpuContext& ctx);
+    MatmulForward(const MatmulParams& p, const ConstFloats& b_const, CpuContext& ctx);
     void run(const float* a, const float* b, float* y);
 
   private:
