@@ -288,7 +288,7 @@ std::string write_image_result(const std::string& out_dir, const std::string& st
             for (const VolumeSlice& sl : volume_slices(opt.slices, v))
                 write_png((tmp / slice_file(e.classes[i], sl)).string(),
                           volume_slice_figure(grey, e.relevance.data() + i * plane, v[0], v[1], v[2], sl.axis, sl.index,
-                                              SliceStyle{opt.slice_threshold, 0.f}));
+                                              SliceStyle{opt.slice_threshold, 0.f, affine_spacing(r.input.affine)}));
     } else {
         write_npy((tmp / "relevance.npy").string(), e.relevance.view());
         write_npy((tmp / "counts.npy").string(), e.counts.view());

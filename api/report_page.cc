@@ -264,21 +264,17 @@ ReportPage image_page(const ReportItem& item, const std::vector<std::string>& la
     return page;
 }
 
-// The voxel sizes along x, y, z: the lengths of the affine's first three columns (summary.json's
-// "affine", row major, as the input's NIfTI header gave it). 1 where the summary has no usable affine.
+// The voxel sizes along x, y, z of summary.json's "affine" (row major, as the input's NIfTI header
+// gave it); 1 where the summary has no usable affine.
 std::array<double, 3> voxel_spacing(const nlohmann::json& volume) {
-    std::array<double, 3> sp{1, 1, 1};
     const nlohmann::json a = volume.value("affine", nlohmann::json());
-    if (!a.is_array() || a.size() != 16) return sp;
-    for (const nlohmann::json& v : a)
-        if (!v.is_number()) return sp;
-    for (int c = 0; c < 3; ++c) {
-        double n2 = 0;
-        for (int r = 0; r < 3; ++r) n2 += a[r * 4 + c].get<double>() * a[r * 4 + c].get<double>();
-        const double n = std::sqrt(n2);
-        if (std::isfinite(n) && n > 0) sp[c] = n;
+    std::array<double, 16> m{};
+    if (!a.is_array() || a.size() != 16) return {1, 1, 1};
+    for (size_t i = 0; i < 16; ++i) {
+        if (!a[i].is_number()) return {1, 1, 1};
+        m[i] = a[i].get<double>();
     }
-    return sp;
+    return affine_spacing(m);
 }
 
 ReportPage volume_page(const ReportItem& item, const std::vector<std::string>& labels, const fs::path& folder,
@@ -328,7 +324,7 @@ ReportPage volume_page(const ReportItem& item, const std::vector<std::string>& l
             if (ri == 0 && i == shown.front())
                 write_png((folder / "thumb.png").string(),
                           shrink_to_fit(volume_slice_figure(grey.data(), m, d[0], d[1], d[2], SliceAxis::kZ, d[0] / 2,
-                                                            SliceStyle{opt.threshold, 0.f}),
+                                                            SliceStyle{opt.threshold, 0.f, spacing}),
                                         kThumbSide));
         }
         runs.push_back(

@@ -12,6 +12,7 @@
 #include <random>
 
 #include "io/volume.h"
+#include "io/volume_slices.h"
 #include "tests/onnx_builder.h"
 #include "tests/test_util.h"
 
@@ -115,6 +116,24 @@ TEST(VolumeCli, SlicesAndThresholdPickThePictures) {
     ASSERT_EQ(few.exit_code, 0) << few.output;
     EXPECT_NE(pda::test::read_file(f.out + "/b/v1/slice-1-z3.png"),
               pda::test::read_file(f.out + "/c/v1/slice-1-z3.png"));
+}
+
+// Slice pictures keep the voxels' proportions: 1 × 1 × 3 voxels give a sagittal slice (y by z)
+// three times as tall as wide, isotropic ones a square; the affine's column lengths are the sizes.
+TEST(VolumeSlices, AnisotropicVoxelsKeepTheirProportions) {
+    std::vector<float> grey(64), map(64);
+    for (size_t i = 0; i < 64; ++i) grey[i] = static_cast<float>(i), map[i] = static_cast<float>(i % 7) - 3.f;
+    pda::SliceStyle style;
+    const pda::Image iso = pda::volume_slice_figure(grey.data(), map.data(), 4, 4, 4, pda::SliceAxis::kX, 1, style);
+    EXPECT_EQ(iso.height, 256);
+    EXPECT_EQ(iso.width, 256 + 8 * 64);  // the map, a gap and the colour bar
+    style.spacing = pda::affine_spacing({0, -1, 0, 0, 1, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 1});
+    EXPECT_EQ(style.spacing, (std::array<double, 3>{1, 1, 3}));
+    const pda::Image tall = pda::volume_slice_figure(grey.data(), map.data(), 4, 4, 4, pda::SliceAxis::kX, 1, style);
+    EXPECT_EQ(tall.height, 3 * 256);
+    EXPECT_EQ(tall.width, 256 + 8 * 64);
+    const pda::Image axial = pda::volume_slice_figure(grey.data(), map.data(), 4, 4, 4, pda::SliceAxis::kZ, 1, style);
+    EXPECT_EQ(axial.height, 256) << "x by y: both 1 mm";
 }
 
 // One pda explain over two volumes reuses the linear head's program for the second (z₀ of the new
