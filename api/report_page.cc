@@ -115,6 +115,38 @@ Tensor read_map(const ReportResult& r, const std::string& file, bool volume) {
     return read_npy(path.string());
 }
 
+// Hidden layers: per node of summary.json its strongest channels (by max |value|), strongest first,
+// at most `most`; each map on the input's grid `grid` ((H, W) or (D, H, W)).
+nlohmann::json node_maps(const ReportResult& r, const nlohmann::json& s, const std::vector<int64_t>& grid,
+                         int64_t most) {
+    const bool volume = grid.size() == 3;
+    nlohmann::json nodes = nlohmann::json::array();
+    for (const nlohmann::json& n : s.value("nodes", nlohmann::json::array())) {
+        const std::string file = str(n, "file");
+        const Tensor t = read_map(r, file, volume);  // (units, [D,] H, W)
+        std::vector<int64_t> got = t.shape().vec();
+        if (got.size() != grid.size() + 1 || !std::equal(grid.begin(), grid.end(), got.begin() + 1)) {
+            std::string want = "(units";
+            for (int64_t g : grid) want += ", " + std::to_string(g);
+            fail_input((r.dir / file).string() + ": holds " + t.shape().str() + ", not " + want + ")");
+        }
+        const int64_t units = got[0], plane = t.numel() / std::max<int64_t>(units, 1);
+        std::vector<float> strength(static_cast<size_t>(units));
+        for (int64_t u = 0; u < units; ++u) strength[u] = heatmap_limit(t.data() + u * plane, plane);
+        std::vector<int64_t> order(static_cast<size_t>(units));
+        std::iota(order.begin(), order.end(), 0);
+        std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return strength[a] > strength[b]; });
+        const int64_t kept = std::min<int64_t>(units, most);
+        nlohmann::json channels = nlohmann::json::array();
+        for (int64_t k = 0; k < kept; ++k) {
+            const int64_t u = order[k];
+            channels.push_back({{"unit", u}, {"map", encode_map(t.data() + u * plane, plane, grid, 8, strength[u])}});
+        }
+        nodes.push_back({{"name", str(n, "name")}, {"units", units}, {"channels", channels}});
+    }
+    return nodes;
+}
+
 // The photo a result explains, when it can still be read where summary.json says it was: a relative
 // path from the current folder, else from the folders above the result (where `pda explain` was
 // likely run, with --out below it).
@@ -221,29 +253,7 @@ ReportPage image_page(const ReportItem& item, const std::vector<std::string>& la
                 write_png((folder / "thumb.png").string(), cut);
             }
         }
-        // Hidden layers: per node the strongest channels (by max |value|), strongest first.
-        nlohmann::json nodes = nlohmann::json::array();
-        for (const nlohmann::json& n : s.value("nodes", nlohmann::json::array())) {
-            const Tensor t = read_map(r, str(n, "file"), false);  // (units, H, W)
-            if (t.shape().rank != 3 || t.shape()[1] != h || t.shape()[2] != w)
-                fail_input((r.dir / str(n, "file")).string() + ": holds " + t.shape().str() + ", not (units, " +
-                           std::to_string(h) + ", " + std::to_string(w) + ")");
-            const int64_t units = t.shape()[0], plane = h * w;
-            std::vector<float> strength(static_cast<size_t>(units));
-            for (int64_t u = 0; u < units; ++u) strength[u] = heatmap_limit(t.data() + u * plane, plane);
-            std::vector<int64_t> order(static_cast<size_t>(units));
-            std::iota(order.begin(), order.end(), 0);
-            std::stable_sort(order.begin(), order.end(),
-                             [&](int64_t a, int64_t b) { return strength[a] > strength[b]; });
-            const int64_t kept = std::min<int64_t>(units, opt.max_channels);
-            nlohmann::json channels = nlohmann::json::array();
-            for (int64_t k = 0; k < kept; ++k) {
-                const int64_t u = order[k];
-                channels.push_back(
-                    {{"unit", u}, {"map", encode_map(t.data() + u * plane, plane, {h, w}, 8, strength[u])}});
-            }
-            nodes.push_back({{"name", str(n, "name")}, {"units", units}, {"channels", channels}});
-        }
+        const nlohmann::json nodes = node_maps(r, s, {h, w}, opt.max_channels);
         const double f = factor(page_photo);
         runs.push_back({{"label", labels[r.run]},
                         {"params", run_parameters(s)},
@@ -263,6 +273,10 @@ ReportPage image_page(const ReportItem& item, const std::vector<std::string>& la
                  {"runs", runs}};
     return page;
 }
+
+// A volume page holds at most this many voxels of hidden-layer maps per node (8 bits each, in the
+// page): the strongest channels that fit, at least one.
+constexpr int64_t kVolumeNodeVoxels = int64_t(8) << 20;
 
 // The voxel sizes along x, y, z of summary.json's "affine" (row major, as the input's NIfTI header
 // gave it); 1 where the summary has no usable affine.
@@ -327,8 +341,12 @@ ReportPage volume_page(const ReportItem& item, const std::vector<std::string>& l
                                                             SliceStyle{opt.threshold, 0.f, spacing}),
                                         kThumbSide));
         }
-        runs.push_back(
-            {{"label", labels[r.run]}, {"params", run_parameters(s)}, {"classes", cls}, {"explained", classes.size()}});
+        const int64_t most = std::clamp<int64_t>(kVolumeNodeVoxels / std::max<int64_t>(n, 1), 1, opt.max_channels);
+        runs.push_back({{"label", labels[r.run]},
+                        {"params", run_parameters(s)},
+                        {"classes", cls},
+                        {"explained", classes.size()},
+                        {"nodes", node_maps(r, s, d, most)}});
     }
     // The grey volume in 8 bits over its own range.
     float lo = INFINITY, hi = -INFINITY;

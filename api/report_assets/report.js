@@ -340,6 +340,15 @@
     views.x.px = [px.y, px.z];
     views.y.px = [px.x, px.z];
     views.z.px = [px.x, px.y];
+    // A click on a view moves the cursor there: the other two views and the scrubbers follow.
+    function moveCursorOnClick(cv, v) {
+      cv.addEventListener("click", (ev) => {
+        const b = cv.getBoundingClientRect();
+        const col = Math.floor(((ev.clientX - b.left) / b.width) * v.cols), row = Math.floor(((ev.clientY - b.top) / b.height) * v.rows);
+        v.set(Math.max(0, Math.min(v.cols - 1, col)), Math.max(0, Math.min(v.rows - 1, row)));
+        for (const a of ["x", "y", "z"]) { scrub[a].input.value = cursor[a]; scrub[a].input.dispatchEvent(new Event("input")); }
+      });
+    }
     const panels = [];
     const grid = el("div", { class: "grid", style: "grid-template-columns: repeat(" + runs.length + ", minmax(0, 1fr))" });
     if (runs.length > 1) runs.forEach((r) => grid.append(el("p", { class: "run-label", text: r.label })));
@@ -351,12 +360,7 @@
       const canvases = {};
       const figs = Object.entries(views).map(([axis, v]) => {
         const cv = el("canvas", { width: Math.round(v.cols * v.px[0]), height: Math.round(v.rows * v.px[1]), class: "voxels view-" + axis });
-        cv.addEventListener("click", (ev) => {
-          const b = cv.getBoundingClientRect();
-          const col = Math.floor(((ev.clientX - b.left) / b.width) * v.cols), row = Math.floor(((ev.clientY - b.top) / b.height) * v.rows);
-          v.set(Math.max(0, Math.min(v.cols - 1, col)), Math.max(0, Math.min(v.rows - 1, row)));
-          for (const a of ["x", "y", "z"]) { scrub[a].input.value = cursor[a]; scrub[a].input.dispatchEvent(new Event("input")); }
-        });
+        moveCursorOnClick(cv, v);
         canvases[axis] = cv;
         return el("figure", {}, cv, el("figcaption", { text: v.name }));
       });
@@ -368,6 +372,31 @@
       panels.push({ canvases: canvases, bar: bar, cls: c, values: decodeMap(c.map) });
     });
     main.append(el("section", {}, el("h2", { text: "Evidence per class (red: for, blue: against)" }), classesNote(runs), grid));
+
+    // Hidden layers: each node's strongest channels in the same three linked views.
+    const nodePanels = [], nodeSection = el("section", {}, el("h2", { text: "Hidden layers" }));
+    runs.forEach((r) => (r.nodes || []).forEach((n) => {
+      const select = el("select", { class: "channel" });
+      n.channels.forEach((ch, i) => select.append(el("option", { value: i, text: "#" + (i + 1) + ": unit " + ch.unit + " (max " + mag(ch.map.limit) + ")" })));
+      const step = (d) => { select.selectedIndex = Math.max(0, Math.min(n.channels.length - 1, select.selectedIndex + d)); redraw(); };
+      const canvases = {};
+      const figs = Object.entries(views).map(([axis, v]) => {
+        const cv = el("canvas", { width: Math.round(v.cols * v.px[0]), height: Math.round(v.rows * v.px[1]), class: "voxels node-view view-" + axis });
+        moveCursorOnClick(cv, v);
+        canvases[axis] = cv;
+        return el("figure", {}, cv, el("figcaption", { text: v.name }));
+      });
+      const bar = colourBar("activation");
+      select.addEventListener("change", redraw);
+      nodeSection.append(el("div", { class: "panel node-panel" },
+        el("h3", { text: "node " + n.name + (runs.length > 1 ? " \u00b7 run " + r.label.split(":")[0] : "") }),
+        el("div", { class: "sub", text: n.channels.length + " of " + n.units + " channels, strongest first (max |activation difference|)" }),
+        el("div", { class: "node-controls" }, el("button", { onclick: () => step(-1), text: "\u2190" }), select,
+           el("button", { onclick: () => step(1), text: "\u2192" })),
+        el("div", { class: "body" }, el("div", { class: "views" }, ...figs), bar)));
+      nodePanels.push({ canvases: canvases, bar: bar, node: n, select: select, cache: {} });
+    }));
+    if (nodePanels.length) main.append(nodeSection);
     main.append(el("section", {}, el("h2", { text: "Parameters" }), paramsTable(runs)));
 
     function drawView(cv, v, values, limit) {
@@ -397,6 +426,13 @@
         const limit = shared ? shared[p.cls.id] : p.cls.map.limit;
         for (const [axis, v] of Object.entries(views)) drawView(p.canvases[axis], v, p.values, limit);
         p.bar.update(limit, controls.threshold());
+      }
+      for (const p of nodePanels) {
+        const i = p.select.selectedIndex, ch = p.node.channels[i];
+        if (!ch) continue;
+        if (!p.cache[i]) p.cache[i] = decodeMap(ch.map);
+        for (const [axis, v] of Object.entries(views)) drawView(p.canvases[axis], v, p.cache[i], ch.map.limit);
+        p.bar.update(ch.map.limit, controls.threshold());
       }
       document.body.dataset.drawn = String(Number(document.body.dataset.drawn || 0) + 1);
     }

@@ -116,6 +116,12 @@ def volume_result(folder, input_path, dims, classes, seed, affine):
     s = summary("volume", {"path": str(input_path), "stem": folder.name, "shape_xyz": [w, h, d], "channels": 1,
                            "affine": [float(a) for a in affine.reshape(-1)]},
                 classes, 3, {"relevance": {"file": "relevance.nii.gz", "shape": list(maps.shape)}})
+    # A hidden layer of 5 channels, the last the strongest.
+    units = 5
+    node = np.stack([maps[0] * np.roll(np.hanning(w + 2)[1:-1], 3 * u)[None, None, :] for u in range(units)])
+    node = (node * np.linspace(0.2, 2, units)[:, None, None, None]).astype(np.float32)
+    nib.save(nib.Nifti1Image(np.ascontiguousarray(node.transpose(3, 2, 1, 0)), np.eye(4)), str(folder / "node-conv1.nii.gz"))
+    s["nodes"] = [{"name": "conv1", "file": "node-conv1.nii.gz", "shape": list(node.shape)}]
     (folder / "summary.json").write_text(json.dumps(s, indent=2))
 
 
@@ -269,6 +275,14 @@ def main():
         for view, want in ((".view-x", 22 * 1.5 / (18 * 2.5)), (".view-y", 20 * 1.0 / (18 * 2.5)), (".view-z", 20 * 1.0 / (22 * 1.5))):
             wh = b.evaluate(f"(() => {{ const c = document.querySelector('{view}'); return [c.width, c.height]; }})()")
             check(abs(wh[0] / wh[1] - want) < 0.03 * want, f"volume page: {view} drawn in the voxels' proportions ({wh[0]}x{wh[1]}, want {want:.3f})")
+        check(b.evaluate("document.querySelectorAll('.node-panel canvas.voxels').length") == 3,
+              "volume page: the hidden layer in three views")
+        first = b.evaluate("document.querySelector('.node-panel select').options[0].textContent")
+        check("unit 4" in first, f"volume page: hidden-layer channels strongest first ({first})")
+        n0 = stats(b, ".node-panel .view-y")
+        b.click_element(".node-panel button:last-of-type")
+        check(b.evaluate("document.querySelector('.node-panel select').selectedIndex") == 1 and
+              stats(b, ".node-panel .view-y")["hash"] != n0["hash"], "volume page: the hidden layer's next channel is drawn")
         z0, a0 = b.evaluate("document.getElementById('slice-z').value"), stats(b, ".view-z")
         b.click_element("#slice-z", 0.15)
         z1, a1 = b.evaluate("document.getElementById('slice-z').value"), stats(b, ".view-z")
