@@ -349,6 +349,17 @@
         for (const a of ["x", "y", "z"]) { scrub[a].input.value = cursor[a]; scrub[a].input.dispatchEvent(new Event("input")); }
       });
     }
+    // The three views of one map, in the voxels' proportions, each moving the cursor on a click.
+    function threeViews(cls) {
+      const canvases = {};
+      const figs = Object.entries(views).map(([axis, v]) => {
+        const cv = el("canvas", { width: Math.round(v.cols * v.px[0]), height: Math.round(v.rows * v.px[1]), class: "voxels " + cls + "view-" + axis });
+        moveCursorOnClick(cv, v);
+        canvases[axis] = cv;
+        return el("figure", {}, cv, el("figcaption", { text: v.name }));
+      });
+      return { canvases: canvases, figs: figs };
+    }
     const panels = [];
     const grid = el("div", { class: "grid", style: "grid-template-columns: repeat(" + runs.length + ", minmax(0, 1fr))" });
     if (runs.length > 1) runs.forEach((r) => grid.append(el("p", { class: "run-label", text: r.label })));
@@ -357,13 +368,7 @@
     for (const id of ids) runs.forEach((r, ri) => {
       const c = r.classes.find((x) => x.id === id);
       if (!c) { grid.append(el("div")); return; }
-      const canvases = {};
-      const figs = Object.entries(views).map(([axis, v]) => {
-        const cv = el("canvas", { width: Math.round(v.cols * v.px[0]), height: Math.round(v.rows * v.px[1]), class: "voxels view-" + axis });
-        moveCursorOnClick(cv, v);
-        canvases[axis] = cv;
-        return el("figure", {}, cv, el("figcaption", { text: v.name }));
-      });
+      const { canvases, figs } = threeViews("");
       const bar = colourBar("WE, bits");
       grid.append(el("div", { class: "panel class-panel", "data-class": id, "data-run": ri },
         el("h3", { text: (c.label || "class " + id) + " (" + id + ")" }),
@@ -379,13 +384,7 @@
       const select = el("select", { class: "channel" });
       n.channels.forEach((ch, i) => select.append(el("option", { value: i, text: "#" + (i + 1) + ": unit " + ch.unit + " (max " + mag(ch.map.limit) + ")" })));
       const step = (d) => { select.selectedIndex = Math.max(0, Math.min(n.channels.length - 1, select.selectedIndex + d)); redraw(); };
-      const canvases = {};
-      const figs = Object.entries(views).map(([axis, v]) => {
-        const cv = el("canvas", { width: Math.round(v.cols * v.px[0]), height: Math.round(v.rows * v.px[1]), class: "voxels node-view view-" + axis });
-        moveCursorOnClick(cv, v);
-        canvases[axis] = cv;
-        return el("figure", {}, cv, el("figcaption", { text: v.name }));
-      });
+      const { canvases, figs } = threeViews("node-view ");
       const bar = colourBar("activation");
       select.addEventListener("change", redraw);
       nodeSection.append(el("div", { class: "panel node-panel" },
