@@ -341,7 +341,8 @@ ReportPage volume_page(const ReportItem& item, const std::vector<std::string>& l
                                                             SliceStyle{opt.threshold, 0.f, spacing}),
                                         kThumbSide));
         }
-        const int64_t most = std::clamp<int64_t>(kVolumeNodeVoxels / std::max<int64_t>(n, 1), 1, opt.max_channels);
+        const int64_t most =  // --channels 0 shows none
+            std::min<int64_t>(opt.max_channels, std::max<int64_t>(1, kVolumeNodeVoxels / std::max<int64_t>(n, 1)));
         runs.push_back({{"label", labels[r.run]},
                         {"params", run_parameters(s)},
                         {"classes", cls},

@@ -136,6 +136,24 @@ TEST(VolumeSlices, AnisotropicVoxelsKeepTheirProportions) {
     EXPECT_EQ(axial.height, 256) << "x by y: both 1 mm";
 }
 
+// A volume's hidden layer in the report: its channels shown by default, none with --channels 0.
+TEST(VolumeCli, ReportShowsHiddenLayersUnlessChannelsIsZero) {
+    VolumeFixture f;
+    ASSERT_EQ(pda::test::run_pda("explain " + f.model + " " + f.vol(1) +
+                                 " --sampler occlusion --k 2 --quiet --node z --out " + f.out)
+                  .exit_code,
+              0);
+    for (const char* channels : {"32", "0"}) {
+        const std::string dir = f.out + "/report-" + channels;
+        const pda::test::CmdResult r =
+            pda::test::run_pda("report " + f.out + " --quiet --channels " + channels + " --out " + dir);
+        ASSERT_EQ(r.exit_code, 0) << r.output;
+        const std::string html = pda::test::read_file(dir + "/pages/v1/index.html");
+        const bool shown = html.find("\"channels\":[{") != std::string::npos;
+        EXPECT_EQ(shown, std::string(channels) != "0") << "--channels " << channels;
+    }
+}
+
 // One pda explain over two volumes reuses the linear head's program for the second (z₀ of the new
 // clean volume): its maps equal the second volume's explained alone, bit for bit.
 TEST(VolumeCli, ReusedLinearHeadGivesTheSameBits) {

@@ -18,16 +18,14 @@
 namespace pda {
 namespace {
 
-// The constant behind input i, or null when it is computed (or absent).
-const float* constant_or_null(const Graph& g, const Node& n, size_t i) {
-    return i < n.inputs.size() && g.is_constant(n.inputs[i]) ? g.constant(n.inputs[i]).data() : nullptr;
-}
-// The same with its owner, for weights that the context's programs pack once (PackedWeights).
+// The constant behind input i, or null when it is computed (or absent); with its owner, for weights
+// that the context's programs pack once (PackedWeights).
 ConstFloats weights_or_null(const Graph& g, const Node& n, size_t i) {
     if (i >= n.inputs.size() || !g.is_constant(n.inputs[i])) return {};
     const Tensor& t = g.constant(n.inputs[i]);
     return {t.data(), t.owner()};
 }
+const float* constant_or_null(const Graph& g, const Node& n, size_t i) { return weights_or_null(g, n, i).data; }
 
 class ConvOp : public CpuOp {
   public:
