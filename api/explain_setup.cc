@@ -79,21 +79,69 @@ bool is_volume_file(const std::string& name) {
     return false;
 }
 
-// FNV-1a (64 bit) of a file's bytes, as 16 hex digits: tells a result made with a sampler file from
-// one made with another file at the same path (a dataset job's resume compares it). "" when unreadable.
-std::string file_digest(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return "";
+// FNV-1a (64 bit): tells a result made from one file (or set of files) from one made from another at
+// the same path (a dataset job's resume compares the digests). Printed as 16 hex digits.
+struct Fnv1a {
     uint64_t h = 1469598103934665603ull;
-    std::vector<char> buf(1 << 20);
-    while (in.read(buf.data(), static_cast<std::streamsize>(buf.size())) || in.gcount() > 0) {
-        for (std::streamsize i = 0; i < in.gcount(); ++i)
-            h = (h ^ static_cast<unsigned char>(buf[i])) * 1099511628211ull;
-        if (!in) break;
+    void add(const void* data, size_t n) {
+        const unsigned char* b = static_cast<const unsigned char*>(data);
+        for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ull;
     }
-    char hex[17];
-    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
-    return hex;
+    void add(const std::string& s) { add(s.data(), s.size() + 1); }  // with its terminator: "ab","c" != "a","bc"
+    bool add_file(const std::string& path) {
+        std::ifstream in(path, std::ios::binary);
+        if (!in) return false;
+        std::vector<char> buf(1 << 20);
+        while (in.read(buf.data(), static_cast<std::streamsize>(buf.size())) || in.gcount() > 0) {
+            add(buf.data(), static_cast<size_t>(in.gcount()));
+            if (!in) break;
+        }
+        return true;
+    }
+    std::string hex() const {
+        char out[17];
+        std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
+        return out;
+    }
+};
+
+// Of a file's bytes; "" when unreadable.
+std::string file_digest(const std::string& path) {
+    Fnv1a f;
+    return f.add_file(path) ? f.hex() : "";
+}
+
+// Of a sample set's files: their names below the folder and their bytes, in the listed order.
+std::string files_digest(const std::string& folder, const std::vector<std::string>& files) {
+    Fnv1a f;
+    for (const std::string& file : files) {
+        f.add(fs::path(file).lexically_relative(folder).generic_string());
+        if (!f.add_file(file)) return "";
+    }
+    return f.hex();
+}
+
+// Of photos in memory: their sizes and pixels.
+std::string pictures_digest(const std::vector<RgbImage>& pictures) {
+    Fnv1a f;
+    for (const RgbImage& p : pictures) {
+        const int64_t hw[2] = {p.height, p.width};
+        f.add(hw, sizeof hw);
+        f.add(p.pixels, static_cast<size_t>(p.height) * p.width * 3);
+    }
+    return f.hex();
+}
+
+// The model file's size and last change: cheap to take at every start (an ONNX file can hold
+// hundreds of megabytes), and what tells a rewritten model at the same path. "" for a built-in model.
+std::string file_stamp(const std::string& path) {
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) return "";
+    const uintmax_t bytes = fs::file_size(path, ec);
+    const auto modified = fs::last_write_time(path, ec);
+    if (ec) return "";
+    return std::to_string(bytes) + " bytes, modified " +
+           std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(modified.time_since_epoch()).count());
 }
 
 std::array<double, 16> identity_affine() {
@@ -286,6 +334,7 @@ ExplainSession::ExplainSession(std::shared_ptr<const LoadedModel> model, std::sh
     : model_(std::move(model)), backend_(std::move(backend)), threads_(threads), opt_(std::move(options)) {
     check_options(opt_);
     if (!opt_.sampler_file.empty()) sampler_file_digest_ = file_digest(opt_.sampler_file);
+    if (!model_->builtin) model_stamp_ = file_stamp(model_->spec);
     const CpuThreads scope(threads_);
     std::vector<RgbImage> pictures = std::move(opt_.sample_pictures);  // not kept: valid during construction only
     opt_.sample_pictures.clear();
@@ -385,12 +434,14 @@ ExplainSession::ExplainSession(std::shared_ptr<const LoadedModel> model, std::sh
                 set_->names.push_back(f);
             }
             set_->source = opt_.sample_images;
+            sample_set_digest_ = files_digest(opt_.sample_images, files);
         } else {
             for (size_t i = 0; i < pictures.size(); ++i) {
                 set_->images.push_back(make_explain_input(*model_, "", to_image(pictures[i])).x);
                 set_->names.push_back(opt_.sample_pictures_source + " #" + std::to_string(i));
             }
             set_->source = opt_.sample_pictures_source;
+            sample_set_digest_ = pictures_digest(pictures);
         }
         if (kind == SamplerKind::kMarginal) {
             if (p.samples > static_cast<int64_t>(set_->images.size()))
@@ -500,6 +551,7 @@ nlohmann::json ExplainSession::describe() const {
         {"model",
          {{"spec", model_->spec},
           {"builtin", model_->builtin},
+          {"file_stamp", model_stamp_},
           {"input", model_->desc.input},
           {"input_shape", model_->input_shape.vec()},
           {"output", model_->desc.output},
@@ -533,6 +585,7 @@ nlohmann::json ExplainSession::describe() const {
           {"sampler_file", opt_.sampler_file},
           {"sampler_file_digest", sampler_file_digest_},
           {"sample_images", opt_.sample_images},
+          {"sample_set_digest", sample_set_digest_},
           {"max_windows", p.max_windows}}},
         {"seed", p.seed},
         {"device", device.str()},

@@ -85,6 +85,8 @@ class ExplainSession {
     std::string exec_note_;            // why the execution differs from the one asked for (empty: it does not)
     ProgramCache programs_;            // the compiled program, reused by the next image of the same shape
     std::string sampler_file_digest_;  // of opt_.sampler_file's bytes (summary.json, resume)
+    std::string sample_set_digest_;    // of the sample set's names and bytes, or pixels in memory (same)
+    std::string model_stamp_;          // the model file's size and last change (same)
     Sampler& sampler_for(const Tensor& x, nlohmann::json& desc, double& seconds);
 
     std::shared_ptr<const LoadedModel> model_;

@@ -111,6 +111,8 @@ nlohmann::json result_key(const nlohmann::json& summary) {
     std::error_code ec;
     if (fs::is_regular_file(spec, ec)) spec = fs::weakly_canonical(spec, ec).string();
     key["model"] = spec;
+    key["model_file"] = summary.at("model").value("file_stamp", "");          // a model rewritten at the same path
+    key["preprocessing"] = summary.value("preprocessing", nlohmann::json());  // a sidecar changed
     nlohmann::json p = summary.at("parameters");
     for (const char* volatile_key : {"batch", "threads"}) p.erase(volatile_key);
     key["parameters"] = p;

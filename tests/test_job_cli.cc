@@ -173,6 +173,38 @@ TEST(JobCli, ResumeNoticesANewSamplerFileAtTheSamePath) {
     EXPECT_EQ(lines(fs::path(d.out()) / "progress.jsonl").size(), 6u) << "another file at the same path: redone";
 }
 
+// What else decides a result, changed at the same paths: the marginal sampler's photos (one more, one
+// rewritten), the sidecar's preprocessing, the model file. Each makes the finished results stale.
+TEST(JobCli, ResumeNoticesAChangedSampleSetSidecarOrModel) {
+    Dataset d;
+    const fs::path set = d.dir / "set";
+    fs::create_directories(set);
+    for (int i = 0; i < 3; ++i)
+        pda::write_png((set / ("s" + std::to_string(i) + ".png")).string(), pda::test::random_photo(16, 16, 30 + i));
+    auto explain = [&] {
+        const pda::test::CmdResult r =
+            run_pda("explain " + d.model + " " + d.photos + "/a --k 4 --stride 4 --quiet --out " + d.out() +
+                    " --sampler marginal --samples 2 --sample-images " + set.string());
+        EXPECT_EQ(r.exit_code, 0) << r.output;
+        return lines(fs::path(d.out()) / "progress.jsonl").size();
+    };
+    ASSERT_EQ(explain(), 3u);
+    ASSERT_EQ(explain(), 3u) << "nothing changed: skipped";
+    pda::write_png((set / "s3.png").string(), pda::test::random_photo(16, 16, 33));
+    EXPECT_EQ(explain(), 6u) << "one more photo in the sample set: redone";
+    EXPECT_EQ(explain(), 6u);
+    pda::write_png((set / "s0.png").string(), pda::test::random_photo(16, 16, 40));
+    EXPECT_EQ(explain(), 9u) << "a sample photo rewritten: redone";
+    std::string sidecar = pda::test::kTinySidecar;
+    sidecar.replace(sidecar.find("\"std\": [0.25"), 12, "\"std\": [0.20");
+    pda::test::write_file(d.dir / "tiny.json", sidecar);
+    EXPECT_EQ(explain(), 12u) << "the sidecar's preprocessing changed: redone";
+    pda::test::write_file(d.dir / "tiny.onnx", pda::test::tiny_model());
+    fs::last_write_time(d.dir / "tiny.onnx", fs::last_write_time(d.dir / "tiny.onnx") + std::chrono::seconds(2));
+    EXPECT_EQ(explain(), 15u) << "the model file rewritten: redone";
+    EXPECT_EQ(explain(), 15u);
+}
+
 TEST(JobCli, ShardsSplitTheDatasetExactly) {
     Dataset d;
     ASSERT_EQ(run_pda(d.explain(d.photos, d.out("whole"))).exit_code, 1);
