@@ -301,6 +301,83 @@ TEST(Layouts, IncrementalChannelsLastEqualsPlainAndFull) {
     check_incremental(g, 5, 3);
 }
 
+// A volume network's first layers, as in a small 3-D CNN: x (1 ch) → c1 (8 maps, 3³, stride 2) → r1
+// (ReLU) → p1 (max 2³) → c2 (16, 3³) → p2 (max 2³) → flat → fc. c1, r1 and p1 have 8 channels, no
+// whole blocks: they lie channels last from the convolution through the ReLU and the pool into c2
+// (in plain layout oneDNN pools with its reference kernel); c2 is blocked, and p2, read by a Flatten
+// (a view), plain.
+Graph volume_first_layers() {
+    Graph g;
+    g.name = "volume_first_layers";
+    g.inputs = {{"x", Shape{1, 1, 13, 15, 11}}};
+    g.outputs = {"fc"};
+    g.constants["c1.w"] = random_tensor(Shape{8, 1, 3, 3, 3}, 41, -0.3f, 0.3f);
+    g.constants["c1.b"] = random_tensor(Shape{8}, 42);
+    Node c1 = make_node("c1", OpType::kConv, {"x", "c1.w", "c1.b"}, "c1");
+    c1.geo = Geometry::square(3, 3, 2, 1);
+    g.nodes.push_back(c1);
+    g.nodes.push_back(make_node("r1", OpType::kRelu, {"c1"}, "r1"));
+    Node p1 = make_node("p1", OpType::kMaxPool, {"r1"}, "p1");
+    p1.geo = Geometry::square(3, 2, 2, 0, true);
+    g.nodes.push_back(p1);
+    g.constants["c2.w"] = random_tensor(Shape{16, 8, 3, 3, 3}, 43, -0.3f, 0.3f);
+    g.constants["c2.b"] = random_tensor(Shape{16}, 44);
+    Node c2 = make_node("c2", OpType::kConv, {"p1", "c2.w", "c2.b"}, "c2");
+    c2.geo = Geometry::square(3, 3, 1, 1);
+    c2.fused_relu = true;
+    g.nodes.push_back(c2);
+    Node p2 = make_node("p2", OpType::kMaxPool, {"c2"}, "p2");
+    p2.geo = Geometry::square(3, 2, 2, 0);
+    g.nodes.push_back(p2);
+    g.nodes.push_back(make_node("flat", OpType::kFlatten, {"p2"}, "flat"));
+    g.constants["fc.w"] = random_tensor(Shape{3, 16 * 2 * 2 * 1}, 45);
+    Node fc = make_node("fc", OpType::kGemm, {"flat", "fc.w"}, "fc");
+    fc.trans_b = true;
+    fc.alpha = 1.f;
+    fc.beta = 1.f;
+    g.nodes.push_back(fc);
+    return g;
+}
+
+TEST(Layouts, VolumeFirstLayersChannelsLastEqualPlain) {
+    Graph g = volume_first_layers();
+    auto shapes = infer_shapes(g, {Shape{2, 1, 13, 15, 11}});
+    const CpuLayoutPlan plan = plan_cpu_layouts(g, shapes, {});
+    EXPECT_EQ(plan.channels_last, (std::set<std::string>{"c1", "r1", "p1"}));
+    EXPECT_EQ(plan.blocked, (std::set<std::string>{"c2"}));
+    // A pass-through op agrees with its input: r1 kept (plain) makes c1 plain too; p1 still pools
+    // channels last from a plain source.
+    const CpuLayoutPlan kept = plan_cpu_layouts(g, shapes, {"r1"});
+    EXPECT_EQ(kept.channels_last, (std::set<std::string>{"p1"}));
+    EXPECT_EQ(blocked_vs_plain(g, Shape{3, 1, 13, 15, 11}), 0.0);
+    EXPECT_EQ(blocked_vs_plain(g, Shape{2, 1, 13, 15, 11}, {"r1", "p1"}), 0.0);
+
+    // Incremental: crops gathered channels last give the all-plain program's bits, and the full
+    // forward's values.
+    CpuContext ctx;
+    incremental_test::WindowBatches wb(g, 3, 2, false, 8, 5);
+    IncrementalProgram last(g, wb.x().view(), 3, 8, ctx, {}, true);
+    IncrementalProgram plain(g, wb.x().view(), 3, 8, ctx, {}, false);
+    EXPECT_EQ(last.channels_last_values(), (std::set<std::string>{"c1", "r1", "p1"}));
+    std::unique_ptr<Program> full = compile_cpu(g, {wb.images().shape()}, ctx);
+    int batches = 0;
+    while (wb.next()) {
+        last.run(wb.images().data(), wb.slices(), wb.rows(), wb.cols());
+        plain.run(wb.images().data(), wb.slices(), wb.rows(), wb.cols());
+        full->run({wb.images().view()});
+        ConstTensorView a = last.value("fc"), b = plain.value("fc"), f = full->value("fc");
+        double worst = 0, scale = 0;
+        for (int64_t i = 0; i < a.numel(); ++i) {
+            ASSERT_EQ(a.data[i], b.data[i]) << "element " << i << " of batch " << batches;
+            worst = std::max(worst, std::fabs(double(a.data[i]) - f.data[i]));
+            scale = std::max(scale, std::fabs(double(f.data[i])));
+        }
+        EXPECT_LE(worst, 1e-5 * scale) << "batch " << batches;
+        ++batches;
+    }
+    EXPECT_GE(batches, 10);
+}
+
 TEST(Layouts, SharedSqueezeNetsIncrementalBlockedEqualsPlainAndFull) {
     PDA_SKIP_WITHOUT_SHARED();
     for (const char* model : {"squeezenet1.1-caffe", "squeezenet1.1-torchvision"}) {

@@ -1,7 +1,7 @@
 // plan_cpu_layouts (layouts.h): start from every value whose producer and readers all allow the
 // blocked layout, then drop values until the pass-through ops agree (a layout-blind op's output is
-// blocked exactly when all its computed inputs are); each drop only removes, so this ends. Channels
-// last needs no such agreement: only a producer and readers that are no pass-through ops take it.
+// blocked exactly when all its computed inputs are); each drop only removes, so this ends. Then
+// channels last among the values left, the same way (element-wise ops pass it on; concats do not).
 #include "engine/cpu/layouts.h"
 
 #include <vector>
@@ -50,14 +50,37 @@ CpuLayoutPlan plan_cpu_layouts(const Graph& g, const std::map<std::string, Shape
             }
         }
     }
-    CpuLayoutPlan plan;
+    // Channels last, the same way among the values left: a producer that computes so or passes it on,
+    // readers that read it so or pass it on, and pass-through ops whose inputs and outputs agree.
+    std::set<std::string> last;
     for (size_t i = 0; i < n_nodes; ++i) {
         const std::string& v = g.nodes[i].output;
-        if (outside.count(v) || blocked.count(v) || !traits[i].emits_last || readers[v].empty()) continue;
+        if (outside.count(v) || blocked.count(v) || readers[v].empty() ||
+            !(traits[i].emits_last || traits[i].passes_last))
+            continue;
         bool readable = true;
-        for (const auto& [r, j] : readers[v]) readable = readable && traits[r].reads_last && j == 0;
-        if (readable) plan.channels_last.insert(v);
+        for (const auto& [r, j] : readers[v])
+            readable = readable && (traits[r].passes_last || (traits[r].reads_last && j == 0));
+        if (readable) last.insert(v);
     }
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (size_t i = 0; i < n_nodes; ++i) {
+            const Node& n = g.nodes[i];
+            if (!last.count(n.output)) continue;
+            bool keep = true;
+            if (traits[i].passes_last)
+                for (const std::string& u : n.inputs) keep = keep && last.count(u);
+            for (const auto& [r, j] : readers[n.output])
+                keep = keep && (!traits[r].passes_last || last.count(g.nodes[r].output));
+            if (!keep) {
+                last.erase(n.output);
+                changed = true;
+            }
+        }
+    }
+    CpuLayoutPlan plan;
+    plan.channels_last = std::move(last);
     plan.blocked = std::move(blocked);
     return plan;
 }

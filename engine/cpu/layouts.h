@@ -3,9 +3,10 @@
 // activations and channel concats runs in the layout oneDNN's convolutions compute in, with no
 // reorder between them. A value is blocked when its producer can write it so and every reader can
 // read it so; graph inputs, outputs, kept values and whatever a view, a fully connected layer or
-// any other op reads stay plain, so everything outside the program sees plain NCHW. A convolution's
-// output whose channels are no whole blocks lies channels last, as it computes it, when only global
-// pools read it (a last layer's 1000 classes: no reorder between the two).
+// any other op reads stay plain, so everything outside the program sees plain NCHW. Values whose
+// channels are no whole blocks lie channels last, as oneDNN's convolutions and pools compute them,
+// where every reader reads them so (a last layer's 1000 classes into a global pool; a volume's first
+// 8 maps through ReLU and a max pool into the next convolution: no reorder between them).
 #pragma once
 
 #include <map>

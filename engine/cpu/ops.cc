@@ -256,9 +256,10 @@ CpuLayoutTraits cpu_layout_traits(const Graph& g, const Node& n, const std::vect
         case OpType::kConv: {
             if (in.size() < 2) return t;
             const ConvBlocking b = ConvForward::blocking(conv_params(g, n, in[0], in[1], out));
-            t.reads_blocked = b == ConvBlocking::kBoth || b == ConvBlocking::kLast;
+            t.reads_blocked = b == ConvBlocking::kBoth || (b == ConvBlocking::kLast && blockable(in[0]));
             t.emits_blocked = b == ConvBlocking::kBoth || b == ConvBlocking::kDst;
             t.emits_last = b == ConvBlocking::kLast;
+            t.reads_last = channels_last_able(in[0]) && !blockable(in[0]);  // the primitive's choice either way
             return t;
         }
         case OpType::kMaxPool:
@@ -266,6 +267,8 @@ CpuLayoutTraits cpu_layout_traits(const Graph& g, const Node& n, const std::vect
             if (in[0].rank < 3 || !PoolForward::runs_on_onednn(pool_params(n, in, out))) return t;
             t.reads_blocked = blockable(in[0]);
             t.emits_blocked = blockable(out);
+            t.reads_last = !blockable(in[0]);  // channels that are no whole blocks: pooled channels last
+            t.emits_last = !blockable(out);
             return t;
         case OpType::kGlobalAveragePool:
         case OpType::kGlobalMaxPool:
@@ -277,12 +280,14 @@ CpuLayoutTraits cpu_layout_traits(const Graph& g, const Node& n, const std::vect
         case OpType::kClip:
         case OpType::kSigmoid:
             t.passes_through = blockable(out);
+            t.passes_last = channels_last_able(out);
             return t;
         case OpType::kAdd:
         case OpType::kMul:
             // Only without broadcasting: then element i of each operand meets element i of the other.
-            t.passes_through = blockable(out) && in[0] == out && in[1] == out && !g.is_constant(n.inputs[0]) &&
-                               !g.is_constant(n.inputs[1]);
+            t.passes_last = channels_last_able(out) && in[0] == out && in[1] == out && !g.is_constant(n.inputs[0]) &&
+                            !g.is_constant(n.inputs[1]);
+            t.passes_through = t.passes_last && blockable(out);
             return t;
         case OpType::kConcat: {
             // Along channels, whole blocks per input: each image's part of an input is one run of
@@ -304,8 +309,8 @@ bool is_plain(Layout l) { return l == Layout::kPlain; }
 
 bool layouts_allowed(const CpuLayoutTraits& t, const CpuOpLayouts& l, size_t inputs) {
     if (l.in.size() != inputs) return false;
-    if (t.passes_through)
-        return l.out != Layout::kChannelsLast &&
+    if (t.passes_through || t.passes_last)
+        return (l.out == Layout::kPlain || (l.out == Layout::kBlocked16 ? t.passes_through : t.passes_last)) &&
                std::all_of(l.in.begin(), l.in.end(), [&](Layout x) { return x == l.out; });
     auto readable = [&](Layout x) {
         return x == Layout::kPlain || (x == Layout::kBlocked16 ? t.reads_blocked : t.reads_last);

@@ -25,8 +25,9 @@ struct CpuLayoutTraits {
     bool emits_blocked = false;   // its output may be blocked whatever its input's layout
     bool passes_through = false;  // layout-blind (element-wise, channel concat): its output lies as
                                   // its computed inputs do, all blocked or all plain
-    bool emits_last = false;      // its output may lie channels last (a convolution computing so)
-    bool reads_last = false;      // its input 0 may lie channels last (a global pool)
+    bool emits_last = false;      // its output may lie channels last (a convolution or pool computing so)
+    bool reads_last = false;      // its input 0 may lie channels last (a convolution, pool or global pool)
+    bool passes_last = false;     // element-wise: its output lies channels last when its computed inputs do
 };
 CpuLayoutTraits cpu_layout_traits(const Graph& g, const Node& n, const std::vector<Shape>& in_shapes,
                                   const Shape& out_shape);

@@ -95,9 +95,11 @@ ConvForward::ConvForward(const ConvParams& p, const ConstFloats& weights, const 
 
 ConvBlocking ConvForward::blocking(const ConvParams& p) {
     const int64_t g = p.group, c = p.x[1], oc = p.y[1];
-    if (!blockable(p.y)) return blockable(p.x) && g == 1 ? ConvBlocking::kLast : ConvBlocking::kNone;  // a last layer
-    if (!blockable(p.x)) return g == 1 ? ConvBlocking::kDst : ConvBlocking::kNone;                     // a first layer
-    if (g == 1 || (g == c && g == oc)) return ConvBlocking::kBoth;  // dense or depthwise
+    // Output channels that are no whole blocks (a last layer's classes, a first layer's few maps):
+    // channels last, the layout oneDNN's fast kernels write them in.
+    if (!blockable(p.y)) return g == 1 && channels_last_able(p.y) ? ConvBlocking::kLast : ConvBlocking::kNone;
+    if (!blockable(p.x)) return g == 1 ? ConvBlocking::kDst : ConvBlocking::kNone;  // a first layer
+    if (g == 1 || (g == c && g == oc)) return ConvBlocking::kBoth;                  // dense or depthwise
     const bool whole = c % g == 0 && oc % g == 0 && (c / g) % kChannelBlock == 0 && (oc / g) % kChannelBlock == 0;
     return whole ? ConvBlocking::kBoth : ConvBlocking::kNone;
 }

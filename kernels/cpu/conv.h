@@ -17,9 +17,9 @@ namespace pda {
 
 // kBoth: channels in whole blocks of 16 on both sides (per group too, or depthwise); kDst: only the
 // output's (a first layer on an image's 3 channels); kLast: output channels that are no whole blocks
-// (a last layer with 1000 classes): the output channels last, the layout of oneDNN's brgconv kernels
-// for it, and the input as the kernel reads it (given blocked where it has whole blocks, reordered);
-// kNone: neither.
+// (a last layer with 1000 classes, a volume's first layer with 8 maps), groups of one: the output
+// channels last, the layout of oneDNN's brgconv kernels for it, and the input as the kernel reads it
+// (given blocked where it has whole blocks, reordered); kNone: neither.
 enum class ConvBlocking { kNone, kDst, kLast, kBoth };
 
 class ConvForward {

@@ -64,13 +64,13 @@ PoolForward::PoolForward(const PoolParams& p, CpuContext& ctx, Layout src, Layou
     dnnl::algorithm alg = p.kind == PoolKind::kMax ? dnnl::algorithm::pooling_max
                           : p.count_include_pad    ? dnnl::algorithm::pooling_avg_include_padding
                                                    : dnnl::algorithm::pooling_avg_exclude_padding;
-    // A plain destination lets the primitive choose (its source's layout), reordered when needed.
-    const dnnl::memory::desc dst_md =
-        dst == Layout::kPlain
-            ? dnnl::memory::desc(dnnl_dims(p.y), dnnl::memory::data_type::f32, dnnl::memory::format_tag::any)
-            : dnnl_md(p.y, dst);
-    dnnl::pooling_v2_forward::desc d(dnnl::prop_kind::forward_inference, alg, dnnl_md(p.x, src), dst_md, strides,
-                                     kernel, dil, pl, pr);
+    // The primitive runs on the layout its shapes call for, whatever the caller's (reordered to and
+    // from it), so that a value pools to the same bits in every layout: oneDNN's blocked layout for
+    // channels in whole blocks, else channels last (in plain layout oneDNN 2.6 pools with its
+    // reference kernel, several times slower).
+    const Layout kernel_layout = blockable(p.x) ? Layout::kBlocked16 : Layout::kChannelsLast;
+    dnnl::pooling_v2_forward::desc d(dnnl::prop_kind::forward_inference, alg, dnnl_md(p.x, kernel_layout),
+                                     dnnl_md(p.y, kernel_layout), strides, kernel, dil, pl, pr);
     dnnl::pooling_v2_forward::primitive_desc pd(d, dnnl_user_scratchpad_attr(), ctx.engine);
     prim_ = dnnl::pooling_v2_forward(pd);
     src_.init(dnnl_md(p.x, src), pd.src_desc(), ctx.engine);
