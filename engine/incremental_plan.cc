@@ -152,7 +152,19 @@ IncrementalPlan plan_incremental(const Graph& g, const Shape& image, int64_t k) 
         // op's tile or of the output's extent.
         if (v.held == Held::kCrop && v.shape.rank != image.rank) v.held = Held::kFull;
         for (size_t j = 0; j < n.inputs.size() && v.held == Held::kCrop; ++j) {
-            if (g.is_constant(n.inputs[j]) || (j == 0 && is_window(n.op))) continue;
+            if (g.is_constant(n.inputs[j])) {
+                // An element-wise operand that varies over space (a mean volume subtracted from the
+                // input) would have to be cropped with each window: such a step runs in full.
+                if (n.op == OpType::kAdd || n.op == OpType::kMul || n.op == OpType::kConcat) {
+                    const Shape& cs = g.constant(n.inputs[j]).shape();
+                    for (int a = 2; a < v.shape.rank; ++a) {
+                        const int ca = a - (v.shape.rank - cs.rank);
+                        if (ca >= 0 && cs[ca] > 1) v.held = Held::kFull;
+                    }
+                }
+                continue;
+            }
+            if (j == 0 && is_window(n.op)) continue;
             const Shape& s = shapes1.at(n.inputs[j]);
             if (s.rank != v.shape.rank) {
                 v.held = Held::kFull;

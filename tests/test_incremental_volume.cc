@@ -76,6 +76,42 @@ TEST(IncrementalVolume, RandomGraphsEqualFullEverywhere) {
     }
 }
 
+// Constants that vary over space: x + (−mean volume) at the input, as a CNN that centres its input on
+// the training subjects' mean exports it, and a product with a spatial map after a convolution. Such
+// an operand would have to be cropped with each window; those steps run in full, the rest in crops,
+// and everything equals a full forward (before, a crop step read the constant from its origin). A
+// per-channel constant, the same everywhere, keeps its step cropped.
+TEST(IncrementalVolume, ConstantsThatVaryOverSpaceEqualFull) {
+    const Shape in{1, 1, 9, 10, 11};
+    Maker m(17, in);
+    m.g.name = "spatial_constants";
+    m.g.constants["neg_mean"] = random_tensor(in, m.rng, -1.f, 1.f);
+    std::string x = m.op(OpType::kAdd, {"x", "neg_mean"});
+    x = m.conv(x, 4, geo3(3, 1, 1, 1));
+    m.g.constants["map"] = random_tensor(Shape{1, 1, 9, 10, 11}, m.rng, 0.5f, 1.5f);
+    x = m.op(OpType::kMul, {x, "map"});
+    m.g.constants["per_channel"] = random_tensor(Shape{1, 4, 1, 1, 1}, m.rng, -1.f, 1.f);
+    const std::string cropped = m.op(OpType::kAdd, {x, "per_channel"});
+    x = m.op(OpType::kRelu, {cropped});
+    x = m.pool(x, OpType::kAveragePool, geo3(2, 2, 0, 0));
+    x = m.conv(x, 4, geo3(3, 1, 1, 1));
+    x = m.op(OpType::kGlobalAveragePool, {x});
+    x = m.op(OpType::kFlatten, {x});
+    x = m.gemm(x, 3);
+    m.g.outputs = {x};
+    validate(m.g);
+
+    const IncrementalPlan plan = plan_incremental(m.g, in, 3);
+    EXPECT_EQ(plan.value(m.g.nodes[0].output).held, Held::kFull) << "x + (−mean)";
+    EXPECT_EQ(plan.value(m.g.nodes[2].output).held, Held::kFull) << "× a spatial map";
+    EXPECT_EQ(plan.value(cropped).held, Held::kCrop) << "+ a per-channel constant";
+    CpuContext ctx;
+    for (const auto& [k, s] : std::vector<std::pair<int64_t, int64_t>>{{3, 2}, {2, 3}}) {
+        const double worst = worst_difference(m.g, every_value(m.g), k, s, 16, static_cast<uint32_t>(k * 10 + s), ctx);
+        EXPECT_LE(worst, kTolerance) << "k=" << k << " stride=" << s;
+    }
+}
+
 // The plan must hold crops on all three axes (else the test above would pass on full maps), smaller
 // than the map along depth too, window ops among them (a stride-2 pool with ceil mode too), and
 // images stay planned as depth 1.
