@@ -4,6 +4,8 @@
 // marginal sampler excludes it itself (bitwise-equal inputs, engine/samplers.h).
 #include "api/explain_setup.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -135,13 +137,12 @@ std::string pictures_digest(const std::vector<RgbImage>& pictures) {
 // The model file's size and last change: cheap to take at every start (an ONNX file can hold
 // hundreds of megabytes), and what tells a rewritten model at the same path. "" for a built-in model.
 std::string file_stamp(const std::string& path) {
-    std::error_code ec;
-    if (!fs::is_regular_file(path, ec)) return "";
-    const uintmax_t bytes = fs::file_size(path, ec);
-    const auto modified = fs::last_write_time(path, ec);
-    if (ec) return "";
-    return std::to_string(bytes) + " bytes, modified " +
-           std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(modified.time_since_epoch()).count());
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return "";
+    char modified[64];
+    std::snprintf(modified, sizeof modified, "%lld.%09ld", static_cast<long long>(st.st_mtim.tv_sec),
+                  static_cast<long>(st.st_mtim.tv_nsec));
+    return std::to_string(static_cast<long long>(st.st_size)) + " bytes, modified " + modified + " s after 1970";
 }
 
 std::array<double, 16> identity_affine() {

@@ -15,7 +15,7 @@ out="$build/demo-mri"
 mkdir -p "$out"
 "$pda" --version | head -n 1
 echo
-echo "== the synthetic cohort (scripts/cohort.sh: made once, about 100 s)"
+echo "== the synthetic cohort (scripts/cohort.sh: made once, about 2 minutes)"
 cohort=$(scripts/cohort.sh "$build")
 model="$cohort/model_logreg.onnx"
 patient=$(awk -F, '{ sub(/\r$/, "") } $2 == 1 { print $1; exit }' "$cohort/heldout.csv")  # never trained on

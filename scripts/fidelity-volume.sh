@@ -9,7 +9,9 @@
 # Prints one line per sampler: the mean over the held-out patients.
 # Usage: scripts/fidelity-volume.sh [BUILD]
 # env: SAMPLERS ("conditional marginal"; "conditional-cell" adds the location-conditioned sampler,
-#      fitted with --cell ${CELL:-20}), THREADS (all cores)
+#      fitted with --cell ${CELL:-20}), MODEL (logreg, or cnn3d: the 3-D CNN), STRIDE (1; the CNN runs
+#      about 2 700 resampled volumes/s, so STRIDE=3 (k 3: windows side by side, every voxel in one)
+#      takes about 2 minutes per patient and sampler), THREADS (all cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -18,24 +20,28 @@ pda="$build/pda"
 cohort=$(scripts/cohort.sh "$build")
 work="$build/fidelity-volume"
 mkdir -p "$work"
-model="$cohort/model_logreg.onnx"
+model_name=${MODEL:-logreg}
+model="$cohort/model_$model_name.onnx"
+[ -f "$model" ] || { echo "fidelity-volume: MODEL: no $model" >&2; exit 2; }
+stride=${STRIDE:-1}
 patients=$(awk -F, '{ sub(/\r$/, "") } $2 == 1 { print "'"$cohort"'/" $1 }' "$cohort/heldout.csv")
-common=(--k 3 --samples 10 --classes 1 --quiet --threads "${THREADS:-$(nproc)}")
+common=(--k 3 --stride "$stride" --samples 10 --classes 1 --quiet --threads "${THREADS:-$(nproc)}")
 for sampler in ${SAMPLERS:-conditional marginal}; do
     case $sampler in
         conditional)
-            [ -f "$work/global.pdas" ] ||
-                "$pda" fit-sampler "$model" --images "$cohort/subjects" --k 3 --pad 2 -o "$work/global.pdas" >&2
-            args=(--sampler conditional --sampler-file "$work/global.pdas" --pad 2) ;;
+            [ -f "$work/$model_name-global.pdas" ] ||
+                "$pda" fit-sampler "$model" --images "$cohort/subjects" --k 3 --pad 2 -o "$work/$model_name-global.pdas" >&2
+            args=(--sampler conditional --sampler-file "$work/$model_name-global.pdas" --pad 2) ;;
         conditional-cell)
             cell=${CELL:-20}
-            [ -f "$work/cell$cell.pdas" ] || "$pda" fit-sampler "$model" --images "$cohort/subjects" --k 3 --pad 2 \
-                --cell "$cell" -o "$work/cell$cell.pdas" >&2
-            args=(--sampler conditional --sampler-file "$work/cell$cell.pdas" --pad 2) ;;
+            [ -f "$work/$model_name-cell$cell.pdas" ] || "$pda" fit-sampler "$model" --images "$cohort/subjects" --k 3 --pad 2 \
+                --cell "$cell" -o "$work/$model_name-cell$cell.pdas" >&2
+            args=(--sampler conditional --sampler-file "$work/$model_name-cell$cell.pdas" --pad 2) ;;
         marginal) args=(--sampler marginal --sample-images "$cohort/subjects") ;;
         *) echo "fidelity-volume: SAMPLERS: unknown sampler '$sampler'" >&2; exit 2 ;;
     esac
-    rm -rf "$work/$sampler"
-    for p in $patients; do "$pda" explain "$model" "$p" "${common[@]}" "${args[@]}" --out "$work/$sampler"; done
-    echo "$sampler: $(/usr/bin/python3 tests/volumes/fidelity.py "$cohort" "$work/$sampler"/*/ | tail -n 1)"
+    runs="$work/$model_name-stride$stride-$sampler"
+    rm -rf "$runs"
+    for p in $patients; do "$pda" explain "$model" "$p" "${common[@]}" "${args[@]}" --out "$runs"; done
+    echo "$model_name, stride $stride, $sampler: $(/usr/bin/python3 tests/volumes/fidelity.py "$cohort" "$runs"/*/ | tail -n 1)"
 done
