@@ -27,7 +27,8 @@ IncrementalLayout layout_incremental(const Graph& g, const IncrementalPlan& plan
     const std::map<std::string, Shape> shapes_b = infer_shapes(g, {plan.batch_shape(batch)});
     for (const std::string& o : g.outputs) l.kept.insert(o);
     for (const std::string& o : keep) {
-        if (!plan.values.count(o)) fail_input("value '" + o + "' is not in graph '" + g.name + "'");
+        if (!plan.values.count(o) || plan.value(o).constant)
+            fail_input("value '" + o + "' is not computed in graph '" + g.name + "'");
         l.kept.insert(o);
     }
 
@@ -44,8 +45,10 @@ IncrementalLayout layout_incremental(const Graph& g, const IncrementalPlan& plan
         for (size_t j = 0; j < n.inputs.size(); ++j) {
             const std::string& in = n.inputs[j];
             InputForm f = InputForm::kConstant;
-            if (g.is_constant(in)) {
-                ls.form.push_back(f);
+            if (g.is_constant(in)) {  // as it is, or cropped like an unchanged value (from its own data)
+                const auto c = plan.values.find(in);
+                ls.form.push_back(
+                    st.held == Held::kCrop && c != plan.values.end() && c->second.constant ? InputForm::kGather : f);
                 continue;
             }
             const PlannedValue& src = plan.value(in);
@@ -89,6 +92,10 @@ IncrementalLayout layout_incremental(const Graph& g, const IncrementalPlan& plan
     for (size_t i = 0; i < plan.steps.size(); ++i) written[g.nodes[plan.steps[i].node].output] = i;
     for (const auto& [name, pv] : plan.values) {
         LayoutValue lv;
+        if (pv.constant) {  // read in place
+            l.values[name] = lv;
+            continue;
+        }
         const Shape& full = shapes_b.at(name);
         const bool kept = l.kept.count(name) != 0;
         if (pv.held == Held::kCrop || pv.held == Held::kFull) {
@@ -203,7 +210,7 @@ CropSource source_of(const IncrementalPlan& plan, const IncrementalLayout& l, co
             s.ox = m.table(name, 2);
             break;
         case Held::kUnchanged:
-            s.clean = m.clean + lv.clean;
+            s.clean = pv.constant ? m.constant(name) : m.clean + lv.clean;
             break;
     }
     return s;

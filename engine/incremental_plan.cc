@@ -94,7 +94,9 @@ std::vector<Shape> IncrementalPlan::input_shapes(const Graph& g, const PlannedSt
     for (size_t j = 0; j < n.inputs.size(); ++j) {
         const std::string& in = n.inputs[j];
         if (g.is_constant(in)) {
-            r.push_back(g.constant(in).shape());
+            const auto c = values.find(in);
+            const bool cropped = st.held == Held::kCrop && c != values.end() && c->second.constant;
+            r.push_back(cropped ? out.crop_shape(B, c->second.channels()) : g.constant(in).shape());
         } else if (st.held == Held::kFull) {
             r.push_back(shapes_b.at(in));
         } else {
@@ -154,12 +156,23 @@ IncrementalPlan plan_incremental(const Graph& g, const Shape& image, int64_t k) 
         for (size_t j = 0; j < n.inputs.size() && v.held == Held::kCrop; ++j) {
             if (g.is_constant(n.inputs[j])) {
                 // An element-wise operand that varies over space (a mean volume subtracted from the
-                // input) would have to be cropped with each window: such a step runs in full.
+                // input) is cropped with each window like an unchanged value, when it is one map of
+                // the output's size; else (a concat's, one broadcast along some axes) the step runs in full.
                 if (n.op == OpType::kAdd || n.op == OpType::kMul || n.op == OpType::kConcat) {
                     const Shape& cs = g.constant(n.inputs[j]).shape();
+                    bool varies = false, whole_map = n.op != OpType::kConcat && cs.rank == v.shape.rank && cs[0] == 1;
                     for (int a = 2; a < v.shape.rank; ++a) {
                         const int ca = a - (v.shape.rank - cs.rank);
-                        if (ca >= 0 && cs[ca] > 1) v.held = Held::kFull;
+                        varies |= ca >= 0 && cs[ca] > 1;
+                        whole_map &= ca >= 0 && cs[ca] == v.shape[a];
+                    }
+                    if (varies && whole_map) {
+                        PlannedValue c;
+                        c.shape = cs;
+                        c.constant = true;
+                        p.values[n.inputs[j]] = c;
+                    } else if (varies) {
+                        v.held = Held::kFull;
                     }
                 }
                 continue;

@@ -31,6 +31,9 @@ struct PlannedValue {
     std::vector<int32_t> oz;         // kCrop: crop origin slice for windows with front slice s, s = 0 … D − kd
     std::vector<int32_t> oy;         // kCrop: crop origin row for windows with top row r, r = 0 … H − k
     std::vector<int32_t> ox;         // kCrop: crop origin column for windows with left column c, c = 0 … W − k
+    // A constant that varies over space, an element-wise operand of crop steps (kUnchanged; x + (−mean
+    // volume)): gathered from its own data as an unchanged value is from the clean image's.
+    bool constant = false;
     int64_t channels() const { return shape[1]; }
     int64_t map_d() const { return shape.rank == 5 ? shape[2] : 1; }
     int64_t map_h() const { return shape[shape.rank - 2]; }

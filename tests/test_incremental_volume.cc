@@ -77,10 +77,10 @@ TEST(IncrementalVolume, RandomGraphsEqualFullEverywhere) {
 }
 
 // Constants that vary over space: x + (−mean volume) at the input, as a CNN that centres its input on
-// the training subjects' mean exports it, and a product with a spatial map after a convolution. Such
-// an operand would have to be cropped with each window; those steps run in full, the rest in crops,
-// and everything equals a full forward (before, a crop step read the constant from its origin). A
-// per-channel constant, the same everywhere, keeps its step cropped.
+// the training subjects' mean exports it, and a product with a spatial map after a convolution: such
+// an operand is gathered at each window's crop like an unchanged value (before, a crop read the
+// constant from its origin); a per-channel constant, the same everywhere, is read as it is; one that
+// varies along one axis only (not a whole map) makes its step run in full. All equal a full forward.
 TEST(IncrementalVolume, ConstantsThatVaryOverSpaceEqualFull) {
     const Shape in{1, 1, 9, 10, 11};
     Maker m(17, in);
@@ -92,7 +92,9 @@ TEST(IncrementalVolume, ConstantsThatVaryOverSpaceEqualFull) {
     x = m.op(OpType::kMul, {x, "map"});
     m.g.constants["per_channel"] = random_tensor(Shape{1, 4, 1, 1, 1}, m.rng, -1.f, 1.f);
     const std::string cropped = m.op(OpType::kAdd, {x, "per_channel"});
-    x = m.op(OpType::kRelu, {cropped});
+    m.g.constants["along_rows"] = random_tensor(Shape{1, 1, 1, 10, 1}, m.rng, -1.f, 1.f);
+    const std::string full = m.op(OpType::kAdd, {cropped, "along_rows"});
+    x = m.op(OpType::kRelu, {full});
     x = m.pool(x, OpType::kAveragePool, geo3(2, 2, 0, 0));
     x = m.conv(x, 4, geo3(3, 1, 1, 1));
     x = m.op(OpType::kGlobalAveragePool, {x});
@@ -102,9 +104,13 @@ TEST(IncrementalVolume, ConstantsThatVaryOverSpaceEqualFull) {
     validate(m.g);
 
     const IncrementalPlan plan = plan_incremental(m.g, in, 3);
-    EXPECT_EQ(plan.value(m.g.nodes[0].output).held, Held::kFull) << "x + (−mean)";
-    EXPECT_EQ(plan.value(m.g.nodes[2].output).held, Held::kFull) << "× a spatial map";
+    EXPECT_EQ(plan.value(m.g.nodes[0].output).held, Held::kCrop) << "x + (−mean)";
+    EXPECT_EQ(plan.value(m.g.nodes[2].output).held, Held::kCrop) << "× a spatial map";
+    EXPECT_TRUE(plan.value("neg_mean").constant);
+    EXPECT_TRUE(plan.value("map").constant);
     EXPECT_EQ(plan.value(cropped).held, Held::kCrop) << "+ a per-channel constant";
+    EXPECT_EQ(plan.values.count("per_channel"), 0u);
+    EXPECT_EQ(plan.value(full).held, Held::kFull) << "+ a constant along the rows only";
     CpuContext ctx;
     for (const auto& [k, s] : std::vector<std::pair<int64_t, int64_t>>{{3, 2}, {2, 3}}) {
         const double worst = worst_difference(m.g, every_value(m.g), k, s, 16, static_cast<uint32_t>(k * 10 + s), ctx);
