@@ -10,78 +10,71 @@
 
 namespace pda {
 
+namespace {
+
+// How each node meets one layout: its producer writes it, its input 0 is read so, or it passes it on.
+struct Side {
+    bool emits = false, reads = false, passes = false;
+};
+using Readers = std::map<std::string, std::vector<std::pair<size_t, size_t>>>;  // value -> (node, input)
+
+// The values that lie in one layout: every value (not excluded; with readers where needs_readers)
+// whose producer emits or passes it and whose readers read it as input 0 or pass it on, then fewer
+// until each pass-through op's inputs and output agree (each drop only removes, so this ends).
+std::set<std::string> agreeing_values(const Graph& g, const std::vector<Side>& side, Readers& readers,
+                                      const std::set<std::string>& excluded, bool needs_readers) {
+    std::set<std::string> in;
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+        const std::string& v = g.nodes[i].output;
+        if (excluded.count(v) || (needs_readers && readers[v].empty()) || !(side[i].emits || side[i].passes)) continue;
+        bool readable = true;
+        for (const auto& [r, j] : readers[v]) readable = readable && (side[r].passes || (side[r].reads && j == 0));
+        if (readable) in.insert(v);
+    }
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (size_t i = 0; i < g.nodes.size(); ++i) {
+            const Node& n = g.nodes[i];
+            if (!in.count(n.output)) continue;
+            bool keep = true;
+            if (side[i].passes)  // its inputs in the layout too
+                for (const std::string& u : n.inputs) keep = keep && in.count(u);
+            for (const auto& [r, j] : readers[n.output])  // and its pass-through readers' outputs
+                keep = keep && (!side[r].passes || in.count(g.nodes[r].output));
+            if (!keep) {
+                in.erase(n.output);
+                changed = true;
+            }
+        }
+    }
+    return in;
+}
+
+}  // namespace
+
 CpuLayoutPlan plan_cpu_layouts(const Graph& g, const std::map<std::string, Shape>& shapes,
                                const std::set<std::string>& external) {
     const size_t n_nodes = g.nodes.size();
-    std::vector<CpuLayoutTraits> traits(n_nodes);
-    std::map<std::string, std::vector<std::pair<size_t, size_t>>> readers;  // value -> (node, input)
+    std::vector<Side> blocked_side(n_nodes), last_side(n_nodes);
+    Readers readers;
     for (size_t i = 0; i < n_nodes; ++i) {
         const Node& n = g.nodes[i];
         std::vector<Shape> in;
         for (const std::string& v : n.inputs) in.push_back(shapes.at(v));
-        traits[i] = cpu_layout_traits(g, n, in, shapes.at(n.output));
+        const CpuLayoutTraits t = cpu_layout_traits(g, n, in, shapes.at(n.output));
+        blocked_side[i] = {t.emits_blocked, t.reads_blocked, t.passes_through};
+        last_side[i] = {t.emits_last, t.reads_last, t.passes_last};
         for (size_t j = 0; j < n.inputs.size(); ++j) readers[n.inputs[j]].push_back({i, j});
     }
     std::set<std::string> outside(external.begin(), external.end());
     outside.insert(g.outputs.begin(), g.outputs.end());
 
-    std::set<std::string> blocked;
-    for (size_t i = 0; i < n_nodes; ++i) {
-        const std::string& v = g.nodes[i].output;
-        if (outside.count(v) || !(traits[i].emits_blocked || traits[i].passes_through)) continue;
-        bool readable = true;
-        for (const auto& [r, j] : readers[v])
-            readable = readable && (traits[r].passes_through || (traits[r].reads_blocked && j == 0));
-        if (readable) blocked.insert(v);
-    }
-    for (bool changed = true; changed;) {
-        changed = false;
-        for (size_t i = 0; i < n_nodes; ++i) {
-            const Node& n = g.nodes[i];
-            if (!blocked.count(n.output)) continue;
-            bool keep = true;
-            if (traits[i].passes_through)  // its inputs must be blocked too
-                for (const std::string& u : n.inputs) keep = keep && blocked.count(u);
-            for (const auto& [r, j] : readers[n.output])  // and its pass-through readers' outputs
-                keep = keep && (!traits[r].passes_through || blocked.count(g.nodes[r].output));
-            if (!keep) {
-                blocked.erase(n.output);
-                changed = true;
-            }
-        }
-    }
-    // Channels last, the same way among the values left: a producer that computes so or passes it on,
-    // readers that read it so or pass it on, and pass-through ops whose inputs and outputs agree.
-    std::set<std::string> last;
-    for (size_t i = 0; i < n_nodes; ++i) {
-        const std::string& v = g.nodes[i].output;
-        if (outside.count(v) || blocked.count(v) || readers[v].empty() ||
-            !(traits[i].emits_last || traits[i].passes_last))
-            continue;
-        bool readable = true;
-        for (const auto& [r, j] : readers[v])
-            readable = readable && (traits[r].passes_last || (traits[r].reads_last && j == 0));
-        if (readable) last.insert(v);
-    }
-    for (bool changed = true; changed;) {
-        changed = false;
-        for (size_t i = 0; i < n_nodes; ++i) {
-            const Node& n = g.nodes[i];
-            if (!last.count(n.output)) continue;
-            bool keep = true;
-            if (traits[i].passes_last)
-                for (const std::string& u : n.inputs) keep = keep && last.count(u);
-            for (const auto& [r, j] : readers[n.output])
-                keep = keep && (!traits[r].passes_last || last.count(g.nodes[r].output));
-            if (!keep) {
-                last.erase(n.output);
-                changed = true;
-            }
-        }
-    }
     CpuLayoutPlan plan;
-    plan.channels_last = std::move(last);
-    plan.blocked = std::move(blocked);
+    plan.blocked = agreeing_values(g, blocked_side, readers, outside, false);
+    // Channels last among the values left.
+    std::set<std::string> taken = outside;
+    taken.insert(plan.blocked.begin(), plan.blocked.end());
+    plan.channels_last = agreeing_values(g, last_side, readers, taken, true);
     return plan;
 }
 
