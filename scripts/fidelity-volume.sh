@@ -9,9 +9,9 @@
 # Prints one line per sampler: the mean over the held-out patients.
 # Usage: scripts/fidelity-volume.sh [BUILD]
 # env: SAMPLERS ("conditional marginal"; "conditional-cell" adds the location-conditioned sampler,
-#      fitted with --cell ${CELL:-20}), MODEL (logreg, or cnn3d: the 3-D CNN), STRIDE (1; the CNN runs
-#      about 2 700 resampled volumes/s, so STRIDE=3 (k 3: windows side by side, every voxel in one)
-#      takes about 2 minutes per patient and sampler), THREADS (all cores)
+#      fitted with --cell ${CELL:-20}), MODEL (logreg, or cnn3d: the 3-D CNN, about 2 minutes per
+#      patient and sampler at stride 1 on 2 cores), STRIDE (1; 3 puts k 3 windows side by side, every
+#      voxel in one), THREADS (all cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}

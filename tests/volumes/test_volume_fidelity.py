@@ -82,7 +82,7 @@ def main():
               "logistic regression: evidence mass in the planted box %.3f > the weights' %.3f" %
               (lr["planted"], lr["weights_planted"]))
 
-        # The CNN over one patient, windows side by side (its steps run on crops, about 70 s): the
+        # The CNN over one patient, windows side by side (a ninth of every window's time): the
         # same sampler (both models take raw FA on the same grid). Occlusion would not do: a window of
         # zeros inside the brain is far from anything the CNN saw, and its evidence lies everywhere.
         cnn_out = os.path.join(out, "cnn3d")
