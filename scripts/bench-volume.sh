@@ -5,8 +5,8 @@
 # conditional and marginal) and of the 3-D CNN (full vs incremental execution), interleaved, with the
 # other processes' CPU share measured and disturbed runs redone. Prints a markdown table.
 # Usage: scripts/bench-volume.sh [BUILD]
-# env: THREADS (all cores), ROUNDS (3), CNN_STRIDE (9), CASES ("logreg-conditional logreg-marginal cnn"),
-#      MAX_OTHER (0.10)
+# env: THREADS (all cores), ROUNDS (3), CNN_STRIDE (9), CASES ("logreg-conditional logreg-marginal cnn";
+#      "cnn-conditional" adds the CNN over every window with the conditional sampler), MAX_OTHER (0.10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
