@@ -10,7 +10,7 @@ build=${1:-build}
 template=../shared/volumes/mni_icbm152_wm_2009a_1mm.nii.gz
 [ -f "$template" ] || { echo "cohort: $template is missing (the MNI152 templates of ../shared/volumes)" >&2; exit 2; }
 cohort="$build/cohort"
-version=$(sed -n 's/^ *"version": \([0-9]*\),$/\1/p' "$cohort/cohort.json" 2>/dev/null | head -n 1)
+version=$(sed -n 's/^ *"version": \([0-9]*\),$/\1/p' "$cohort/cohort.json" 2>/dev/null | head -n 1 || true)
 if [ "$version" != 2 ] || [ ! -f "$cohort/heldout.csv" ] || [ ! -f "$cohort/model_cnn3d.onnx" ]; then
     echo "making the synthetic cohort in $cohort (tests/volumes/make_cohort.py, about 90 s)" >&2
     rm -rf "$cohort"
