@@ -419,22 +419,19 @@ def export_logreg(path, wmap, b):
 # ----------------------------------------------------------------------------------------------
 # model B: small 3-D CNN
 
-class Centre:
+def centre_module(mean):
     """x - the training subjects' mean volume, as a module whose ONNX export is Add(x, -mean)."""
+    import torch.nn as nn
 
-    @staticmethod
-    def make(mean):
-        import torch.nn as nn
+    class Centre(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("neg_mean", -mean)
 
-        class _Centre(nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.register_buffer("neg_mean", -mean)
+        def forward(self, x):
+            return x + self.neg_mean
 
-            def forward(self, x):
-                return x + self.neg_mean
-
-        return _Centre()
+    return Centre()
 
 
 def engine_order(vols):
@@ -462,7 +459,7 @@ def train_cnn(train_vols, train_labels, checks, seed, epochs):
         return [nn.Conv3d(cin, cout, 3, stride=stride, padding=1), nn.BatchNorm3d(cout), nn.ReLU(),
                 nn.AvgPool3d(2)]
 
-    feats = nn.Sequential(Centre.make(data.mean(0, keepdim=True)), *block(1, 8, 2), *block(8, 16), *block(16, 16))
+    feats = nn.Sequential(centre_module(data.mean(0, keepdim=True)), *block(1, 8, 2), *block(8, 16), *block(16, 16))
     with torch.no_grad():
         n_flat = feats.eval()(data[:1]).numel()  # 16 x 5 x 6 x 5
     net = nn.Sequential(feats, nn.Flatten(1), nn.Linear(n_flat, 2))
