@@ -194,10 +194,13 @@ void check_options(const ModelOptions& opt) {
     if (!device.is_cuda() && opt.precision == Precision::kBf16 && !cpu_bf16_supported())
         fail_input("--precision bf16 on the CPU needs AVX-512-BF16 or AMX, which this CPU lacks (--device " +
                    opt.device.str() + " runs on the CPU here)");
-    if (!device.is_cuda() && opt.precision != Precision::kFp32 && opt.precision != Precision::kBf16)
+    if (!device.is_cuda() && (opt.precision == Precision::kTf32 || opt.precision == Precision::kFp16))
         fail_input(std::string("--precision ") + precision_name(opt.precision) +
-                   " needs a CUDA device; the CPU backend computes in fp32 or bf16 (--device " + opt.device.str() +
-                   " runs on the CPU here)");
+                   " needs a CUDA device; the CPU backend computes in fp32, bf16 or winograd (--device " +
+                   opt.device.str() + " runs on the CPU here)");
+    if (device.is_cuda() && opt.precision == Precision::kWinograd)
+        fail_input("--precision winograd is the CPU's; on a CUDA device use fp32, tf32, fp16 or bf16 (--device " +
+                   opt.device.str() + ")");
 }
 
 void check_options(const ExplainerOptions& c) {

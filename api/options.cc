@@ -58,6 +58,8 @@ const char* precision_name(Precision p) {
             return "fp16";
         case Precision::kBf16:
             return "bf16";
+        case Precision::kWinograd:
+            return "winograd";
     }
     return "?";
 }
@@ -75,9 +77,9 @@ Execution parse_execution(const std::string& s) {
 }
 
 Precision parse_precision(const std::string& s) {
-    for (Precision p : {Precision::kFp32, Precision::kTf32, Precision::kFp16, Precision::kBf16})
+    for (Precision p : {Precision::kFp32, Precision::kTf32, Precision::kFp16, Precision::kBf16, Precision::kWinograd})
         if (s == precision_name(p)) return p;
-    fail_input("unknown precision '" + s + "' (fp32, tf32, fp16 or bf16)");
+    fail_input("unknown precision '" + s + "' (fp32, tf32, fp16, bf16 or winograd)");
 }
 
 Device parse_device(const std::string& s) {

@@ -2,7 +2,8 @@
 // the shared SqueezeNet models and of any ONNX file named in PDA_BENCH_ONNX ("name=path,name=path"),
 // at batch 1, 16 and 64; forward_plain/ the same with every activation in plain NCHW (no blocked
 // layouts between oneDNN ops: engine/cpu/layouts.h); forward_bf16/ with bf16 convolutions
-// (--precision bf16), where the CPU runs them natively. scripts/bench.sh runs this and PyTorch on the same networks,
+// (--precision bf16), where the CPU runs them natively; forward_winograd/ with 3 × 3 convolutions by
+// Winograd's algorithm (--precision winograd). scripts/bench.sh runs this and PyTorch on the same networks,
 // batches and thread count in one go; scripts/bench-forward.sh runs it interleaved with onnxruntime.
 #include <benchmark/benchmark.h>
 #include <omp.h>
@@ -24,7 +25,9 @@ std::string shared_models() {
     return env ? env : "../shared/models";
 }
 
-void forward(benchmark::State& state, const std::string& spec, bool blocked_layouts, bool bf16) {
+enum class Variant { kBlocked, kPlain, kBf16, kWinograd };
+
+void forward(benchmark::State& state, const std::string& spec, Variant v) {
     const int64_t batch = state.range(0);
     pda::LoadedModel m = pda::load_model(spec, {});
     pda::fuse(m.graph);
@@ -35,9 +38,10 @@ void forward(benchmark::State& state, const std::string& spec, bool blocked_layo
     std::normal_distribution<float> nd(0.f, 50.f);
     for (int64_t i = 0; i < x.numel(); ++i) x.data()[i] = nd(rng);
     pda::CpuContext ctx;
-    ctx.bf16 = bf16;
+    ctx.bf16 = v == Variant::kBf16;
+    ctx.winograd = v == Variant::kWinograd;
     pda::CompileOptions opt;
-    opt.blocked_layouts = blocked_layouts;
+    opt.blocked_layouts = v != Variant::kPlain;
     auto prog = pda::compile_cpu(m.graph, {s}, ctx, opt);
     prog->run({x.view()});  // warm-up: primitive JIT, first-touch of buffers
     for (auto _ : state) {
@@ -70,10 +74,13 @@ void register_all() {
         }
     }
     for (const auto& [name, spec] : nets) {
-        for (int v = 0; v < 3; ++v) {
-            if (v == 2 && !pda::cpu_has_bf16()) continue;
-            const std::string family = v == 0 ? "forward/" : v == 1 ? "forward_plain/" : "forward_bf16/";
-            auto* b = benchmark::RegisterBenchmark((family + name).c_str(), forward, spec, v != 1, v == 2);
+        for (Variant v : {Variant::kBlocked, Variant::kPlain, Variant::kBf16, Variant::kWinograd}) {
+            if (v == Variant::kBf16 && !pda::cpu_has_bf16()) continue;
+            const std::string family = v == Variant::kBlocked ? "forward/"
+                                       : v == Variant::kPlain ? "forward_plain/"
+                                       : v == Variant::kBf16  ? "forward_bf16/"
+                                                              : "forward_winograd/";
+            auto* b = benchmark::RegisterBenchmark((family + name).c_str(), forward, spec, v);
             b->Arg(1)->Arg(16)->Arg(64)->UseRealTime()->Unit(benchmark::kMillisecond);
         }
     }

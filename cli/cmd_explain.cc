@@ -66,8 +66,9 @@ void ExplainFlags::add_to(CLI::App& cmd) {
         ->check(CLI::IsMember({"incremental", "full"}))
         ->capture_default_str();
     cmd.add_option("--precision", precision,
-                   "network arithmetic: fp32 | tf32 | fp16 | bf16 on the GPU; fp32 | bf16 on the CPU (bf16 "
-                   "convolutions where it has AVX-512-BF16 or AMX); FP32 accumulation; recorded in summary.json")
+                   "network arithmetic: fp32 | tf32 | fp16 | bf16 on the GPU; fp32 | bf16 | winograd on the CPU (bf16 "
+                   "where it has AVX-512-BF16 or AMX; winograd: 3x3 convolutions by Winograd's algorithm, maps within "
+                   "~1e-4 of fp32); FP32 accumulation; recorded in summary.json")
         ->group(e)
         ->capture_default_str();
 }

@@ -25,7 +25,8 @@ void add_predict(CLI::App& app) {
     cmd->add_flag("--json", *json, "machine-readable output");
     cmd->add_option("--device", *device, "auto (GPU 0 when one is visible, else cpu) | cpu | cuda[:N]")
         ->capture_default_str();
-    cmd->add_option("--precision", *precision, "GPU arithmetic: fp32 | tf32 | fp16 | bf16 (the CPU: fp32, bf16)")
+    cmd->add_option("--precision", *precision,
+                    "GPU arithmetic: fp32 | tf32 | fp16 | bf16 (the CPU: fp32, bf16, winograd)")
         ->capture_default_str();
     cmd->callback([flags, images, top, json, device, precision] {
         ModelOptions mo = flags->options();

@@ -24,6 +24,9 @@ class Program {
     virtual const Shape& shape(const std::string& name) const = 0;
     // Bytes of activation memory the plan allocated (inputs and constants not counted).
     virtual int64_t activation_bytes() const = 0;
+    // Bytes of scratch memory its kernels need at most (the CPU's oneDNN scratchpads, shared by the
+    // programs of a context: counted per program only to size batches).
+    virtual int64_t scratchpad_bytes() const { return 0; }
 };
 
 // Activation memory that several CPU programs of one model take turns in (one runs at a time): sized

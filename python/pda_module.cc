@@ -401,7 +401,8 @@ NB_MODULE(_pda, m) {
             "model"_a, "device"_a = "auto", "precision"_a = "fp32", "threads"_a = 0, "preset"_a = "",
             "weights"_a = nb::none(), "seed"_a = 0, "sidecar"_a = std::vector<std::pair<std::string, std::string>>{},
             "Loads a model. device: 'auto' (the first GPU, else the CPU), 'cpu' or 'cuda:N'; precision: fp32, or "
-            "bf16 (CPUs with AVX-512-BF16/AMX; CUDA), tf32/fp16 (CUDA); threads: CPU threads for this model's "
+            "bf16 (CPUs with AVX-512-BF16/AMX; CUDA), tf32/fp16 (CUDA), winograd (CPU: 3x3 convolutions by "
+            "Winograd's algorithm); threads: CPU threads for this model's "
             "calls (0: all cores); preset: 'caffe' or 'torchvision' preprocessing for an ONNX file without a "
             "sidecar; weights: an ONNX file whose initializers fill a built-in network (otherwise random, from "
             "seed); sidecar: fields over the sidecar's, e.g. [('mean', '0,0,0')].")
@@ -420,7 +421,7 @@ NB_MODULE(_pda, m) {
             "device", [](const PyModel& s) { return s.model->device().str(); }, "Where it runs: 'cpu' or 'cuda:N'.")
         .def_prop_ro(
             "precision", [](const PyModel& s) { return std::string(pda::precision_name(s.model->precision())); },
-            "Its arithmetic: fp32, tf32, fp16 or bf16.")
+            "Its arithmetic: fp32, tf32, fp16, bf16 or winograd.")
         .def_prop_ro(
             "threads", [](const PyModel& s) { return s.model->threads(); }, "CPU threads of its calls (0: all).")
         .def(

@@ -7,10 +7,12 @@
 # PRECISION=bf16: pda's bf16 convolutions (forward_bf16/, --precision bf16; CPUs with AVX-512-BF16 or
 # AMX) against OpenVINO's bf16 (bench/peers/ov_forward.py) and onnxruntime's fp32; PEERS=openvino
 # adds OpenVINO to an fp32 run (fp32 explicitly). OpenVINO is installed into the peers' venv then.
+# PRECISION=winograd: pda's Winograd convolutions (forward_winograd/, --precision winograd) against the
+# peers' fp32.
 # Usage: scripts/bench-forward.sh [BUILD]
 # env: THREADS (default all cores), BATCHES ("1 16 64"), ROUNDS (3), MIN_TIME (s per run, 1),
 #      NETS ("squeezenet1.1-caffe squeezenet1.1-torchvision alexnet vgg16"), MAX_OTHER (0.10),
-#      PRECISION (fp32 | bf16), PEERS ("onnxruntime", or "onnxruntime openvino")
+#      PRECISION (fp32 | bf16 | winograd), PEERS ("onnxruntime", or "onnxruntime openvino")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -21,9 +23,9 @@ nets=${NETS:-squeezenet1.1-caffe squeezenet1.1-torchvision alexnet vgg16}
 precision=${PRECISION:-fp32}
 peers=${PEERS:-onnxruntime}
 case $precision in
-    fp32) ;;
+    fp32 | winograd) ;;
     bf16) peers="onnxruntime openvino" ;;
-    *) echo "bench-forward: PRECISION must be fp32 or bf16" >&2; exit 2 ;;
+    *) echo "bench-forward: PRECISION must be fp32, bf16 or winograd" >&2; exit 2 ;;
 esac
 case " $peers " in *" openvino "*) export PEERS_OPENVINO=1 ;; esac
 peer_py=$(bench/peers/setup.sh "$build/peers-venv")
@@ -59,7 +61,8 @@ print(f"machine: {cpu}, {os.cpu_count()} cores, threads {threads}, "
 def pda_value(d):
     return d["benchmarks"][0]["items_per_second"]
 
-family = "forward_bf16" if precision == "bf16" else "forward"
+family = {"bf16": "forward_bf16", "winograd": "forward_winograd"}.get(precision, "forward")
+peer_precision = "bf16" if precision == "bf16" else "fp32"
 cases = []
 for name, path in models:
     for b in batches.split():
@@ -70,7 +73,7 @@ for name, path in models:
         cmds, values, names = [pda, ort], [pda_value, lambda d: d["images_per_s"]], ["pda", "onnxruntime"]
         if with_ov:
             cmds.append([peer_py, "bench/peers/ov_forward.py", path, "--batch", b, "--threads", threads,
-                         "--min-time", min_time, "--precision", precision])
+                         "--min-time", min_time, "--precision", peer_precision])
             values.append(lambda d: d["images_per_s"])
             names.append("openvino")
         cases.append((f"{name} batch {b}", cmds, values, names))
@@ -81,7 +84,7 @@ head = f"pda {precision} vs onnxruntime {ver} (CPU EP, fp32)"
 if with_ov:
     ov_ver = subprocess.run([peer_py, "-c", "import openvino; print(openvino.__version__.split('-')[0])"],
                             capture_output=True, text=True).stdout.strip()
-    head += f" and OpenVINO {ov_ver} (CPU, {precision})"
+    head += f" and OpenVINO {ov_ver} (CPU, {peer_precision})"
 print(f"\nforward images/s, median of {rounds} interleaved runs; {head}, {threads} threads")
 if with_ov:
     print("| model | batch | pda | onnxruntime | openvino | pda / onnxruntime | pda / openvino | others' CPU (max) |")

@@ -13,7 +13,7 @@
 # BUILD/bench-pda. Defaults take about 20 min on 2 cores (more when other work makes runs be redone).
 # Usage: scripts/bench-pda.sh [BUILD]
 # env: PEER (ort | torch), NETS ("squeezenet1.1 alexnet vgg16"), PARTS ("throughput occlusion conditional"),
-#      EXECS (pda's --exec modes, "full incremental"), THREADS (all cores), ROUNDS (throughput's interleaved
+#      EXECS (pda's --exec modes, "full incremental", each optionally :PRECISION: "incremental:winograd"), THREADS (all cores), ROUNDS (throughput's interleaved
 #      rounds, 3), JOB_ROUNDS (whole jobs' interleaved rounds, 3), REPEATS (timed runs inside each
 #      throughput run, 3), WINDOWS (32), WINDOWS_VGG16 (8), SAMPLER (throughput: conditional | occlusion),
 #      SAMPLES (10), K (10), PAD (2), OCC_STRIDES ("squeezenet1.1=4 alexnet=4 vgg16=24"), COND_STRIDES

@@ -265,6 +265,10 @@ TEST(PublicApi, OptionsAreRefusedBeforeAnyWork) {
         EXPECT_NO_THROW(pda::check_options(mo));
     else
         expect_input([&] { pda::check_options(mo); }, "needs AVX-512-BF16 or AMX");
+    mo.precision = pda::Precision::kWinograd;
+    EXPECT_NO_THROW(pda::check_options(mo));
+    EXPECT_EQ(pda::parse_precision("winograd"), pda::Precision::kWinograd);
+    expect_input([] { pda::parse_precision("fp64"); }, "fp32, tf32, fp16, bf16 or winograd");
     expect_input([&] { pda::list_images((f.dir / "nothing").string()); }, "no such directory");
     expect_input([&] { pda::check_outputs((f.dir / "tiny.onnx").string(), {"a.png"}); }, "not a folder");
     expect_input([&] { pda::check_outputs((f.dir / "out").string(), {"x/a.png", "y/a.jpg"}); }, "share the name");
@@ -315,6 +319,38 @@ TEST(PublicApi, CpuBf16MapsStayCloseToFp32) {
     EXPECT_GT(r_ab, 0.995);
     EXPECT_LT(err / top, 0.1);
     EXPECT_GT(err, 0.0);
+}
+
+// Winograd convolutions on the CPU: the maps of the shared SqueezeNet (occlusion, k 10, stride 16)
+// equal fp32's to rounding, full and incremental alike, and differ from them, so Winograd did run.
+TEST(PublicApi, CpuWinogradMapsEqualFp32ToRounding) {
+    PDA_SKIP_WITHOUT_SHARED();
+    const std::string model = pda::test::shared_dir() + "/models/squeezenet1.1-caffe.onnx";
+    const std::string image = pda::test::shared_dir() + "/images/cat.png";
+    pda::ExplainerOptions opt;
+    opt.sampler = pda::SamplerKind::kOcclusion;
+    opt.k = 10;
+    opt.stride = 16;
+    pda::ModelOptions mo;
+    const pda::Model fp32 = pda::Model::load(model, mo);
+    mo.precision = pda::Precision::kWinograd;
+    const pda::Model wino = pda::Model::load(model, mo);
+    EXPECT_EQ(wino.precision(), pda::Precision::kWinograd);
+    const std::vector<float> ref = pda::Explainer(fp32, opt).explain(image).relevance.values;
+    for (const pda::Execution e : {pda::Execution::kFull, pda::Execution::kIncremental}) {
+        opt.exec = e;
+        const std::vector<float> w = pda::Explainer(wino, opt).explain(image).relevance.values;
+        ASSERT_EQ(w.size(), ref.size());
+        double err = 0, top = 0;
+        for (size_t i = 0; i < w.size(); ++i) {
+            err = std::max(err, std::fabs(double(w[i]) - ref[i]));
+            top = std::max(top, std::fabs(double(ref[i])));
+        }
+        std::printf("[ winograd ] SqueezeNet occlusion maps, %s, against fp32: %.2e of max |value|\n",
+                    pda::execution_name(e), err / top);
+        EXPECT_LT(err / top, 1e-4);
+        EXPECT_GT(err, 0.0);
+    }
 }
 
 }  // namespace

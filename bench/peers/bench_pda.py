@@ -64,7 +64,8 @@ def main():
     ap.add_argument("--image", required=True)
     ap.add_argument("--photos", required=True, help="the sampler fit's photos")
     ap.add_argument("--parts", default="throughput occlusion conditional")
-    ap.add_argument("--execs", default="full incremental")
+    ap.add_argument("--execs", default="full incremental",
+                    help="pda's modes: full | incremental, each optionally :PRECISION (incremental:winograd)")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
     ap.add_argument("--job-rounds", type=int, default=3, help="interleaved rounds of the whole jobs")
@@ -82,8 +83,12 @@ def main():
     ap.add_argument("--peer-batch", type=int, default=32)
     a = ap.parse_args()
     parts, execs = a.parts.split(), a.execs.split()
-    if not execs or any(e not in ("full", "incremental") for e in execs):
-        raise SystemExit(f"bench-pda: EXECS: '{a.execs}' (full, incremental)")
+    if not execs or any(e.split(":")[0] not in ("full", "incremental") or e.count(":") > 1 for e in execs):
+        raise SystemExit(f"bench-pda: EXECS: '{a.execs}' (full, incremental, each optionally :PRECISION)")
+
+    def exec_flags(e):  # "incremental:winograd" → --exec incremental --precision winograd
+        mode, _, precision = e.partition(":")
+        return ["--exec", mode] + (["--precision", precision] if precision else [])
     if any(p not in ("throughput", "occlusion", "conditional") for p in parts):
         raise SystemExit(f"bench-pda: PARTS: '{a.parts}' (throughput, occlusion, conditional)")
     if a.sampler not in ("occlusion", "conditional"):
@@ -124,7 +129,8 @@ def main():
             n = a.windows_vgg16 if name == "vgg16" else a.windows
             flags = base + ["--sampler", a.sampler, "--windows", str(n), "--repeat", str(a.repeats)]
             flags += cond if a.sampler == "conditional" else []
-            cmds = [[a.pda, "bench", m["path"], a.image] + flags + ["--exec", e, "--json"] + pda_batch for e in execs]
+            cmds = [[a.pda, "bench", m["path"], a.image] + flags + exec_flags(e) + ["--json"] + pda_batch
+                    for e in execs]
             cmds.append([a.peer_python, peer_script, m["path"], a.image] + flags + ["--batch", str(a.peer_batch)])
             cases.append((f"{name} throughput", cmds, [lambda d: d["images_per_s"]] * len(cmds), names))
             meta.append({"kind": "throughput", "name": name, "windows": n})
@@ -135,9 +141,9 @@ def main():
             flags = base + ["--sampler", sampler, "--stride", str(strides[name]),
                             "--classes", ",".join(map(str, m["classes"]))]
             flags += cond if sampler == "conditional" else []
-            dirs = [os.path.join(a.work, f"{name}-{sampler}-{e}") for e in execs]
+            dirs = [os.path.join(a.work, f"{name}-{sampler}-{e.replace(':', '-')}") for e in execs]
             peer_dir = os.path.join(a.work, f"{name}-{sampler}-peer")
-            cmds = [wall + [a.pda, "explain", m["path"], a.image] + flags + ["--exec", e, "--out", d, "--quiet",
+            cmds = [wall + [a.pda, "explain", m["path"], a.image] + flags + exec_flags(e) + ["--out", d, "--quiet",
                     "--overwrite"] + pda_batch for e, d in zip(execs, dirs)]  # redone each round, never skipped
             cmds.append(wall + [a.peer_python, peer_script, m["path"], a.image] + flags +
                         ["--batch", str(a.peer_batch), "--warmup", "0", "--repeat", "1", "--save", peer_dir])

@@ -50,7 +50,9 @@ class CpuDevice : public PdaDevice {
         opt.keep = keep;
         const std::unique_ptr<Program> one = compile_cpu(net, {image}, ctx_, opt);
         BatchLimits b;
-        b.image_bytes = static_cast<double>(one->activation_bytes() + 2 * image.numel() * sizeof(float));
+        // Scratchpads (Winograd's transform buffers) grow with the batch too.
+        b.image_bytes = static_cast<double>(one->activation_bytes() + one->scratchpad_bytes() +
+                                            2 * image.numel() * static_cast<int64_t>(sizeof(float)));
         b.memory_bytes = static_cast<double>(available_memory_bytes());
         b.most = static_cast<int64_t>(std::min(kUsableMemoryFraction * b.memory_bytes / b.image_bytes, 1e15));
         b.preferred = std::clamp<int64_t>(static_cast<int64_t>(b.memory_bytes / 4 / b.image_bytes), 1, kMaxAutoBatch);
@@ -140,10 +142,13 @@ class CpuBackend final : public Backend {
     CpuBackend(int threads, Precision precision) {
         ctx_.threads = threads;
         ctx_.bf16 = precision == Precision::kBf16;
+        ctx_.winograd = precision == Precision::kWinograd;
         device_ = make_cpu_device(ctx_);
     }
     Device device() const override { return Device::cpu(); }
-    Precision precision() const override { return ctx_.bf16 ? Precision::kBf16 : Precision::kFp32; }
+    Precision precision() const override {
+        return ctx_.bf16 ? Precision::kBf16 : ctx_.winograd ? Precision::kWinograd : Precision::kFp32;
+    }
     // Programs for every batch size a Model uses share one arena, sized for the largest.
     std::unique_ptr<Program> compile(const Graph& g, const std::vector<Shape>& shapes) override {
         CompileOptions opt;
@@ -163,7 +168,7 @@ class CpuBackend final : public Backend {
 bool cpu_bf16_supported() { return cpu_has_bf16(); }
 
 std::unique_ptr<Backend> make_cpu_backend(int threads, Precision precision) {
-    if (precision != Precision::kFp32 && precision != Precision::kBf16)
+    if (precision == Precision::kTf32 || precision == Precision::kFp16)
         fail_input(std::string("--precision ") + precision_name(precision) + " runs on CUDA devices only");
     return std::make_unique<CpuBackend>(threads, precision);
 }

@@ -80,6 +80,12 @@ class CpuProgram : public Program {
     }
 
     int64_t activation_bytes() const override { return plan_.arena_floats * static_cast<int64_t>(sizeof(float)); }
+    int64_t scratchpad_bytes() const override {
+        size_t most = 0;
+        for (const std::unique_ptr<CpuOp>& op : ops_)
+            if (op) most = std::max(most, op->scratchpad_bytes());
+        return static_cast<int64_t>(most);
+    }
 
   private:
     float* mutable_data(const std::string& v) { return base_ + plan_.offset.at(plan_.root_of(v)); }

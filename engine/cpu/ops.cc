@@ -35,6 +35,8 @@ class ConvOp : public CpuOp {
         k_.run(in[0].data, out.data, in.size() > 2 ? in[2].data : nullptr);
     }
 
+    size_t scratchpad_bytes() const override { return k_.scratchpad_bytes(); }
+
   private:
     ConvForward k_;
 };
@@ -43,6 +45,8 @@ class PoolOp : public CpuOp {
   public:
     PoolOp(const PoolParams& p, CpuContext& ctx, Layout src, Layout dst) : k_(p, ctx, src, dst) {}
     void run(const std::vector<ConstTensorView>& in, TensorView out) override { k_.run(in[0].data, out.data); }
+
+    size_t scratchpad_bytes() const override { return k_.scratchpad_bytes(); }
 
   private:
     PoolForward k_;
@@ -65,6 +69,8 @@ class LrnOp : public CpuOp {
     LrnOp(const LrnParams& p, CpuContext& ctx) : k_(p, ctx) {}
     void run(const std::vector<ConstTensorView>& in, TensorView out) override { k_.run(in[0].data, out.data); }
 
+    size_t scratchpad_bytes() const override { return k_.scratchpad_bytes(); }
+
   private:
     LrnForward k_;
 };
@@ -75,6 +81,8 @@ class GemmOp : public CpuOp {
     void run(const std::vector<ConstTensorView>& in, TensorView out) override {
         k_.run(in[0].data, in[1].data, in.size() > 2 ? in[2].data : nullptr, out.data);
     }
+
+    size_t scratchpad_bytes() const override { return k_.scratchpad_bytes(); }
 
   private:
     GemmForward k_;

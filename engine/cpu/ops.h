@@ -16,6 +16,8 @@ class CpuOp {
     virtual ~CpuOp() = default;
     // in: every input of the node, constants included, in the node's order. out: preallocated.
     virtual void run(const std::vector<ConstTensorView>& in, TensorView out) = 0;
+    // Bytes of the context's shared scratchpad it needs (oneDNN's transform and work buffers).
+    virtual size_t scratchpad_bytes() const { return 0; }
 };
 
 // How the op of a node can meet oneDNN's blocked layout (kernels/cpu/dnnl_util.h), for the layout

@@ -280,6 +280,7 @@ class CudaBackend final : public Backend {
 }  // namespace
 
 std::unique_ptr<Backend> make_cuda_backend(int device, Precision precision) {
+    if (precision == Precision::kWinograd) fail_input("--precision winograd runs on the CPU only");
     return std::make_unique<CudaBackend>(device, precision);
 }
 

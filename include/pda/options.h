@@ -24,8 +24,10 @@ enum class Execution {
 };
 
 // The network's arithmetic. fp32: strict FP32; tf32: tensor cores with TF32 inputs; fp16/bf16: those
-// storage types with FP32 accumulation. Beyond fp32: CUDA only.
-enum class Precision { kFp32, kTf32, kFp16, kBf16 };
+// storage types with FP32 accumulation (the CPU: bf16 where it has AVX-512-BF16 or AMX); winograd
+// (CPU only): FP32, with 3 × 3 stride-1 convolutions by Winograd's F(4×4, 3×3), fewer multiplications
+// and rounding errors of about 1e-6–1e-4 of a map's largest value.
+enum class Precision { kFp32, kTf32, kFp16, kBf16, kWinograd };
 
 // Where the work runs. kAuto: the first GPU when one is visible, else the CPU (resolved once, when a
 // model or explainer is made).
@@ -65,7 +67,7 @@ struct VolumeSlicePick {
 
 PDA_API SamplerKind parse_sampler(const std::string& s);                  // conditional | marginal | occlusion
 PDA_API Execution parse_execution(const std::string& s);                  // incremental | full
-PDA_API Precision parse_precision(const std::string& s);                  // fp32 | tf32 | fp16 | bf16
+PDA_API Precision parse_precision(const std::string& s);                  // fp32 | tf32 | fp16 | bf16 | winograd
 PDA_API Device parse_device(const std::string& s);                        // auto | cpu | cuda | cuda:N
 PDA_API ClassSelection parse_classes(const std::string& s);               // topN | all | id,id,...
 PDA_API std::vector<VolumeSlicePick> parse_slices(const std::string& s);  // x45,y54,z40 (distinct)

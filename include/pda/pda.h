@@ -29,7 +29,7 @@ struct ModelOptions {
     // model's calls only (0: all cores; above hardware_threads() it is capped there, and
     // Model::threads() says so); the process's default is left alone.
     Device device = Device::cpu();
-    Precision precision = Precision::kFp32;  // CPU: fp32, or bf16 where it has AVX-512-BF16 or AMX
+    Precision precision = Precision::kFp32;  // CPU: fp32, winograd, or bf16 where it has AVX-512-BF16 or AMX
     int threads = 0;
 };
 

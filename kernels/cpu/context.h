@@ -1,11 +1,14 @@
-// CpuContext: the oneDNN engine and stream every CPU op runs on, the thread count and the
-// precision of convolutions. Passed explicitly to every op; there are no globals.
+// CpuContext: the oneDNN engine and stream every CPU op runs on, the thread count, the precision
+// of convolutions and the primitives' shared scratchpad. Passed explicitly to every op; there are no
+// globals. One thread at a time runs the ops of a context.
 #pragma once
 
 #include <dnnl.hpp>
 #include <memory>
 #include <mutex>
 #include <vector>
+
+#include "kernels/tensor.h"
 
 namespace pda {
 
@@ -40,6 +43,48 @@ class PackedWeights {
     std::vector<Entry> entries_;
 };
 
+// Scratch memory of a context's oneDNN primitives (their user scratchpads). The ops of a context run
+// one at a time on its stream, so they take turns in one buffer sized for the largest need instead of
+// each holding its own: a Winograd convolution's transform buffers grow with the batch, and an
+// explainer holds several programs. Grown as primitives are built, never while running.
+class SharedScratchpad {
+  public:
+    void reserve(size_t bytes) {
+        if (bytes <= bytes_) return;
+        data_.reset();
+        data_ = alloc_floats(static_cast<int64_t>((bytes + sizeof(float) - 1) / sizeof(float)));
+        bytes_ = bytes;
+    }
+    // The buffer, valid until a reserve() grows it: a primitive binds it anew at every run.
+    void* data() const { return data_.get(); }
+    size_t bytes() const { return bytes_; }
+
+  private:
+    std::unique_ptr<float[], AlignedFree> data_;
+    size_t bytes_ = 0;
+};
+
+// One primitive's scratchpad argument, bound to the context's shared buffer when it runs.
+class DnnlScratchpad {
+  public:
+    void init(const dnnl::memory::desc& md, SharedScratchpad& shared, const dnnl::engine& eng) {
+        shared_ = &shared;
+        bytes_ = md.get_size();
+        shared.reserve(bytes_);
+        mem_ = dnnl::memory(md, eng, DNNL_MEMORY_NONE);
+    }
+    const dnnl::memory& mem() const { return mem_; }
+    void bind() {
+        if (bytes_ > 0) mem_.set_data_handle(shared_->data());
+    }
+    size_t bytes() const { return bytes_; }
+
+  private:
+    SharedScratchpad* shared_ = nullptr;
+    size_t bytes_ = 0;
+    dnnl::memory mem_;
+};
+
 struct CpuContext {
     dnnl::engine engine{dnnl::engine::kind::cpu, 0};
     dnnl::stream stream{engine};
@@ -49,6 +94,12 @@ struct CpuContext {
     // accumulate and write in f32: the --precision bf16 of CPUs with AVX-512-BF16 or AMX
     // (cpu_has_bf16). Everything else stays f32.
     bool bf16 = false;
+    // 3 × 3 stride-1 convolutions by Winograd's F(4×4, 3×3) where oneDNN has it (fp32 only): fewer
+    // multiplications, rounding errors about 1e-6–1e-4 of a map's largest value (--precision
+    // winograd). A crop then rounds differently from the whole image: incremental execution equals
+    // full to that error, not bit for bit.
+    bool winograd = false;
+    SharedScratchpad scratchpad;
     std::shared_ptr<PackedWeights> packed = std::make_shared<PackedWeights>();
 };
 

@@ -1,5 +1,6 @@
 // oneDNN convolution: weights in the layout the primitive chooses, packed once; activations plain
-// (the primitive chooses, reorders around it) or blocked (given as they are); user scratchpad.
+// (the primitive chooses, reorders around it) or blocked (given as they are); the context's shared
+// scratchpad.
 #include "kernels/cpu/conv.h"
 
 #include <algorithm>
@@ -47,9 +48,9 @@ ConvForward::ConvForward(const ConvParams& p, const ConstFloats& weights, const 
         ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
         attr.set_post_ops(ops);
     }
-    auto make_pd = [&](const md& s, const md& y) {
-        dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, s,
-                                          w_any, b_md, y, strides, dil, pl, pr);
+    auto make_pd = [&](const md& s, const md& y, dnnl::algorithm alg = dnnl::algorithm::convolution_direct) {
+        dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, alg, s, w_any, b_md, y, strides, dil, pl,
+                                          pr);
         return dnnl::convolution_forward::primitive_desc(d, attr, ctx.engine);
     };
     // The kernel depends on the shapes only, never on the caller's layouts, so that a value computes
@@ -66,8 +67,20 @@ ConvForward::ConvForward(const ConvParams& p, const ConstFloats& weights, const 
         pd = fixed;
         return true;
     };
+    // Winograd (ctx.winograd) where oneDNN has it for the shapes; its kernels compute blocked.
+    auto take_winograd = [&] {
+        try {
+            pd = make_pd(dnnl_md(p.x, Layout::kBlocked16, in_type), dnnl_md(p.y, Layout::kBlocked16),
+                         dnnl::algorithm::convolution_winograd);
+            return true;
+        } catch (const dnnl::error&) {
+            return false;
+        }
+    };
     const ConvBlocking b = blocking(p);
-    if (b == ConvBlocking::kLast) {
+    if (ctx.winograd && b == ConvBlocking::kBoth && winograd_shape(p) && take_winograd()) {
+        winograd_ = true;
+    } else if (b == ConvBlocking::kLast) {
         const md last = dnnl_md(p.y, Layout::kChannelsLast);
         if (!(blockable(p.x) && take_unless_ref(dnnl_md(p.x, Layout::kBlocked16, in_type), last)))
             take_unless_ref(src_any, last);
@@ -85,12 +98,19 @@ ConvForward::ConvForward(const ConvParams& p, const ConstFloats& weights, const 
         runtime_bias_ = bias == nullptr;
         if (bias) std::copy(bias, bias + p.w[0], static_cast<float*>(bias_.get_data_handle()));
     }
-    scratch_ = dnnl::memory(pd.scratchpad_desc(), ctx.engine);
+    scratch_.init(pd.scratchpad_desc(), ctx.scratchpad, ctx.engine);
     args_ = {{DNNL_ARG_SRC, src_.mem()},
              {DNNL_ARG_WEIGHTS, weights_},
              {DNNL_ARG_DST, dst_.mem()},
-             {DNNL_ARG_SCRATCHPAD, scratch_}};
+             {DNNL_ARG_SCRATCHPAD, scratch_.mem()}};
     if (p.has_bias) args_.emplace(DNNL_ARG_BIAS, bias_);
+}
+
+bool ConvForward::winograd_shape(const ConvParams& p) {
+    if (p.x.rank != 4 || p.group != 1) return false;
+    for (int i = 0; i < 2; ++i)
+        if (p.w[2 + i] != 3 || p.stride[i] != 1 || p.dilation[i] != 1) return false;
+    return true;
 }
 
 ConvBlocking ConvForward::blocking(const ConvParams& p) {
@@ -111,6 +131,7 @@ void ConvForward::run(const float* x, float* y, const float* runtime_bias) {
     }
     src_.prepare(x, ctx_.stream);
     dst_.target(y);
+    scratch_.bind();
     prim_.execute(ctx_.stream, args_);
     dst_.finish(ctx_.stream);
     ctx_.stream.wait();

@@ -31,6 +31,11 @@ class ConvForward {
     void run(const float* x, float* y, const float* runtime_bias = nullptr);  // x: p.x, y: p.y
     // Which sides the convolution computes in the blocked or channels-last layout (those may be given so).
     static ConvBlocking blocking(const ConvParams& p);
+    // Whether ctx.winograd asks oneDNN's Winograd kernel for it (2-D, 3 × 3, stride 1, no dilation,
+    // no groups); it is taken where oneDNN has one for the shapes.
+    static bool winograd_shape(const ConvParams& p);
+    bool winograd() const { return winograd_; }
+    size_t scratchpad_bytes() const { return scratch_.bytes(); }
 
   private:
     ConvParams p_;
@@ -38,9 +43,11 @@ class ConvForward {
     dnnl::convolution_forward prim_;
     DnnlPlainInput src_;
     DnnlPlainOutput dst_;
-    dnnl::memory weights_, bias_, scratch_;
+    dnnl::memory weights_, bias_;
+    DnnlScratchpad scratch_;
     std::unordered_map<int, dnnl::memory> args_;  // built once; handles are updated in place
     bool runtime_bias_ = false;
+    bool winograd_ = false;
 };
 
 }  // namespace pda

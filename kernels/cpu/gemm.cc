@@ -68,11 +68,11 @@ GemmForward::GemmForward(const GemmParams& p, const ConstFloats& b_const, const 
     }
     PDA_CHECK(pd.dst_desc() == y_plain, "gemm: oneDNN chose a blocked output");
     dst_ = dnnl::memory(y_plain, ctx.engine, DNNL_MEMORY_NONE);
-    scratch_ = dnnl::memory(pd.scratchpad_desc(), ctx.engine);
+    scratch_.init(pd.scratchpad_desc(), ctx.scratchpad, ctx.engine);
     args_ = {{DNNL_ARG_SRC, src_.mem()},
              {DNNL_ARG_WEIGHTS, weights_},
              {DNNL_ARG_DST, dst_},
-             {DNNL_ARG_SCRATCHPAD, scratch_}};
+             {DNNL_ARG_SCRATCHPAD, scratch_.mem()}};
     if (c_fused_) args_.emplace(DNNL_ARG_BIAS, bias_);
 }
 
@@ -80,6 +80,7 @@ void GemmForward::run(const float* a, const float* b, const float* c, float* y) 
     src_.prepare(a, ctx_.stream);
     if (!b_packed_) weights_.set_data_handle(const_cast<float*>(b));
     dst_.set_data_handle(y);
+    scratch_.bind();
     prim_.execute(ctx_.stream, args_);
     ctx_.stream.wait();
     if (post_) add_c(c, y);

@@ -29,6 +29,7 @@ class GemmForward {
     // b_const / c_const: the operand when it is constant (read once here), else null and given to run().
     GemmForward(const GemmParams& p, const ConstFloats& b_const, const float* c_const, CpuContext& ctx);
     void run(const float* a, const float* b, const float* c, float* y);
+    size_t scratchpad_bytes() const { return scratch_.bytes(); }
 
   private:
     void add_c(const float* c, float* y) const;
@@ -39,7 +40,8 @@ class GemmForward {
     int64_t c_rows_ = 1, c_cols_ = 1;  // C as (1|M, 1|N)
     dnnl::matmul prim_;
     DnnlPlainInput src_;
-    dnnl::memory weights_, bias_, dst_, scratch_;
+    dnnl::memory weights_, bias_, dst_;
+    DnnlScratchpad scratch_;
     std::unordered_map<int, dnnl::memory> args_;
 };
 

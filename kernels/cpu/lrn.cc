@@ -22,14 +22,15 @@ LrnForward::LrnForward(const LrnParams& p, CpuContext& ctx) : p_(p), ctx_(ctx) {
     prim_ = dnnl::lrn_forward(pd);
     src_ = dnnl::memory(md, ctx.engine, DNNL_MEMORY_NONE);
     dst_ = dnnl::memory(md, ctx.engine, DNNL_MEMORY_NONE);
-    scratch_ = dnnl::memory(pd.scratchpad_desc(), ctx.engine);
-    args_ = {{DNNL_ARG_SRC, src_}, {DNNL_ARG_DST, dst_}, {DNNL_ARG_SCRATCHPAD, scratch_}};
+    scratch_.init(pd.scratchpad_desc(), ctx.scratchpad, ctx.engine);
+    args_ = {{DNNL_ARG_SRC, src_}, {DNNL_ARG_DST, dst_}, {DNNL_ARG_SCRATCHPAD, scratch_.mem()}};
 }
 
 void LrnForward::run(const float* x, float* y) {
     if (plain_) return run_plain(x, y);
     src_.set_data_handle(const_cast<float*>(x));
     dst_.set_data_handle(y);
+    scratch_.bind();
     prim_.execute(ctx_.stream, args_);
     ctx_.stream.wait();
 }

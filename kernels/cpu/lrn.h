@@ -23,6 +23,7 @@ class LrnForward {
   public:
     LrnForward(const LrnParams& p, CpuContext& ctx);
     void run(const float* x, float* y);
+    size_t scratchpad_bytes() const { return scratch_.bytes(); }
 
   private:
     void run_plain(const float* x, float* y) const;
@@ -31,7 +32,8 @@ class LrnForward {
     CpuContext& ctx_;
     bool plain_ = false;
     dnnl::lrn_forward prim_;
-    dnnl::memory src_, dst_, scratch_;
+    dnnl::memory src_, dst_;
+    DnnlScratchpad scratch_;
     std::unordered_map<int, dnnl::memory> args_;
 };
 

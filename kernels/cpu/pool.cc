@@ -75,14 +75,15 @@ PoolForward::PoolForward(const PoolParams& p, CpuContext& ctx, Layout src, Layou
     prim_ = dnnl::pooling_v2_forward(pd);
     src_.init(dnnl_md(p.x, src), pd.src_desc(), ctx.engine);
     dst_.init(dnnl_md(p.y, dst), pd.dst_desc(), ctx.engine);
-    scratch_ = dnnl::memory(pd.scratchpad_desc(), ctx.engine);
-    args_ = {{DNNL_ARG_SRC, src_.mem()}, {DNNL_ARG_DST, dst_.mem()}, {DNNL_ARG_SCRATCHPAD, scratch_}};
+    scratch_.init(pd.scratchpad_desc(), ctx.scratchpad, ctx.engine);
+    args_ = {{DNNL_ARG_SRC, src_.mem()}, {DNNL_ARG_DST, dst_.mem()}, {DNNL_ARG_SCRATCHPAD, scratch_.mem()}};
 }
 
 void PoolForward::run(const float* x, float* y) {
     if (plain_) return run_plain(x, y);
     src_.prepare(x, ctx_.stream);
     dst_.target(y);
+    scratch_.bind();
     prim_.execute(ctx_.stream, args_);
     dst_.finish(ctx_.stream);
     ctx_.stream.wait();

@@ -34,6 +34,7 @@ class PoolForward {
     // src, dst: how x and y lie in memory (blocked only where runs_on_onednn(p)).
     PoolForward(const PoolParams& p, CpuContext& ctx, Layout src = Layout::kPlain, Layout dst = Layout::kPlain);
     void run(const float* x, float* y);
+    size_t scratchpad_bytes() const { return scratch_.bytes(); }
     // False for the averages oneDNN would divide wrongly, which run in plain C++ on plain layout.
     static bool runs_on_onednn(const PoolParams& p);
 
@@ -46,7 +47,7 @@ class PoolForward {
     dnnl::pooling_v2_forward prim_;
     DnnlPlainInput src_;
     DnnlPlainOutput dst_;
-    dnnl::memory scratch_;
+    DnnlScratchpad scratch_;
     std::unordered_map<int, dnnl::memory> args_;
 };
 
