@@ -80,12 +80,13 @@ Explanation explain(const Graph& g, const OutputSpec& out, ConstTensorView x, Sa
     const int64_t wpb_most = std::min(n_windows + 1, std::max<int64_t>(1, images / S));
     const int64_t n_batches = (n_windows + 1 + wpb_most - 1) / wpb_most;
     int64_t wpb = (n_windows + 1 + n_batches - 1) / n_batches;
-    if (pc.program && pc.batch == wpb * S && pc.program->rebind(x)) {
+    const int64_t prog_images = lim.smooth ? std::min(next_smooth(wpb * S), std::max(lim.most, wpb * S)) : wpb * S;
+    if (pc.program && pc.batch == prog_images && pc.program->rebind(x)) {
         ++pc.reused;
     } else {
         pc.program.reset();  // its memory first
-        pc.program = dev.compile(net, x, p.k, wpb * S, p.exec, keep);
-        pc.batch = wpb * S;
+        pc.program = dev.compile(net, x, p.k, prog_images, p.exec, keep);
+        pc.batch = prog_images;
         ++pc.compiled;
     }
     BatchProgram* prog = pc.program.get();
@@ -137,7 +138,8 @@ Explanation explain(const Graph& g, const OutputSpec& out, ConstTensorView x, Sa
 
     // ---- clean: the clean image through the same program, in the first batch -----------------------
     // (alone when a batch holds one window only): p(c|x), node values, the explained classes.
-    const int64_t nw0 = std::min(n_windows, (prog_batch - 1) / S), clean_slot = nw0 * S;
+    // (A program rounded up past B, BatchLimits::smooth, has spare slots: still at most wpb windows.)
+    const int64_t nw0 = std::min({n_windows, wpb, (prog_batch - 1) / S}), clean_slot = nw0 * S;
     const PdaWindows blk0 = s.grid.block(C, S, 0, std::max<int64_t>(nw0, 1));
     ExplainClock::time_point t0 = ExplainClock::now();
     if (nw0 > 0) {

@@ -6,6 +6,7 @@
 // in order; only download() and finish() wait.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <set>
@@ -32,7 +33,21 @@ struct BatchLimits {
     int64_t most = 0;         // the largest batch that fits; 0 when not even one image does
     double image_bytes = 0;   // memory one image of a batch takes (0: not known before compiling)
     double memory_bytes = 0;  // memory available for batches (0: not known)
+    // Batches of a size whose prime factors are 2, 3 and 5 only run much faster (the CPU's Winograd
+    // convolutions tile the batch: 61 images ran at 40 % of the speed of 62 or 48): the loop then
+    // rounds a batch up to the next such size (at most `most`), its spare images clean copies.
+    bool smooth = false;
 };
+
+// The smallest n' ≥ n (n ≥ 1) whose prime factors are 2, 3 and 5 only.
+inline int64_t next_smooth(int64_t n) {
+    for (int64_t m = std::max<int64_t>(n, 1);; ++m) {
+        int64_t r = m;
+        for (int64_t f : {2, 3, 5})
+            while (r % f == 0) r /= f;
+        if (r == 1) return m;
+    }
+}
 
 class PdaDevice {
   public:

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "engine/cpu/incremental.h"
+#include "engine/pda_device.h"
 #include "engine/program.h"
 #include "incremental_cases.h"
 #include "kernels/cpu/context.h"
@@ -156,6 +157,17 @@ TEST(Winograd, ProgramsShareOneScratchpad) {
     p8->run({x8.view()});
     const std::vector<float> a8 = alone(eight, x8);
     EXPECT_EQ(std::vector<float>(p8->value(out).data, p8->value(out).data + p8->value(out).numel()), a8);
+}
+
+// The batch sizes the PDA loop rounds up to under Winograd: prime factors 2, 3 and 5 only.
+TEST(Winograd, BatchesRoundUpToSmoothSizes) {
+    EXPECT_EQ(next_smooth(1), 1);
+    EXPECT_EQ(next_smooth(7), 8);
+    EXPECT_EQ(next_smooth(43), 45);
+    EXPECT_EQ(next_smooth(51), 54);
+    EXPECT_EQ(next_smooth(60), 60);
+    EXPECT_EQ(next_smooth(61), 64);
+    EXPECT_EQ(next_smooth(62), 64);
 }
 
 }  // namespace

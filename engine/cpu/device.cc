@@ -57,6 +57,7 @@ class CpuDevice : public PdaDevice {
         b.most = static_cast<int64_t>(std::min(kUsableMemoryFraction * b.memory_bytes / b.image_bytes, 1e15));
         b.preferred = std::clamp<int64_t>(static_cast<int64_t>(b.memory_bytes / 4 / b.image_bytes), 1, kMaxAutoBatch);
         b.preferred = std::min(b.preferred, std::max<int64_t>(b.most, 1));
+        b.smooth = ctx_.winograd;
         return b;
     }
     std::unique_ptr<BatchProgram> compile(const Graph& net, ConstTensorView x, int64_t k, int64_t batch, Execution exec,
