@@ -285,6 +285,15 @@ TEST(PublicApi, InfoDescribesTheModel) {
     expect_input([&] { model.info_json(228); }, "larger than");
 }
 
+// Occlusion, k 10, stride 16: a quick map of the shared SqueezeNet for comparing precisions.
+pda::ExplainerOptions coarse_occlusion() {
+    pda::ExplainerOptions opt;
+    opt.sampler = pda::SamplerKind::kOcclusion;
+    opt.k = 10;
+    opt.stride = 16;
+    return opt;
+}
+
 // bf16 convolutions on the CPU (where it has them): the maps of the shared SqueezeNet stay close to
 // fp32's (occlusion, k 10, stride 16), and differ from them, so bf16 did run.
 TEST(PublicApi, CpuBf16MapsStayCloseToFp32) {
@@ -292,10 +301,7 @@ TEST(PublicApi, CpuBf16MapsStayCloseToFp32) {
     if (!pda::cpu_bf16_supported()) GTEST_SKIP() << "skipped: this CPU has neither AVX-512-BF16 nor AMX";
     const std::string model = pda::test::shared_dir() + "/models/squeezenet1.1-caffe.onnx";
     const std::string image = pda::test::shared_dir() + "/images/cat.png";
-    pda::ExplainerOptions opt;
-    opt.sampler = pda::SamplerKind::kOcclusion;
-    opt.k = 10;
-    opt.stride = 16;
+    pda::ExplainerOptions opt = coarse_occlusion();
     pda::ExplainResult r[2];
     for (int i = 0; i < 2; ++i) {
         pda::ModelOptions mo;
@@ -327,10 +333,7 @@ TEST(PublicApi, CpuWinogradMapsEqualFp32ToRounding) {
     PDA_SKIP_WITHOUT_SHARED();
     const std::string model = pda::test::shared_dir() + "/models/squeezenet1.1-caffe.onnx";
     const std::string image = pda::test::shared_dir() + "/images/cat.png";
-    pda::ExplainerOptions opt;
-    opt.sampler = pda::SamplerKind::kOcclusion;
-    opt.k = 10;
-    opt.stride = 16;
+    pda::ExplainerOptions opt = coarse_occlusion();
     pda::ModelOptions mo;
     const pda::Model fp32 = pda::Model::load(model, mo);
     mo.precision = pda::Precision::kWinograd;

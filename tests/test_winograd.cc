@@ -45,6 +45,17 @@ double relative_difference(const float* a, const float* b, int64_t n) {
     return diff / std::max(scale, 1e-30);
 }
 
+// A built-in network at width 1/4 with seeded random weights, BN/ReLU folded.
+Graph quarter_width(const std::string& name, int64_t classes, uint64_t seed = 0) {
+    BuildOptions o;
+    o.width = 0.25f;
+    o.num_classes = classes;
+    o.seed = seed;
+    Graph g = build_network(name, o);
+    fuse(g);
+    return g;
+}
+
 TEST(Winograd, TakenForThreeByThreeStrideOneOnly) {
     CpuContext direct, wino;
     wino.winograd = true;
@@ -71,11 +82,7 @@ TEST(Winograd, TakenForThreeByThreeStrideOneOnly) {
 // Whole built-in networks (width 1/4) in Winograd against direct: the outputs agree to rounding.
 TEST(Winograd, BuiltinNetworksCloseToDirect) {
     for (const std::string name : {"alexnet", "vgg16"}) {
-        BuildOptions o;
-        o.width = 0.25f;
-        o.num_classes = 50;
-        Graph g = build_network(name, o);
-        fuse(g);
+        Graph g = quarter_width(name, 50);
         const int64_t side = name == "alexnet" ? 227 : 224;
         const Shape in{2, 3, side, side};
         CpuContext direct, wino;
@@ -97,12 +104,7 @@ TEST(Winograd, BuiltinNetworksCloseToDirect) {
 // Incremental execution in Winograd: a crop's tiles start elsewhere than the whole image's, so it
 // rounds differently; it equals full (Winograd too) to that rounding, on windows at every border.
 TEST(Winograd, IncrementalEqualsFullToRounding) {
-    BuildOptions o;
-    o.width = 0.25f;
-    o.num_classes = 50;
-    o.seed = 4;
-    Graph g = build_network("vgg16", o);
-    fuse(g);
+    Graph g = quarter_width("vgg16", 50, 4);
     CpuContext ctx;
     ctx.winograd = true;
     const int64_t k = 10, batch = 8;
@@ -129,11 +131,7 @@ TEST(Winograd, IncrementalEqualsFullToRounding) {
 // one (whose Winograd buffers are larger) computes what it computes alone, and so does the batch-8
 // one after it; the context's scratchpad is the larger program's need, not the sum.
 TEST(Winograd, ProgramsShareOneScratchpad) {
-    BuildOptions o;
-    o.width = 0.25f;
-    o.num_classes = 20;
-    Graph g = build_network("vgg16", o);
-    fuse(g);
+    Graph g = quarter_width("vgg16", 20);
     const Shape one{1, 3, 224, 224}, eight{8, 3, 224, 224};
     const Tensor x1 = random_tensor(one, 1, -50.f, 50.f), x8 = random_tensor(eight, 2, -50.f, 50.f);
     const std::string& out = g.outputs.at(0);
