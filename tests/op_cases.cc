@@ -417,6 +417,12 @@ std::vector<OpCase> make_cases() {
         conv("3d_relu", cube(2, 2, 3, 7), cube(4, 2, 3, 3), square(3, 3, 1, 1, 1), 1, true, true, 16, 10),
         conv("2d_alexnet_conv1_full_width", cube(2, 3, 2, 57), cube(96, 3, 2, 11), square(2, 11, 4, 0, 0), 1, true,
              true, 17, 10),
+        // 1 × 1 with padding, as SqueezeNet's last layer: below AVX-512 the convolution runs unpadded
+        // and the bias is pasted around it (kernels/cpu/conv.cc).
+        conv("2d_1x1_pad1_relu_squeezenet_conv10", {2, 32, 6, 5}, {24, 32, 1, 1}, square(2, 1, 1, 1, 1), 1, true, true,
+             18),
+        conv("3d_1x1_asymmetric_pads_no_bias", {1, 16, 3, 4, 5}, {16, 16, 1, 1, 1},
+             geo({1, 1, 1}, {1, 1, 1}, {1, 0, 2}, {0, 1, 1}, {1, 1, 1}), 1, false, false, 19),
 
         pool("MaxPool2d_pads_stride", kMax, {2, 3, 9, 10}, geo({3, 3}, {2, 2}, {1, 0}, {1, 1}, {1, 1}), false, 100),
         pool("MaxPool2d_ceil_alexnet", kMax, {2, 4, 13, 13}, square(2, 3, 2, 0, 0, 1, true), false, 101),

@@ -15,7 +15,7 @@ namespace {
 
 constexpr int64_t kAlignFloats = 16;  // 64 bytes, a cache line
 
-// v (1, C, spatial...) plain into out in the blocked layout (1, C/b, spatial..., b): b = 16, or
+// v (1, C, spatial...) plain into out in the blocked layout (1, C/b, spatial..., b): b = channel_block(), or
 // b = C for channels last.
 void to_blocks(ConstTensorView v, float* out, int64_t b) {
     const int64_t c = v.shape[1], size = v.numel() / c;
@@ -25,7 +25,7 @@ void to_blocks(ConstTensorView v, float* out, int64_t b) {
 
 // The floats of one element of a map of value shape s in layout l, as the gathers copy them.
 int64_t element_floats(Layout l, const Shape& s) {
-    return l == Layout::kBlocked16 ? kChannelBlock : l == Layout::kChannelsLast ? s[1] : 1;
+    return l == Layout::kBlocked ? channel_block() : l == Layout::kChannelsLast ? s[1] : 1;
 }
 
 }  // namespace

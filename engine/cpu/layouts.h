@@ -22,7 +22,7 @@ struct CpuLayoutPlan {
     std::set<std::string> blocked;        // in oneDNN's blocked layout
     std::set<std::string> channels_last;  // channels last
     Layout of(const std::string& v) const {
-        return blocked.count(v) ? Layout::kBlocked16 : channels_last.count(v) ? Layout::kChannelsLast : Layout::kPlain;
+        return blocked.count(v) ? Layout::kBlocked : channels_last.count(v) ? Layout::kChannelsLast : Layout::kPlain;
     }
 };
 

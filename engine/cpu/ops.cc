@@ -318,12 +318,12 @@ bool is_plain(Layout l) { return l == Layout::kPlain; }
 bool layouts_allowed(const CpuLayoutTraits& t, const CpuOpLayouts& l, size_t inputs) {
     if (l.in.size() != inputs) return false;
     if (t.passes_through || t.passes_last)
-        return (l.out == Layout::kPlain || (l.out == Layout::kBlocked16 ? t.passes_through : t.passes_last)) &&
+        return (l.out == Layout::kPlain || (l.out == Layout::kBlocked ? t.passes_through : t.passes_last)) &&
                std::all_of(l.in.begin(), l.in.end(), [&](Layout x) { return x == l.out; });
     auto readable = [&](Layout x) {
-        return x == Layout::kPlain || (x == Layout::kBlocked16 ? t.reads_blocked : t.reads_last);
+        return x == Layout::kPlain || (x == Layout::kBlocked ? t.reads_blocked : t.reads_last);
     };
-    const bool writable = l.out == Layout::kPlain || (l.out == Layout::kBlocked16 ? t.emits_blocked : t.emits_last);
+    const bool writable = l.out == Layout::kPlain || (l.out == Layout::kBlocked ? t.emits_blocked : t.emits_last);
     return std::all_of(l.in.begin() + 1, l.in.end(), is_plain) && readable(l.in[0]) && writable;
 }
 

@@ -4,11 +4,63 @@
 #include "kernels/cpu/conv.h"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "kernels/check.h"
 
 namespace pda {
+
+namespace {
+
+// A convolution whose kernel covers one position and whose output is its input padded: every output
+// position outside the input sees only padding, so it is the bias (after the ReLU).
+bool pointwise_padded(const ConvParams& p) {
+    if (p.group != 1) return false;
+    bool padded = false;
+    for (int i = 0; i < p.x.rank - 2; ++i) {
+        if (p.w[2 + i] != 1 || p.stride[i] != 1 || p.dilation[i] != 1 ||
+            p.y[2 + i] != p.x[2 + i] + p.pad_begin[i] + p.pad_end[i])
+            return false;
+        padded = padded || p.pad_begin[i] > 0 || p.pad_end[i] > 0;
+    }
+    return padded;
+}
+
+// y (N, C, out...) = t (N, C, in...) at offset pad_begin, fill[c] around it; both in layout l, seen
+// as (N, G, D, H, W, V) with (G, V) = (C, 1) plain, (C / B, B) blocked, (1, C) channels last.
+void paste_padded(const float* t, float* y, const Shape& ts, const Shape& ys, const std::array<int64_t, 3>& pad_begin,
+                  Layout l, const float* fill) {
+    const int nd = ys.rank - 2;
+    const int64_t c = ys[1], v = l == Layout::kPlain ? 1 : l == Layout::kBlocked ? channel_block() : c, g = c / v;
+    std::array<int64_t, 3> in{1, 1, 1}, out{1, 1, 1}, pb{0, 0, 0};
+    for (int i = 0; i < nd; ++i) {
+        in[3 - nd + i] = ts[2 + i];
+        out[3 - nd + i] = ys[2 + i];
+        pb[3 - nd + i] = pad_begin[i];
+    }
+    const int64_t rows = ys[0] * g * out[0] * out[1];
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+        const int64_t yy = r % out[1], z = r / out[1] % out[0], ng = r / (out[0] * out[1]), gi = ng % g;
+        float* row = y + r * out[2] * v;
+        const float* f = fill + gi * v;
+        const int64_t tz = z - pb[0], ty = yy - pb[1];
+        const bool inside = tz >= 0 && tz < in[0] && ty >= 0 && ty < in[1];
+        for (int64_t x = 0; x < out[2]; ++x) {
+            const int64_t tx = x - pb[2];
+            if (inside && tx == 0) {  // the input's row, at once
+                std::memcpy(row + x * v, t + ((ng * in[0] + tz) * in[1] + ty) * in[2] * v,
+                            sizeof(float) * static_cast<size_t>(in[2] * v));
+                x += in[2] - 1;
+                continue;
+            }
+            std::memcpy(row + x * v, f, sizeof(float) * static_cast<size_t>(v));
+        }
+    }
+}
+
+}  // namespace
 
 ConvForward::ConvForward(const ConvParams& p, const ConstFloats& weights, const float* bias, CpuContext& ctx,
                          Layout src, Layout dst)
@@ -70,7 +122,7 @@ ConvForward::ConvForward(const ConvParams& p, const ConstFloats& weights, const 
     // Winograd (ctx.winograd) where oneDNN has it for the shapes; its kernels compute blocked.
     auto take_winograd = [&] {
         try {
-            pd = make_pd(dnnl_md(p.x, Layout::kBlocked16, in_type), dnnl_md(p.y, Layout::kBlocked16),
+            pd = make_pd(dnnl_md(p.x, Layout::kBlocked, in_type), dnnl_md(p.y, Layout::kBlocked),
                          dnnl::algorithm::convolution_winograd);
             return true;
         } catch (const dnnl::error&) {
@@ -82,11 +134,32 @@ ConvForward::ConvForward(const ConvParams& p, const ConstFloats& weights, const 
         winograd_ = true;
     } else if (b == ConvBlocking::kLast) {
         const md last = dnnl_md(p.y, Layout::kChannelsLast);
-        if (!(blockable(p.x) && take_unless_ref(dnnl_md(p.x, Layout::kBlocked16, in_type), last)))
+        if (!(blockable(p.x) && take_unless_ref(dnnl_md(p.x, Layout::kBlocked, in_type), last)))
             take_unless_ref(src_any, last);
     } else if (b != ConvBlocking::kNone) {
-        take_unless_ref(b == ConvBlocking::kBoth ? dnnl_md(p.x, Layout::kBlocked16, in_type) : src_any,
-                        dnnl_md(p.y, Layout::kBlocked16));
+        take_unless_ref(b == ConvBlocking::kBoth ? dnnl_md(p.x, Layout::kBlocked, in_type) : src_any,
+                        dnnl_md(p.y, Layout::kBlocked));
+    }
+    // oneDNN 2.6 has no blocked or channels-last kernel below AVX-512 for a padded 1 × 1 convolution
+    // (SqueezeNet's last layer), only its GEMM on plain layouts: such a convolution runs unpadded
+    // into the shared scratchpad, and the padding is pasted around it (the bias there).
+    const std::string impl = pd.impl_info_str();
+    if (pointwise_padded(p) && (impl.rfind("ref", 0) == 0 || impl.find("gemm") != std::string::npos)) {
+        ConvParams q = p;
+        for (int i = 0; i < nd; ++i) {
+            q.y[2 + i] = p.x[2 + i];
+            q.pad_begin[i] = q.pad_end[i] = 0;
+        }
+        inner_ = std::make_unique<ConvForward>(q, weights, bias, ctx, src, dst);
+        winograd_ = inner_->winograd_;
+        dst_layout_ = dst;
+        fill_.assign(static_cast<size_t>(p.y[1]), 0.f);
+        runtime_bias_ = p.has_bias && bias == nullptr;
+        if (bias) set_fill(bias);
+        inner_offset_ = (inner_->scratchpad_bytes() + 63) / 64 * 64;
+        inner_bytes_ = inner_offset_ + sizeof(float) * static_cast<size_t>(q.y.numel());
+        ctx.scratchpad.reserve(inner_bytes_);
+        return;
     }
     prim_ = dnnl::convolution_forward(pd);
 
@@ -120,11 +193,27 @@ ConvBlocking ConvForward::blocking(const ConvParams& p) {
     if (!blockable(p.y)) return g == 1 && channels_last_able(p.y) ? ConvBlocking::kLast : ConvBlocking::kNone;
     if (!blockable(p.x)) return g == 1 ? ConvBlocking::kDst : ConvBlocking::kNone;  // a first layer
     if (g == 1 || (g == c && g == oc)) return ConvBlocking::kBoth;                  // dense or depthwise
-    const bool whole = c % g == 0 && oc % g == 0 && (c / g) % kChannelBlock == 0 && (oc / g) % kChannelBlock == 0;
+    const bool whole = c % g == 0 && oc % g == 0 && (c / g) % channel_block() == 0 && (oc / g) % channel_block() == 0;
     return whole ? ConvBlocking::kBoth : ConvBlocking::kNone;
 }
 
+void ConvForward::set_fill(const float* bias) {
+    for (size_t c = 0; c < fill_.size(); ++c) fill_[c] = p_.relu ? std::max(bias[c], 0.f) : bias[c];
+}
+
 void ConvForward::run(const float* x, float* y, const float* runtime_bias) {
+    if (inner_) {
+        if (runtime_bias_) {
+            PDA_CHECK(runtime_bias != nullptr, "conv: bias expected at run time");
+            set_fill(runtime_bias);
+        }
+        // The inner convolution's scratchpad first, then its output: bound at each run, as the
+        // shared buffer may have grown since.
+        float* t = reinterpret_cast<float*>(static_cast<char*>(ctx_.scratchpad.data()) + inner_offset_);
+        inner_->run(x, t, runtime_bias);
+        paste_padded(t, y, inner_->p_.y, p_.y, p_.pad_begin, dst_layout_, fill_.data());
+        return;
+    }
     if (runtime_bias_) {
         PDA_CHECK(runtime_bias != nullptr, "conv: bias expected at run time");
         bias_.set_data_handle(const_cast<float*>(runtime_bias));

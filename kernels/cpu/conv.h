@@ -6,7 +6,9 @@
 
 #include <array>
 #include <dnnl.hpp>
+#include <memory>
 #include <unordered_map>
+#include <vector>
 
 #include "kernels/conv_params.h"
 #include "kernels/cpu/context.h"
@@ -35,7 +37,7 @@ class ConvForward {
     // no groups); it is taken where oneDNN has one for the shapes.
     static bool winograd_shape(const ConvParams& p);
     bool winograd() const { return winograd_; }
-    size_t scratchpad_bytes() const { return scratch_.bytes(); }
+    size_t scratchpad_bytes() const { return inner_ ? inner_bytes_ : scratch_.bytes(); }
 
   private:
     ConvParams p_;
@@ -48,6 +50,14 @@ class ConvForward {
     std::unordered_map<int, dnnl::memory> args_;  // built once; handles are updated in place
     bool runtime_bias_ = false;
     bool winograd_ = false;
+    // A padded 1 × 1 convolution without a fast kernel for its padding: the unpadded one, whose
+    // output lies in the shared scratchpad after its own scratchpad (inner_offset_), pasted into y
+    // inside fill_ (per channel: the bias, after the ReLU).
+    void set_fill(const float* bias);
+    std::unique_ptr<ConvForward> inner_;
+    Layout dst_layout_ = Layout::kPlain;
+    std::vector<float> fill_;
+    size_t inner_offset_ = 0, inner_bytes_ = 0;
 };
 
 }  // namespace pda

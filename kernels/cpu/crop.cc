@@ -7,8 +7,8 @@
 namespace pda::cpu {
 namespace {
 
-// One row (z, y) of a tile for maps whose elements are vectors of v floats (v = 1: plain maps; v = 16:
-// one block of 16 channels of oneDNN's blocked layout, the channels innermost), with whole-row copies
+// One row (z, y) of a tile for maps whose elements are vectors of v floats (v = 1: plain maps; v = 16 or
+// 8: one block of channels of oneDNN's blocked layout, the channels innermost), with whole-row copies
 // where the row lies inside the map: the clean segment, then the crop's overlap over it (or the crop
 // alone where it covers the segment). Element for element crop_gather_row's choice; at the map's
 // borders (padding) the element rule itself. clean: the (d, h, w) map, crop: the (cd, ch, cw) crop at

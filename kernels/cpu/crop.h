@@ -13,8 +13,9 @@
 namespace pda::cpu {
 
 // dst (B, C, td, th, tw) = each image's tile of s; win: each image's window.
-// v = 16: source, clean map and tile in oneDNN's blocked layout (B, C/16, td, th, tw, 16) (C a multiple
-// of 16); v = C: channels last (B, td, th, tw, C); the same values as the plain gather in that layout.
+// v = B (channel_block()): source, clean map and tile in oneDNN's blocked layout (B, C/B, td, th, tw, B)
+// (C a multiple of B); v = C: channels last (B, td, th, tw, C); the same values as the plain gather in
+// that layout.
 void crop_gather(float* dst, const CropTile& t, const CropSource& s, const CropWindows& win, int64_t v = 1);
 
 // dst (B, n) = clean (n) for every image.

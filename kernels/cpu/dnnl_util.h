@@ -37,18 +37,29 @@ inline dnnl::memory::desc dnnl_plain_md(const Shape& s) {
 }
 
 // How an activation (N, C, spatial...) lies in memory: plain row-major; oneDNN's blocked layout
-// nC(spatial)16c (aBc16b, aBcd16b, aBcde16b: channels in blocks of 16, the block innermost), the
-// layout its AVX-512 convolutions compute in, so that a chain of convolutions, pools and concats
-// runs without a reorder between them; or channels last N(spatial)C (acb, acdb, acdeb), the layout of
-// its brgconv kernels for channels that are no whole blocks (a last layer's 1000 classes), which a
-// global pool reads as it lies. Blocked only where C is a multiple of 16 (no padding): every layout
-// holds the same number of floats as plain, so one memory plan serves all.
-enum class Layout { kPlain, kBlocked16, kChannelsLast };
+// nC(spatial)Bc (channels in blocks of B = channel_block(), the block innermost: aBcd16b with AVX-512,
+// aBcd8b with AVX2 or less), the layout its convolutions and pools compute in on this CPU, so that a
+// chain of convolutions, pools and concats runs without a reorder between them; or channels last
+// N(spatial)C (acb, acdb, acdeb), the layout of its brgconv kernels for channels that are no whole
+// blocks (a last layer's 1000 classes), which a global pool reads as it lies. Blocked only where C is
+// a multiple of B (no padding): every layout holds the same number of floats as plain, so one memory
+// plan serves all.
+enum class Layout { kPlain, kBlocked, kChannelsLast };
 
-constexpr int64_t kChannelBlock = 16;
+// The channels of one block of the blocked layout: the vector width, in floats, of the instruction
+// set oneDNN runs here (16 with AVX-512, 8 below; ONEDNN_MAX_CPU_ISA lowers it). With any other
+// block oneDNN has only its reference kernels (several times slower) and reorders around each op.
+inline bool cpu_has_avx512() {
+    const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa()), avx512 = unsigned{dnnl_cpu_isa_avx512_core};
+    return (isa & avx512) == avx512;  // the ISA values are sets of feature bits
+}
+inline int64_t channel_block() {
+    static const int64_t b = cpu_has_avx512() ? 16 : 8;
+    return b;
+}
 
 // Whether a value of shape s can lie in the blocked layout.
-inline bool blockable(const Shape& s) { return s.rank >= 3 && s.rank <= 5 && s[1] % kChannelBlock == 0; }
+inline bool blockable(const Shape& s) { return s.rank >= 3 && s.rank <= 5 && s[1] % channel_block() == 0; }
 // Whether a value of shape s can lie channels last.
 inline bool channels_last_able(const Shape& s) { return s.rank >= 3 && s.rank <= 5; }
 
@@ -62,8 +73,9 @@ inline dnnl::memory::desc dnnl_md(const Shape& s, Layout layout,
         return {dnnl_dims(s), type, last[s.rank - 3]};
     }
     if (!blockable(s)) fail_internal("blocked layout for shape " + s.str());
-    static const tag blocked[] = {tag::aBc16b, tag::aBcd16b, tag::aBcde16b};
-    return {dnnl_dims(s), type, blocked[s.rank - 3]};
+    static const tag blocked16[] = {tag::aBc16b, tag::aBcd16b, tag::aBcde16b};
+    static const tag blocked8[] = {tag::aBc8b, tag::aBcd8b, tag::aBcde8b};
+    return {dnnl_dims(s), type, (channel_block() == 16 ? blocked16 : blocked8)[s.rank - 3]};
 }
 
 // An argument the caller passes in its own layout (plain or blocked); when the primitive

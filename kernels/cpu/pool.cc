@@ -68,7 +68,7 @@ PoolForward::PoolForward(const PoolParams& p, CpuContext& ctx, Layout src, Layou
     // from it), so that a value pools to the same bits in every layout: oneDNN's blocked layout for
     // channels in whole blocks, else channels last (in plain layout oneDNN 2.6 pools with its
     // reference kernel, several times slower).
-    const Layout kernel_layout = blockable(p.x) ? Layout::kBlocked16 : Layout::kChannelsLast;
+    const Layout kernel_layout = blockable(p.x) ? Layout::kBlocked : Layout::kChannelsLast;
     dnnl::pooling_v2_forward::desc d(dnnl::prop_kind::forward_inference, alg, dnnl_md(p.x, kernel_layout),
                                      dnnl_md(p.y, kernel_layout), strides, kernel, dil, pl, pr);
     dnnl::pooling_v2_forward::primitive_desc pd(d, dnnl_user_scratchpad_attr(), ctx.engine);
@@ -152,23 +152,25 @@ void PoolForward::run_plain(const float* x, float* y) const {
 void global_pool_forward(PoolKind kind, ConstTensorView x, TensorView y, Layout x_layout) {
     const int64_t planes = x.shape[0] * x.shape[1];
     const int64_t size = planes > 0 ? x.numel() / planes : 0;
-    if (x_layout == Layout::kBlocked16) {
-        // x: (N, C/16, spatial, 16): each block of 16 channels reduced over its spatial rows, 16
-        // lanes at a time, in the plain path's order (the same float result per channel).
-        constexpr int64_t kB = kChannelBlock;
-        const int64_t blocks = planes / kB;
+    if (x_layout == Layout::kBlocked) {
+        // x: (N, C/B, spatial, B): each block of B channels reduced over its spatial rows, B lanes at
+        // a time, in the plain path's order (the same float result per channel).
+        const int64_t b = channel_block(), blocks = planes / b;
 #pragma omp parallel for
         for (int64_t blk = 0; blk < blocks; ++blk) {
-            const float* xb = x.data + blk * size * kB;
-            float* yb = y.data + blk * kB;
-            reduce_lanes<kB>(kind, xb, kB, size, kB, yb);
+            const float* xb = x.data + blk * size * b;
+            float* yb = y.data + blk * b;
+            if (b == 16)
+                reduce_lanes<16>(kind, xb, 16, size, 16, yb);
+            else
+                reduce_lanes<8>(kind, xb, 8, size, 8, yb);
         }
         return;
     }
     if (x_layout == Layout::kChannelsLast) {
         // x: (N, spatial, C): each image's channels, 16 at a time, reduced over its spatial positions
         // in the plain path's order (the same float result per channel); the last group may be short.
-        constexpr int64_t kB = kChannelBlock;
+        constexpr int64_t kB = 16;
         const int64_t n_img = x.shape[0], c = x.shape[1], groups = (c + kB - 1) / kB;
 #pragma omp parallel for
         for (int64_t ng = 0; ng < n_img * groups; ++ng) {
