@@ -194,6 +194,9 @@ void check_options(const ModelOptions& opt) {
     if (!device.is_cuda() && opt.precision == Precision::kBf16 && !cpu_bf16_supported())
         fail_input("--precision bf16 on the CPU needs AVX-512-BF16 or AMX, which this CPU lacks (--device " +
                    opt.device.str() + " runs on the CPU here)");
+    if (!device.is_cuda() && opt.precision == Precision::kWinograd && !cpu_winograd_supported())
+        fail_input("--precision winograd on the CPU needs AVX-512, which this CPU lacks (--device " + opt.device.str() +
+                   " runs on the CPU here)");
     if (!device.is_cuda() && (opt.precision == Precision::kTf32 || opt.precision == Precision::kFp16))
         fail_input(std::string("--precision ") + precision_name(opt.precision) +
                    " needs a CUDA device; the CPU backend computes in fp32, bf16 or winograd (--device " +

@@ -76,6 +76,7 @@ void register_all() {
     for (const auto& [name, spec] : nets) {
         for (Variant v : {Variant::kBlocked, Variant::kPlain, Variant::kBf16, Variant::kWinograd}) {
             if (v == Variant::kBf16 && !pda::cpu_has_bf16()) continue;
+            if (v == Variant::kWinograd && !pda::cpu_has_winograd()) continue;
             const std::string family = v == Variant::kBlocked ? "forward/"
                                        : v == Variant::kPlain ? "forward_plain/"
                                        : v == Variant::kBf16  ? "forward_bf16/"

@@ -27,6 +27,8 @@ class Backend {
 std::unique_ptr<Backend> make_cpu_backend(int threads, Precision precision = Precision::kFp32);
 // Whether this CPU runs bf16 convolutions natively (AVX-512-BF16 or AMX): --precision bf16 there.
 bool cpu_bf16_supported();
+// Whether --precision winograd runs on this CPU (oneDNN's Winograd kernels need AVX-512).
+bool cpu_winograd_supported();
 // GPU `device` at `precision`; engine/cuda/device.cc (throws in builds without the backend).
 std::unique_ptr<Backend> make_cuda_backend(int device, Precision precision);
 

@@ -266,7 +266,10 @@ TEST(PublicApi, OptionsAreRefusedBeforeAnyWork) {
     else
         expect_input([&] { pda::check_options(mo); }, "needs AVX-512-BF16 or AMX");
     mo.precision = pda::Precision::kWinograd;
-    EXPECT_NO_THROW(pda::check_options(mo));
+    if (pda::cpu_winograd_supported())
+        EXPECT_NO_THROW(pda::check_options(mo));
+    else
+        expect_input([&] { pda::check_options(mo); }, "needs AVX-512");
     EXPECT_EQ(pda::parse_precision("winograd"), pda::Precision::kWinograd);
     expect_input([] { pda::parse_precision("fp64"); }, "fp32, tf32, fp16, bf16 or winograd");
     expect_input([&] { pda::list_images((f.dir / "nothing").string()); }, "no such directory");
@@ -331,6 +334,7 @@ TEST(PublicApi, CpuBf16MapsStayCloseToFp32) {
 // equal fp32's to rounding, full and incremental alike, and differ from them, so Winograd did run.
 TEST(PublicApi, CpuWinogradMapsEqualFp32ToRounding) {
     PDA_SKIP_WITHOUT_SHARED();
+    if (!pda::cpu_winograd_supported()) GTEST_SKIP() << "skipped: oneDNN's Winograd kernels need AVX-512";
     const std::string model = pda::test::shared_dir() + "/models/squeezenet1.1-caffe.onnx";
     const std::string image = pda::test::shared_dir() + "/images/cat.png";
     pda::ExplainerOptions opt = coarse_occlusion();

@@ -18,6 +18,9 @@
 namespace pda {
 namespace {
 
+#define SKIP_WITHOUT_WINOGRAD() \
+    if (!cpu_has_winograd()) GTEST_SKIP() << "skipped: oneDNN's Winograd kernels need AVX-512"
+
 Tensor random_tensor(const Shape& s, uint32_t seed, float lo = -1.f, float hi = 1.f) {
     std::mt19937 rng(seed);
     return incremental_test::random_tensor(s, rng, lo, hi);
@@ -57,6 +60,7 @@ Graph quarter_width(const std::string& name, int64_t classes, uint64_t seed = 0)
 }
 
 TEST(Winograd, TakenForThreeByThreeStrideOneOnly) {
+    SKIP_WITHOUT_WINOGRAD();
     CpuContext direct, wino;
     wino.winograd = true;
     const ConvParams p = conv_params(2, 32, 64, 20, 3, 1);
@@ -81,6 +85,7 @@ TEST(Winograd, TakenForThreeByThreeStrideOneOnly) {
 
 // Whole built-in networks (width 1/4) in Winograd against direct: the outputs agree to rounding.
 TEST(Winograd, BuiltinNetworksCloseToDirect) {
+    SKIP_WITHOUT_WINOGRAD();
     for (const std::string name : {"alexnet", "vgg16"}) {
         Graph g = quarter_width(name, 50);
         const int64_t side = name == "alexnet" ? 227 : 224;
@@ -104,6 +109,7 @@ TEST(Winograd, BuiltinNetworksCloseToDirect) {
 // Incremental execution in Winograd: a crop's tiles start elsewhere than the whole image's, so it
 // rounds differently; it equals full (Winograd too) to that rounding, on windows at every border.
 TEST(Winograd, IncrementalEqualsFullToRounding) {
+    SKIP_WITHOUT_WINOGRAD();
     Graph g = quarter_width("vgg16", 50, 4);
     CpuContext ctx;
     ctx.winograd = true;
@@ -131,6 +137,7 @@ TEST(Winograd, IncrementalEqualsFullToRounding) {
 // one (whose Winograd buffers are larger) computes what it computes alone, and so does the batch-8
 // one after it; the context's scratchpad is the larger program's need, not the sum.
 TEST(Winograd, ProgramsShareOneScratchpad) {
+    SKIP_WITHOUT_WINOGRAD();
     Graph g = quarter_width("vgg16", 20);
     const Shape one{1, 3, 224, 224}, eight{8, 3, 224, 224};
     const Tensor x1 = random_tensor(one, 1, -50.f, 50.f), x8 = random_tensor(eight, 2, -50.f, 50.f);

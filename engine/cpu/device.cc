@@ -167,6 +167,7 @@ class CpuBackend final : public Backend {
 }  // namespace
 
 bool cpu_bf16_supported() { return cpu_has_bf16(); }
+bool cpu_winograd_supported() { return cpu_has_winograd(); }
 
 std::unique_ptr<Backend> make_cpu_backend(int threads, Precision precision) {
     if (precision == Precision::kTf32 || precision == Precision::kFp16)

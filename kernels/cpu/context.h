@@ -8,6 +8,7 @@
 #include <mutex>
 #include <vector>
 
+#include "kernels/cpu/dnnl_util.h"
 #include "kernels/tensor.h"
 
 namespace pda {
@@ -102,6 +103,9 @@ struct CpuContext {
     SharedScratchpad scratchpad;
     std::shared_ptr<PackedWeights> packed = std::make_shared<PackedWeights>();
 };
+
+// Whether oneDNN 2.6 has its Winograd convolutions here: AVX-512 only.
+inline bool cpu_has_winograd() { return cpu_has_avx512(); }
 
 // Whether oneDNN runs bf16 convolutions natively here (AVX-512-BF16 or AMX), not emulated.
 inline bool cpu_has_bf16() {
