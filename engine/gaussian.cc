@@ -309,12 +309,17 @@ void fit_moments(const PatchSource& src, const std::vector<int64_t>& chosen, int
 #pragma omp parallel for
         for (int64_t r = 0; r < nb; ++r) src.gather(chosen[t0 + r], mean.data(), x.data() + r * d);
         // Only the lower triangle is needed: row panel [i0, i0 + rows) against columns [0, i0 + rows).
-        for (int64_t i0 = 0; i0 < d; i0 += kFitPanel) {
-            const int64_t rows = std::min(kFitPanel, d - i0);
-            auto st = dnnl::sgemm('T', 'N', rows, i0 + rows, nb, 1.0f, x.data() + i0, d, x.data(), d, 0.0f,
-                                  g.data() + i0 * d, d);
-            if (st != dnnl::status::success) fail_internal("Gaussian fit: oneDNN sgemm failed");
+        // One GEMM per thread at a time: a GEMM split over threads may split its sum over the patches
+        // (oneDNN 2.6 does below AVX-512), and the fit would then depend on the thread count.
+        const int64_t panels = (d + kFitPanel - 1) / kFitPanel;
+        bool failed = false;
+#pragma omp parallel for schedule(dynamic) reduction(|| : failed)
+        for (int64_t pi = 0; pi < panels; ++pi) {
+            const int64_t i0 = pi * kFitPanel, rows = std::min(kFitPanel, d - i0);
+            failed = failed || dnnl::sgemm('T', 'N', rows, i0 + rows, nb, 1.0f, x.data() + i0, d, x.data(), d, 0.0f,
+                                           g.data() + i0 * d, d) != dnnl::status::success;
         }
+        if (failed) fail_internal("Gaussian fit: oneDNN sgemm failed");
 #pragma omp parallel for
         for (int64_t i = 0; i < d; ++i)
             for (int64_t j = 0; j <= i; ++j) acc[i * d + j] += g[i * d + j];

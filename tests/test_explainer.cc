@@ -313,7 +313,7 @@ TEST(ExplainerClosedForm, MarginalVolumeDrawnPerWindow) {
         return reps;
     });
     const double d = max_abs_diff(e.relevance, r.we);
-    EXPECT_LT(d, 1e-6);
+    EXPECT_LT(d, 5e-6);  // float sums over 60 inputs in the GEMM kernel's order (7e-7 to 1.1e-6 seen)
     std::printf("closed form, marginal, volume: max |WE − ref| = %.2e\n", d);
 }
 

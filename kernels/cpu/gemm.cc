@@ -14,7 +14,13 @@ GemmForward::GemmForward(const GemmParams& p, const ConstFloats& b_const, const 
     using md = dnnl::memory::desc;
     using dt = dnnl::memory::data_type;
     using tag = dnnl::memory::format_tag;
-    const int64_t m = p.m, k = p.k, n = p.n;
+    // Below AVX-512, oneDNN 2.6's GEMM computes a row with another kernel (another order of its sum)
+    // when the row falls in the tail of M beyond a multiple of 16, so that an image's outputs would
+    // depend on its place in the batch and on the batch size. There the product runs on M padded to
+    // a multiple of 16 (zero rows), in the shared scratchpad: every row then sums alike (measured
+    // for K up to 9216; ExplainerInvariance.BatchSizeAndThreads).
+    rows_ = !cpu_has_avx512() && !p.trans_a ? (p.m + kRowBlock - 1) / kRowBlock * kRowBlock : p.m;
+    const int64_t m = rows_, k = p.k, n = p.n;
     md a_plain({m, k}, dt::f32, p.trans_a ? tag::ba : tag::ab);
     md b_plain({k, n}, dt::f32, p.trans_b ? tag::ba : tag::ab);
     md y_plain({m, n}, dt::f32, tag::ab);
@@ -29,7 +35,7 @@ GemmForward::GemmForward(const GemmParams& p, const ConstFloats& b_const, const 
         PDA_CHECK(p.c.rank <= 2, "gemm C " + p.c.str());
         c_rows_ = p.c.rank == 2 ? p.c[0] : 1;
         c_cols_ = p.c.at(-1);
-        PDA_CHECK((c_rows_ == 1 || c_rows_ == m) && (c_cols_ == 1 || c_cols_ == n), "gemm C " + p.c.str());
+        PDA_CHECK((c_rows_ == 1 || c_rows_ == p.m) && (c_cols_ == 1 || c_cols_ == n), "gemm C " + p.c.str());
         // A constant row vector becomes oneDNN's bias, added after the (alpha-folded) product.
         c_fused_ = c_const && c_rows_ == 1 && (b_packed_ || p.alpha == 1.f);
         post_ = !c_fused_;
@@ -69,6 +75,12 @@ GemmForward::GemmForward(const GemmParams& p, const ConstFloats& b_const, const 
     PDA_CHECK(pd.dst_desc() == y_plain, "gemm: oneDNN chose a blocked output");
     dst_ = dnnl::memory(y_plain, ctx.engine, DNNL_MEMORY_NONE);
     scratch_.init(pd.scratchpad_desc(), ctx.scratchpad, ctx.engine);
+    if (rows_ != p.m) {  // [oneDNN's scratchpad | A padded | Y padded]
+        a_at_ = (scratch_.bytes() + 63) / 64 * 64;
+        y_at_ = a_at_ + (sizeof(float) * static_cast<size_t>(m * k) + 63) / 64 * 64;
+        padded_bytes_ = y_at_ + sizeof(float) * static_cast<size_t>(m * n);
+        ctx.scratchpad.reserve(padded_bytes_);
+    }
     args_ = {{DNNL_ARG_SRC, src_.mem()},
              {DNNL_ARG_WEIGHTS, weights_},
              {DNNL_ARG_DST, dst_},
@@ -76,13 +88,26 @@ GemmForward::GemmForward(const GemmParams& p, const ConstFloats& b_const, const 
     if (c_fused_) args_.emplace(DNNL_ARG_BIAS, bias_);
 }
 
+size_t GemmForward::scratchpad_bytes() const { return rows_ != p_.m ? padded_bytes_ : scratch_.bytes(); }
+
 void GemmForward::run(const float* a, const float* b, const float* c, float* y) {
+    const int64_t m = p_.m, k = p_.k, n = p_.n;
+    float* y_pad = nullptr;
+    if (rows_ != m) {
+        char* base = static_cast<char*>(ctx_.scratchpad.data());
+        float* a_pad = reinterpret_cast<float*>(base + a_at_);
+        y_pad = reinterpret_cast<float*>(base + y_at_);
+        std::copy(a, a + m * k, a_pad);
+        std::fill(a_pad + m * k, a_pad + rows_ * k, 0.f);
+        a = a_pad;
+    }
     src_.prepare(a, ctx_.stream);
     if (!b_packed_) weights_.set_data_handle(const_cast<float*>(b));
-    dst_.set_data_handle(y);
+    dst_.set_data_handle(y_pad ? y_pad : y);
     scratch_.bind();
     prim_.execute(ctx_.stream, args_);
     ctx_.stream.wait();
+    if (y_pad) std::copy(y_pad, y_pad + m * n, y);
     if (post_) add_c(c, y);
 }
 

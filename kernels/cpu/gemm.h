@@ -29,15 +29,19 @@ class GemmForward {
     // b_const / c_const: the operand when it is constant (read once here), else null and given to run().
     GemmForward(const GemmParams& p, const ConstFloats& b_const, const float* c_const, CpuContext& ctx);
     void run(const float* a, const float* b, const float* c, float* y);
-    size_t scratchpad_bytes() const { return scratch_.bytes(); }
+    size_t scratchpad_bytes() const;
 
   private:
     void add_c(const float* c, float* y) const;
 
+    static constexpr int64_t kRowBlock = 16;  // rows of oneDNN's AVX2 GEMM kernel
+
     GemmParams p_;
     CpuContext& ctx_;
     bool b_packed_ = false, c_fused_ = false, post_ = false;
-    int64_t c_rows_ = 1, c_cols_ = 1;  // C as (1|M, 1|N)
+    int64_t c_rows_ = 1, c_cols_ = 1;                // C as (1|M, 1|N)
+    int64_t rows_ = 0;                               // M as the product runs it: padded (kRowBlock) below AVX-512
+    size_t a_at_ = 0, y_at_ = 0, padded_bytes_ = 0;  // padded A and Y in the shared scratchpad
     dnnl::matmul prim_;
     DnnlPlainInput src_;
     dnnl::memory weights_, bias_, dst_;
