@@ -140,9 +140,9 @@ ConvForward::ConvForward(const ConvParams& p, const ConstFloats& weights, const 
         take_unless_ref(b == ConvBlocking::kBoth ? dnnl_md(p.x, Layout::kBlocked, in_type) : src_any,
                         dnnl_md(p.y, Layout::kBlocked));
     }
-    // oneDNN 2.6 has no blocked or channels-last kernel below AVX-512 for a padded 1 × 1 convolution
-    // (SqueezeNet's last layer), only its GEMM on plain layouts: such a convolution runs unpadded
-    // into the shared scratchpad, and the padding is pasted around it (the bias there).
+    // A padded 1 × 1 convolution for which oneDNN 2.6 has only its GEMM on plain layouts or its
+    // reference kernel (below AVX-512: SqueezeNet's last layer) runs unpadded into the shared
+    // scratchpad, and the padding is pasted around it (the bias there).
     const std::string impl = pd.impl_info_str();
     if (pointwise_padded(p) && (impl.rfind("ref", 0) == 0 || impl.find("gemm") != std::string::npos)) {
         ConvParams q = p;
