@@ -151,7 +151,6 @@ ConvForward::ConvForward(const ConvParams& p, const ConstFloats& weights, const 
             q.pad_begin[i] = q.pad_end[i] = 0;
         }
         inner_ = std::make_unique<ConvForward>(q, weights, bias, ctx, src, dst);
-        winograd_ = inner_->winograd_;
         dst_layout_ = dst;
         fill_.assign(static_cast<size_t>(p.y[1]), 0.f);
         runtime_bias_ = p.has_bias && bias == nullptr;

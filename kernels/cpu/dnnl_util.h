@@ -46,13 +46,14 @@ inline dnnl::memory::desc dnnl_plain_md(const Shape& s) {
 // plan serves all.
 enum class Layout { kPlain, kBlocked, kChannelsLast };
 
-// The channels of one block of the blocked layout: the vector width, in floats, of the instruction
-// set oneDNN runs here (16 with AVX-512, 8 below; ONEDNN_MAX_CPU_ISA lowers it). With any other
-// block oneDNN has only its reference kernels (several times slower) and reorders around each op.
+// Whether oneDNN runs its AVX-512 kernels here (ONEDNN_MAX_CPU_ISA can lower what it runs).
 inline bool cpu_has_avx512() {
     const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa()), avx512 = unsigned{dnnl_cpu_isa_avx512_core};
     return (isa & avx512) == avx512;  // the ISA values are sets of feature bits
 }
+// The channels of one block of the blocked layout: the vector width, in floats, of the instruction
+// set oneDNN runs here (16 with AVX-512, 8 below). With any other block oneDNN has only its
+// reference kernels (several times slower) and reorders around each op.
 inline int64_t channel_block() {
     static const int64_t b = cpu_has_avx512() ? 16 : 8;
     return b;
