@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the libFuzzer targets of fuzz/ for SECONDS each, one after the other:
+# Runs the libFuzzer targets of fuzz/ for SECONDS each, JOBS of them at a time:
 #   scripts/fuzz.sh SECONDS [TARGET...]     (default: every target; `make fuzz-smoke` is 30 s of each)
 # Builds build-fuzz first if needed (clang, ASan + UBSan, CUDA off). Each target fuzzes a work corpus
 # build-fuzz/work/<target>/ that starts as a copy of fuzz/corpus/<target>/ (the repository's seeds are
@@ -7,7 +7,8 @@
 # stopped; PDA_FUZZ_FRESH=1 starts again from the seeds. Any crash, sanitizer report, leak, timeout
 # (10 s), memory use over 2 GB or exception other than pda's input error is a finding: its input is
 # saved under build-fuzz/findings/<target>/ and the script exits 1 after the summary.
-# Environment: BUILD_FUZZ (build folder, default build-fuzz), JOBS (build jobs, default nproc).
+# Environment: BUILD_FUZZ (build folder, default build-fuzz), JOBS (build jobs and targets fuzzed at once,
+# default nproc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,7 +35,7 @@ if [ ! -f "$build/build.ninja" ]; then
     # Warnings stay warnings here: under coverage instrumentation clang cannot vectorise the
     # `omp simd` loops and says so (-Wpass-failed); the Release build keeps -Werror in CI.
     CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
+        -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
         -DPDA_FUZZ=ON -DPDA_WERROR=OFF -DPDA_WITH_CUDA=OFF -DPDA_BUILD_TESTS=OFF -DPDA_BUILD_BENCH=OFF >/dev/null
 fi
 cmake --build "$build" -j "$jobs" --target "${targets[@]}"
@@ -57,18 +58,15 @@ dict() {
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-summary=()
-status=0
-for t in "${targets[@]}"; do
-    work="$build/work/$t"
-    findings="$build/findings/$t"
+# One target: fuzz it, then write its summary line to $build/work/<target>.summary and its verdict
+# (0 clean, 1 a finding) to $build/work/<target>.status.
+fuzz_one() {
+    local t=$1 work="$build/work/$1" findings="$build/findings/$1" log="$build/work/$1.log"
     [ "${PDA_FUZZ_FRESH:-0}" = 1 ] && rm -rf "$work"
     mkdir -p "$work" "$findings"
     cp -n fuzz/corpus/"$t"/* "$work"/ 2>/dev/null || true
+    local before rc=0 execs rate corpus new status=0
     before=$(find "$findings" -type f | wc -l)
-    log="$build/work/$t.log"
-    echo "fuzz: $t for ${seconds} s (log $log)"
-    rc=0
     "$build/fuzz/$t" "$work" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len="$(max_len "$t")" \
         -dict="$(dict "$t")" -artifact_prefix="$findings/" -print_final_stats=1 -close_fd_mask=1 >"$log" 2>&1 ||
         rc=$?
@@ -78,11 +76,35 @@ for t in "${targets[@]}"; do
     new=$(($(find "$findings" -type f | wc -l) - before))
     if [ "$rc" -ne 0 ] || [ "$new" -ne 0 ]; then
         status=1
-        echo "fuzz: $t FINDING (exit $rc); the report:" >&2
-        grep -E "ERROR|SUMMARY|fuzz finding|runtime error|Test unit written" "$log" | head -20 >&2 || tail -30 "$log" >&2
+        { echo "fuzz: $t FINDING (exit $rc); the report:"
+          grep -E "ERROR|SUMMARY|fuzz finding|runtime error|Test unit written" "$log" | head -20 || tail -30 "$log"
+        } >&2
     fi
-    summary+=("$(printf '%-18s %6s s %12s execs %8s exec/s %6s corpus %3s findings' "$t" "$seconds" "${execs:-?}" \
-        "${rate:-?}" "$corpus" "$new")")
+    printf '%-18s %6s s %12s execs %8s exec/s %6s corpus %3s findings\n' "$t" "$seconds" "${execs:-?}" "${rate:-?}" \
+        "$corpus" "$new" >"$build/work/$t.summary"
+    echo "$status" >"$build/work/$t.status"
+}
+
+# Side by side, at most $jobs at once: each target is one single-threaded process.
+mkdir -p "$build/work"
+running=0
+for t in "${targets[@]}"; do
+    rm -f "$build/work/$t.summary" "$build/work/$t.status"
+    echo "fuzz: $t for ${seconds} s (log $build/work/$t.log)"
+    fuzz_one "$t" &
+    running=$((running + 1))
+    if [ "$running" -ge "$jobs" ]; then
+        wait -n || true
+        running=$((running - 1))
+    fi
+done
+wait || true
+summary=()
+status=0
+for t in "${targets[@]}"; do
+    # A target whose run left no verdict (the script itself failed) counts as a finding.
+    if [ "$(cat "$build/work/$t.status" 2>/dev/null)" != 0 ]; then status=1; fi
+    summary+=("$(cat "$build/work/$t.summary" 2>/dev/null || echo "$t: no result")")
 done
 echo "fuzz summary:"
 printf '  %s\n' "${summary[@]}"

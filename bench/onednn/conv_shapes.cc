@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
         {"squeezenet fire9 expand3x3 64>256", 64, 64, 256, 14, 3, 1, 1, false},
         {"squeezenet conv10 512>1000 1x1 p1", 64, 512, 1000, 14, 1, 1, 1, false},
         {"squeezenet conv10 batch 1", 1, 512, 1000, 14, 1, 1, 1, false},
+        {"alexnet conv1 3>64 k11 s4 (batch 16)", 16, 3, 64, 224, 11, 4, 2, true},
         {"alexnet conv2 64>192 k5", 64, 64, 192, 27, 5, 1, 2, false},
         {"alexnet conv3 192>384 k3", 64, 192, 384, 13, 3, 1, 1, false},
         {"vgg16 conv3_2 256>256 k3", 16, 256, 256, 56, 3, 1, 1, false},
