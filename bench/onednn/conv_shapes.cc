@@ -1,8 +1,8 @@
-// Times the convolutions and pools that dominate pda's CPU forward passes (SqueezeNet 1.1, AlexNet,
-// VGG16) with one oneDNN, each primitive in the layouts it picks itself (format_tag::any) and ReLU
-// fused, so that two oneDNN versions can be compared kernel for kernel. Builds against oneDNN 2.x
-// (Debian 12's 2.6) and 3.x (PyPI's onednn-devel-cpu-gomp); scripts/bench-onednn.sh builds both and
-// runs them interleaved.
+// Times the convolutions, fully connected layers and pools that dominate pda's CPU forward passes
+// (SqueezeNet 1.1, AlexNet, VGG16) with one oneDNN, each primitive in the layouts it picks itself
+// (format_tag::any) and ReLU fused, so that two oneDNN versions can be compared kernel for kernel.
+// Builds against oneDNN 2.x (Debian 12's 2.6) and 3.x (PyPI's onednn-devel-cpu-gomp);
+// scripts/bench-onednn.sh builds both and runs them interleaved.
 // Prints one line per shape: name, implementation, median milliseconds per call, GFLOP/s.
 #include <algorithm>
 #include <chrono>
@@ -109,11 +109,49 @@ int main(int argc, char** argv) {
     }
     const PoolShape pools[] = {{"squeezenet pool1 3x3 s2", 64, 64, 113, 3, 2},
                                {"alexnet pool1 3x3 s2", 64, 64, 55, 3, 2}};
+    // Fully connected layers as pda runs them: a matmul of plain rows by weights packed in the
+    // layout the primitive picks, bias and ReLU fused.
+    struct FcShape {
+        const char* name;
+        int m, k, n;
+    };
+    const FcShape fcs[] = {{"alexnet fc6 9216>4096 (16 rows)", 16, 9216, 4096},
+                           {"alexnet fc6 9216>4096 (64 rows)", 64, 9216, 4096}};
+    for (const FcShape& f : fcs) {
+        const memory::desc a({f.m, f.k}, dt::f32, tag::ab), w_any({f.k, f.n}, dt::f32, tag::any);
+        const memory::desc bia({1, f.n}, dt::f32, tag::ab), y({f.m, f.n}, dt::f32, tag::ab);
+        post_ops po;
+        primitive_attr attr;
+#if DNNL_VERSION_MAJOR >= 3
+        po.append_eltwise(algorithm::eltwise_relu, 0.f, 0.f);
+        attr.set_post_ops(po);
+        const matmul::primitive_desc pd(eng, a, w_any, bia, y, attr);
+#else
+        po.append_eltwise(1.f, algorithm::eltwise_relu, 0.f, 0.f);
+        attr.set_post_ops(po);
+        const matmul::primitive_desc pd(matmul::desc(a, w_any, bia, y), attr, eng);
+#endif
+        memory am = filled(a, eng, 0.5f), wm = filled(pd.weights_desc(), eng, 0.01f), bm = filled(bia, eng, 0.1f),
+               ym = filled(y, eng, 0.f);
+        matmul mm(pd);
+        const double ms = median_ms(
+            s,
+            [&] {
+                mm.execute(s, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm}, {DNNL_ARG_DST, ym}});
+            },
+            seconds);
+        std::printf("%-40s %-28s %9.3f ms %8.1f GFLOP/s\n", f.name, pd.impl_info_str(), ms,
+                    2.0 * f.m * f.k * f.n / 1e9 / ms * 1e3);
+    }
+    // Pools read the blocked layout pda gives them: blocks of the vector width (16 floats with
+    // AVX-512, 8 below; oneDNN has only its reference pool for another block).
+    const unsigned isa = static_cast<unsigned>(get_effective_cpu_isa()), avx512 = dnnl_cpu_isa_avx512_core;
+    const tag blocked = (isa & avx512) == avx512 ? tag::nChw16c : tag::nChw8c;
     for (const PoolShape& p : pools) {
         const int oh = (p.ih - p.k + p.stride - 1) / p.stride + 1;  // ceil mode
         const int pad_r = (oh - 1) * p.stride + p.k - p.ih;
-        const memory::desc src({p.mb, p.c, p.ih, p.ih}, dt::f32, tag::nChw16c);
-        const memory::desc dst({p.mb, p.c, oh, oh}, dt::f32, tag::nChw16c);
+        const memory::desc src({p.mb, p.c, p.ih, p.ih}, dt::f32, blocked);
+        const memory::desc dst({p.mb, p.c, oh, oh}, dt::f32, blocked);
 #if DNNL_VERSION_MAJOR >= 3
         const pooling_forward::primitive_desc pd(eng, prop_kind::forward_inference, algorithm::pooling_max, src, dst,
                                                  {p.stride, p.stride}, {p.k, p.k}, {0, 0}, {0, 0}, {pad_r, pad_r});

@@ -59,6 +59,9 @@ struct Prediction {
     float probability = 0.f;
 };
 
+// A Model, and every Explainer made from it, is used by one thread at a time: their calls share the
+// engine's compiled programs and buffers. For parallel work load one Model per thread (what the
+// workers of run_job in pda/job.h do).
 class PDA_API Model {
   public:
     // MODEL is an .onnx path (sidecar <stem>.json beside it if present) or a built-in name
