@@ -162,6 +162,71 @@ TEST(Layouts, GlobalPoolsGiveTheSameBitsInBothLayouts) {
     }
 }
 
+// (N, C, spatial...) plain ↔ oneDNN's blocked layout (N, C/B, spatial..., B), B = channel_block().
+Tensor to_blocked(const Tensor& x, bool back = false) {
+    const Shape& s = x.shape();
+    const int64_t b = channel_block(), blocks = s[1] / b, sp = x.numel() / (s[0] * s[1]);
+    Tensor y(s);
+    for (int64_t n = 0; n < s[0]; ++n)
+        for (int64_t c = 0; c < s[1]; ++c)
+            for (int64_t i = 0; i < sp; ++i) {
+                const int64_t plain = (n * s[1] + c) * sp + i, blocked = ((n * blocks + c / b) * sp + i) * b + c % b;
+                y.data()[back ? plain : blocked] = x.data()[back ? blocked : plain];
+            }
+    return y;
+}
+
+TEST(Layouts, MaxPoolsGiveTheSameBitsBlocked) {
+    // Max pools from and to the blocked layout (the C++ kernel) against the same pools on plain
+    // values (oneDNN): pads, strides, dilation, the ceil-mode extension, 1-3 spatial axes, two blocks
+    // of channels. A window wholly in the padding has no maximum: that pool stays on oneDNN.
+    struct Case {
+        const char* name;
+        std::vector<int64_t> in, k, s, pb, pe, d;
+        bool ceil, cpp;
+    };
+    const Case cases[] = {
+        {"squeezenet 3x3 s2 ceil", {13, 13}, {3, 3}, {2, 2}, {0, 0}, {0, 0}, {1, 1}, true, true},
+        {"pads stride", {9, 10}, {3, 3}, {2, 2}, {1, 0}, {1, 1}, {1, 1}, false, true},
+        {"asymmetric", {12, 12}, {3, 3}, {2, 2}, {1, 1}, {0, 0}, {1, 1}, false, true},
+        {"ceil extension", {10, 8}, {3, 2}, {2, 3}, {1, 0}, {0, 0}, {1, 1}, true, true},
+        {"dilation", {11, 9}, {3, 2}, {1, 2}, {1, 1}, {1, 0}, {2, 3}, false, true},
+        {"1-d", {17}, {4}, {3}, {1}, {2}, {1}, false, true},
+        {"3-d ceil", {7, 6, 5}, {2, 3, 2}, {2, 2, 2}, {0, 1, 0}, {1, 0, 0}, {1, 1, 1}, true, true},
+        {"window in the padding", {1, 6}, {2, 2}, {1, 2}, {2, 0}, {2, 0}, {3, 1}, false, false},
+    };
+    CpuContext ctx;
+    for (const Case& t : cases) {
+        const int nd = static_cast<int>(t.in.size());
+        PoolParams p;
+        p.kind = PoolKind::kMax;
+        std::vector<int64_t> xs{2, 2 * channel_block()}, ys = xs;
+        for (int i = 0; i < nd; ++i) {
+            p.kernel[i] = t.k[i];
+            p.stride[i] = t.s[i];
+            p.pad_begin[i] = t.pb[i];
+            p.pad_end[i] = t.pe[i];
+            p.dilation[i] = t.d[i];
+            const int64_t span = t.in[i] + t.pb[i] + t.pe[i] - (t.k[i] - 1) * t.d[i] - 1;
+            int64_t out = (t.ceil ? (span + t.s[i] - 1) / t.s[i] : span / t.s[i]) + 1;
+            if (t.ceil && (out - 1) * t.s[i] >= t.in[i] + t.pb[i]) --out;  // the last window starts inside
+            xs.push_back(t.in[i]);
+            ys.push_back(out);
+        }
+        p.x = Shape(xs);
+        p.y = Shape(ys);
+        const Tensor x = random_tensor(p.x, 31);
+        Tensor plain(p.y), blocked(p.y);
+        PoolForward(p, ctx).run(x.data(), plain.data());
+        PoolForward pb(p, ctx, Layout::kBlocked, Layout::kBlocked);
+        EXPECT_EQ(pb.blocked_max(), t.cpp) << t.name;
+        const Tensor xb = to_blocked(x);
+        pb.run(xb.data(), blocked.data());
+        const Tensor back = to_blocked(blocked, true);
+        for (int64_t i = 0; i < plain.numel(); ++i) ASSERT_EQ(plain.data()[i], back.data()[i]) << t.name << " at " << i;
+    }
+}
+
 TEST(Layouts, GlobalPoolsGiveTheSameBitsChannelsLast) {
     // (2, 20, 5, 3) plain and the same values channels last (2, 5, 3, 20): a group of 16 channels and
     // a short one of 4.

@@ -1,9 +1,11 @@
-// Pooling kernels: oneDNN pooling_v2 (dilation) for max and average, plain C++ for averages that
-// oneDNN would divide wrongly, and OpenMP loops for the global pools.
+// Pooling kernels: oneDNN pooling_v2 (dilation) for max and average, C++ for max pools on the
+// blocked layout and for averages that oneDNN would divide wrongly, and OpenMP loops for the global
+// pools.
 #include "kernels/cpu/pool.h"
 
 #include <algorithm>
 #include <limits>
+#include <vector>
 
 #include "kernels/check.h"
 
@@ -35,6 +37,42 @@ inline void reduce_lanes(PoolKind kind, const float* x, int64_t stride, int64_t 
     }
 }
 
+// Spatial axes padded to three (leading size-1 axes), as the C++ paths walk them.
+struct Axes3 {
+    std::array<int64_t, 3> in{1, 1, 1}, out{1, 1, 1}, k{1, 1, 1}, s{1, 1, 1}, pb{}, pe{}, d{1, 1, 1};
+};
+Axes3 axes3(const PoolParams& p) {
+    Axes3 a;
+    const int nd = p.x.rank - 2;
+    for (int i = 0; i < nd; ++i) {
+        const int j = 3 - nd + i;
+        a.in[j] = p.x[2 + i];
+        a.out[j] = p.y[2 + i];
+        a.k[j] = p.kernel[i];
+        a.s[j] = p.stride[i];
+        a.pb[j] = p.pad_begin[i];
+        a.pe[j] = p.pad_end[i];
+        a.d[j] = p.dilation[i];
+    }
+    return a;
+}
+
+// Whether every output window of p holds at least one input position (a window wholly in the
+// padding, which ONNX allows, has no maximum; oneDNN gives it its own fill value).
+bool every_window_reaches_input(const PoolParams& p) {
+    const Axes3 a = axes3(p);
+    for (int j = 0; j < 3; ++j)
+        for (int64_t o = 0; o < a.out[j]; ++o) {
+            bool hit = false;
+            for (int64_t t = 0; t < a.k[j] && !hit; ++t) {
+                const int64_t pos = o * a.s[j] - a.pb[j] + t * a.d[j];
+                hit = pos >= 0 && pos < a.in[j];
+            }
+            if (!hit) return false;
+        }
+    return true;
+}
+
 }  // namespace
 
 bool PoolForward::runs_on_onednn(const PoolParams& p) {
@@ -52,6 +90,11 @@ PoolForward::PoolForward(const PoolParams& p, CpuContext& ctx, Layout src, Layou
     plain_ = !runs_on_onednn(p);
     PDA_CHECK(!plain_ || (src == Layout::kPlain && dst == Layout::kPlain), "pool: the C++ path runs on plain layout");
     if (plain_) return;
+    // A max pool from and to the blocked layout runs in C++: a maximum is exact, so the bits are the
+    // same as oneDNN's.
+    blocked_max_ = p.kind == PoolKind::kMax && blockable(p.x) && src == Layout::kBlocked && dst == Layout::kBlocked &&
+                   every_window_reaches_input(p);
+    if (blocked_max_) return;
     dnnl::memory::dims strides, kernel, dil, pl, pr;
     for (int i = 0; i < nd; ++i) {
         int64_t need = right_pad_needed(p, i);
@@ -81,6 +124,7 @@ PoolForward::PoolForward(const PoolParams& p, CpuContext& ctx, Layout src, Layou
 
 void PoolForward::run(const float* x, float* y) {
     if (plain_) return run_plain(x, y);
+    if (blocked_max_) return channel_block() == 16 ? run_blocked_max<16>(x, y) : run_blocked_max<8>(x, y);
     src_.prepare(x, ctx_.stream);
     dst_.target(y);
     scratch_.bind();
@@ -92,18 +136,8 @@ void PoolForward::run(const float* x, float* y) {
 // Average pooling with ONNX's divisor: the window clipped to the padded input (count_include_pad)
 // or to the input itself. Spatial axes are padded to three with size-1 axes.
 void PoolForward::run_plain(const float* x, float* y) const {
-    const int nd = p_.x.rank - 2;
-    std::array<int64_t, 3> in{1, 1, 1}, out{1, 1, 1}, k{1, 1, 1}, s{1, 1, 1}, pb{}, pe{}, d{1, 1, 1};
-    for (int i = 0; i < nd; ++i) {
-        int j = 3 - nd + i;
-        in[j] = p_.x[2 + i];
-        out[j] = p_.y[2 + i];
-        k[j] = p_.kernel[i];
-        s[j] = p_.stride[i];
-        pb[j] = p_.pad_begin[i];
-        pe[j] = p_.pad_end[i];
-        d[j] = p_.dilation[i];
-    }
+    const Axes3 ax = axes3(p_);
+    const auto &in = ax.in, &out = ax.out, &k = ax.k, &s = ax.s, &pb = ax.pb, &pe = ax.pe, &d = ax.d;
     const int64_t planes = p_.x[0] * p_.x[1], in_size = in[0] * in[1] * in[2], out_size = out[0] * out[1] * out[2];
     const bool incl = p_.count_include_pad;
 #pragma omp parallel for collapse(2)
@@ -143,6 +177,52 @@ void PoolForward::run_plain(const float* x, float* y) const {
                         }
                     }
                     yp[o1 * out[2] + o2] = count > 0 ? sum / static_cast<float>(count) : 0.f;
+                }
+            }
+        }
+    }
+}
+
+// Max pool on the blocked layout (N, C/B, spatial, B): each output position is the lane-wise
+// maximum of its window's B-channel vectors, taps outside the input skipped (ONNX's padding takes
+// no part in a maximum); every window holds one tap at least (every_window_reaches_input). One
+// output row at a time: for each tap of the window the whole row is updated from the input row it
+// reads, over the outputs whose tap lies inside the input, so that the inner loops have no branch.
+template <int64_t B>
+void PoolForward::run_blocked_max(const float* x, float* y) const {
+    const Axes3 a = axes3(p_);
+    const int64_t planes = p_.x[0] * p_.x[1] / B;  // (image, channel block) pairs
+    const int64_t in_row = a.in[2] * B, out_row = a.out[2] * B;
+    const int64_t in_size = a.in[0] * a.in[1] * in_row, out_size = a.out[0] * a.out[1] * out_row;
+    // Per tap t2: the outputs [lo, hi) whose input position o2·s − pb + t2·d lies inside the input.
+    std::vector<int64_t> lo(static_cast<size_t>(a.k[2])), hi(lo.size());
+    for (int64_t t2 = 0; t2 < a.k[2]; ++t2) {
+        const int64_t off = t2 * a.d[2] - a.pb[2];
+        lo[t2] = off >= 0 ? 0 : (-off + a.s[2] - 1) / a.s[2];
+        hi[t2] = a.in[2] - off <= 0 ? 0 : std::min(a.out[2], (a.in[2] - off - 1) / a.s[2] + 1);
+    }
+#pragma omp parallel for collapse(3)
+    for (int64_t pl = 0; pl < planes; ++pl) {
+        for (int64_t o0 = 0; o0 < a.out[0]; ++o0) {
+            for (int64_t o1 = 0; o1 < a.out[1]; ++o1) {
+                const float* xp = x + pl * in_size;
+                float* yr = y + pl * out_size + (o0 * a.out[1] + o1) * out_row;
+                std::fill(yr, yr + out_row, -std::numeric_limits<float>::infinity());
+                for (int64_t t0 = 0; t0 < a.k[0]; ++t0) {
+                    const int64_t i0 = o0 * a.s[0] - a.pb[0] + t0 * a.d[0];
+                    if (i0 < 0 || i0 >= a.in[0]) continue;
+                    for (int64_t t1 = 0; t1 < a.k[1]; ++t1) {
+                        const int64_t i1 = o1 * a.s[1] - a.pb[1] + t1 * a.d[1];
+                        if (i1 < 0 || i1 >= a.in[1]) continue;
+                        const float* row = xp + (i0 * a.in[1] + i1) * in_row;
+                        for (int64_t t2 = 0; t2 < a.k[2]; ++t2) {
+                            const float* v = row + (t2 * a.d[2] - a.pb[2]) * B;
+                            const int64_t step = a.s[2] * B;
+                            for (int64_t o2 = lo[t2]; o2 < hi[t2]; ++o2)
+                                for (int64_t l = 0; l < B; ++l)
+                                    yr[o2 * B + l] = std::max(yr[o2 * B + l], v[o2 * step + l]);
+                        }
+                    }
                 }
             }
         }
