@@ -110,7 +110,10 @@ void check_output_dir(const std::string& out_dir, const std::vector<std::string>
     if (out_dir.empty()) fail_input("--out needs a folder name");
     const fs::path out(out_dir);
     std::error_code ec;
-    if (fs::exists(out, ec) && !fs::is_directory(out, ec))
+    // One look per path (fs::status), never exists() then is_directory(): another probe of the same
+    // OUT may remove a folder it made in between.
+    const fs::file_status out_st = fs::status(out, ec);
+    if (fs::exists(out_st) && !fs::is_directory(out_st))
         fail_input("--out " + out_dir + ": exists and is not a folder");
     for (const std::string& stem : stems) {
         if (stem.empty() || stem == "." || stem == "..")
@@ -127,7 +130,11 @@ void check_output_dir(const std::string& out_dir, const std::vector<std::string>
     int fd = -1, err = 0;
     struct statvfs vfs {};
     bool have_vfs = false;
-    for (int attempt = 0; attempt < 5; ++attempt) {
+    // Many probes at once can each remove the others' folders several times over, so a probe tries
+    // again up to kAttempts times (each is a few system calls).
+    constexpr int kAttempts = 100;
+    for (int attempt = 0; attempt < kAttempts; ++attempt) {
+        const bool last = attempt + 1 == kAttempts;
         fs::path existing = out;
         std::vector<fs::path> missing, created;
         while (!existing.empty() && !fs::exists(existing, ec)) {
@@ -135,7 +142,9 @@ void check_output_dir(const std::string& out_dir, const std::vector<std::string>
             existing = existing.parent_path();
         }
         if (existing.empty()) existing = ".";
-        if (!fs::is_directory(existing, ec))
+        const fs::file_status existing_st = fs::status(existing, ec);
+        if (!fs::exists(existing_st) && !last) continue;  // made by another probe, removed again since
+        if (!fs::is_directory(existing_st))
             fail_input("--out " + out_dir + ": " + existing.string() + " is not a folder");
         auto cleanup = [&] {
             for (const fs::path& p : created) fs::remove(p, ec);  // deepest first
@@ -144,12 +153,18 @@ void check_output_dir(const std::string& out_dir, const std::vector<std::string>
         for (auto it = missing.rbegin(); it != missing.rend() && !vanished; ++it) {
             if (::mkdir(it->c_str(), 0777) == 0) {
                 created.insert(created.begin(), *it);
-            } else if (errno == ENOENT && attempt < 4) {
+                continue;
+            }
+            const int e = errno;
+            // EEXIST: a folder another probe made is used (not removed); one that it removed again
+            // since, like a parent that vanished (ENOENT), means another attempt.
+            const fs::file_status st = e == EEXIST ? fs::status(*it, ec) : fs::file_status{};
+            if (e == EEXIST && fs::is_directory(st)) continue;
+            if ((e == ENOENT || (e == EEXIST && !fs::exists(st))) && !last) {
                 vanished = true;
-            } else if (errno != EEXIST || !fs::is_directory(*it, ec)) {
-                const std::string why = std::strerror(errno);
+            } else {
                 cleanup();
-                fail_input("--out " + out_dir + ": cannot create the folder: " + why);
+                fail_input("--out " + out_dir + ": cannot create the folder: " + std::strerror(e));
             }
         }
         if (vanished) {

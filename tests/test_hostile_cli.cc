@@ -173,6 +173,31 @@ TEST(HostileCli, OutputProblemsAreFoundFirst) {
     EXPECT_EQ(entries(f.out()), 0);
 }
 
+// Probes of one OUT at once (the workers of a job, the shards of an array): each creates the missing
+// folders and removes them again, so a folder another probe made can vanish between two looks at it;
+// a probe then tries again instead of calling it "not a folder".
+TEST(HostileCli, ConcurrentProbesOfOneMissingFolderAllPass) {
+    pda::test::TempDir tmp("hostile-probes");
+    for (int round = 0; round < 20; ++round) {
+        const std::string out = (tmp.path() / ("r" + std::to_string(round)) / "job" / "b").string();
+        std::vector<std::thread> probes;
+        std::vector<std::string> errors(8);
+        for (size_t t = 0; t < errors.size(); ++t)
+            probes.emplace_back([&, t] {
+                for (int i = 0; i < 25; ++i) {
+                    try {
+                        pda::check_output_dir(out, {"p0"});
+                    } catch (const pda::Error& e) {
+                        errors[t] = e.what();
+                        return;
+                    }
+                }
+            });
+        for (std::thread& p : probes) p.join();
+        for (const std::string& e : errors) ASSERT_EQ(e, "") << "round " << round;
+    }
+}
+
 TEST(HostileCli, StaleTemporaryFoldersOfDeadProcessesAreSwept) {
     Fixture f("stale");
     fs::create_directories(f.out());
