@@ -216,11 +216,11 @@ void PoolForward::run_blocked_max(const float* x, float* y) const {
                         if (i1 < 0 || i1 >= a.in[1]) continue;
                         const float* row = xp + (i0 * a.in[1] + i1) * in_row;
                         for (int64_t t2 = 0; t2 < a.k[2]; ++t2) {
-                            const float* v = row + (t2 * a.d[2] - a.pb[2]) * B;
-                            const int64_t step = a.s[2] * B;
-                            for (int64_t o2 = lo[t2]; o2 < hi[t2]; ++o2)
-                                for (int64_t l = 0; l < B; ++l)
-                                    yr[o2 * B + l] = std::max(yr[o2 * B + l], v[o2 * step + l]);
+                            const int64_t off = t2 * a.d[2] - a.pb[2];  // input position of output 0's tap
+                            for (int64_t o2 = lo[t2]; o2 < hi[t2]; ++o2) {
+                                const float* v = row + (o2 * a.s[2] + off) * B;  // inside the row: o2 ≥ lo
+                                for (int64_t l = 0; l < B; ++l) yr[o2 * B + l] = std::max(yr[o2 * B + l], v[l]);
+                            }
                         }
                     }
                 }
