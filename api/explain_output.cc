@@ -29,7 +29,14 @@
 namespace fs = std::filesystem;
 
 namespace pda {
-namespace {}  // namespace
+namespace {
+
+// Many probes of one OUT at once can each remove the others' folders several times over, so a probe,
+// or a first write into a folder a probe may remove, tries again up to kAttempts times (each is a
+// few system calls).
+constexpr int kAttempts = 100;
+
+}  // namespace
 
 std::string utc_now() {
     std::time_t t = std::time(nullptr);
@@ -130,9 +137,6 @@ void check_output_dir(const std::string& out_dir, const std::vector<std::string>
     int fd = -1, err = 0;
     struct statvfs vfs {};
     bool have_vfs = false;
-    // Many probes at once can each remove the others' folders several times over, so a probe tries
-    // again up to kAttempts times (each is a few system calls).
-    constexpr int kAttempts = 100;
     for (int attempt = 0; attempt < kAttempts; ++attempt) {
         const bool last = attempt + 1 == kAttempts;
         fs::path existing = out;
@@ -190,6 +194,21 @@ void check_output_dir(const std::string& out_dir, const std::vector<std::string>
     if (bytes > 0 && free_bytes >= 0 && free_bytes < bytes)
         fail_input("--out " + out_dir + ": " + format_bytes(free_bytes) + " free, the results need about " +
                    format_bytes(bytes));
+}
+
+std::error_code make_entry_in(const fs::path& dir, const std::function<std::error_code()>& make) {
+    std::error_code ec;
+    for (int attempt = 0; attempt < kAttempts; ++attempt) {
+        fs::create_directories(dir, ec);
+        // ENOENT: a parent made by another was removed again; EEXIST: a folder that another made was
+        // removed again between the failed mkdir and the look at what is there. A file in the way
+        // gives EEXIST every time, and so its error after the last attempt.
+        if (ec == std::errc::no_such_file_or_directory || ec == std::errc::file_exists) continue;
+        if (ec) return ec;
+        ec = make();
+        if (ec != std::errc::no_such_file_or_directory) return ec;
+    }
+    return ec;
 }
 
 nlohmann::json image_summary(const ExplainSession& s, const ImageExplanation& r, const std::string& stem,
@@ -275,19 +294,17 @@ std::string write_image_result(const std::string& out_dir, const std::string& st
                                const ImageExplanation& r, const ExplainerOptions& opt) {
     const Explanation& e = r.e;
     std::error_code ec;
-    fs::create_directories(out_dir, ec);
-    if (ec) fail_input("--out " + out_dir + ": cannot create the folder: " + ec.message());
     const fs::path final_dir = fs::path(out_dir) / stem;
     const std::unique_lock<std::mutex> lock = output_lock();  // an interrupt waits for this folder
     sweep_stale_results(out_dir);
     const fs::path tmp = fs::path(out_dir) / temp_result_name(stem, "tmp");
     fs::remove_all(tmp, ec);
-    bool made = fs::create_directory(tmp, ec);
-    for (int attempt = 0; !made && ec == std::errc::no_such_file_or_directory && attempt < 3; ++attempt) {
-        fs::create_directories(out_dir, ec);  // removed meanwhile by another process's probe of it
-        made = fs::create_directory(tmp, ec);
-    }
-    if (!made || ec) fail_input(tmp.string() + ": cannot create the folder: " + (ec ? ec.message() : "exists"));
+    ec = make_entry_in(out_dir, [&] {
+        std::error_code e;
+        if (!fs::create_directory(tmp, e) && !e) e = std::make_error_code(std::errc::file_exists);
+        return e;
+    });
+    if (ec) fail_input(tmp.string() + ": cannot create the folder: " + ec.message());
     DirGuard guard{tmp};
     auto stop_if_interrupted = [] {
         if (interrupt_requested()) fail_input("interrupted");

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -54,6 +55,13 @@ std::vector<std::string> node_file_names(const std::vector<std::string>& nodes, 
 // stem cannot name a folder ("", ".", ".."), an OUT/<stem> that is a file or a symbolic link, or
 // (bytes > 0) less free space under OUT than `bytes`.
 void check_output_dir(const std::string& out_dir, const std::vector<std::string>& stems, double bytes = 0);
+
+// Makes `dir` (with its missing parents), then the first entry of one's own in it with `make`, which
+// returns its error. Other processes probing the same OUT at once (check_output_dir) remove the
+// folders they made while these are still empty, so `dir` may vanish before the entry is in: where
+// `make` finds no folder (ENOENT), the folder is made again and `make` retried. Once the entry is in,
+// no probe removes `dir`. Returns the last error (empty on success).
+std::error_code make_entry_in(const std::filesystem::path& dir, const std::function<std::error_code()>& make);
 
 // The summary.json of one image: the session's description plus this image's classes (ids, labels,
 // probabilities, map index), counts, timings, files, version, date.

@@ -83,18 +83,15 @@ std::vector<nlohmann::json> read_lines(const fs::path& file) {
 void write_json_file(const fs::path& file, const nlohmann::json& j) {
     const fs::path tmp = file.parent_path() / temp_result_name(file.filename().string(), "tmp");  // swept if killed
     const std::unique_lock<std::mutex> lock = output_lock();  // an interrupt waits for the rename
-    for (int attempt = 0;; ++attempt) {
-        std::ofstream f(tmp, std::ios::trunc);
-        if (!f && attempt < 3) {  // OUT removed by another process's probe of it meanwhile: make it again
-            std::error_code ec;
-            fs::create_directories(file.parent_path(), ec);
-            continue;
-        }
-        f << j.dump(2) << "\n";
-        if (!f) fail_input(tmp.string() + ": cannot write");
-        break;
-    }
-    std::error_code ec;
+    std::ofstream f;
+    std::error_code ec = make_entry_in(file.parent_path(), [&] {
+        f.open(tmp, std::ios::trunc);
+        return f ? std::error_code{} : std::error_code(errno, std::generic_category());
+    });
+    if (ec) fail_input(tmp.string() + ": cannot write: " + ec.message());
+    f << j.dump(2) << "\n";
+    f.close();
+    if (!f) fail_input(tmp.string() + ": cannot write");
     fs::rename(tmp, file, ec);
     if (ec) fail_input(file.string() + ": cannot write: " + ec.message());
 }
@@ -298,10 +295,6 @@ JobReport run_job(const std::vector<Explainer*>& workers, const std::vector<Data
     const auto t0 = std::chrono::steady_clock::now();
     const fs::path out(opt.out);
     const std::string worker = opt.worker.empty() ? host_pid() : opt.worker;
-    std::error_code ec;
-    fs::create_directories(out, ec);
-    if (ec || !fs::is_directory(out)) fail_input("--out " + opt.out + ": cannot create the folder");
-    sweep_tree(out);  // temporary folders of killed runs of this host
 
     const nlohmann::json key = result_key(nlohmann::json::parse(explainer.describe_json()));
     nlohmann::json manifest = {{"shard", opt.shard.str()},
@@ -313,8 +306,11 @@ JobReport run_job(const std::vector<Explainer*>& workers, const std::vector<Data
     nlohmann::json names = nlohmann::json::array();
     for (const DatasetEntry& e : entries) names.push_back({{"path", e.path}, {"name", e.name}});
     manifest["inputs"] = names;
+    // The manifest is the job's first entry in OUT: written, it keeps OUT from the probes of other
+    // shards starting at the same time (which remove an OUT they made while it is empty).
     const fs::path manifest_file = out / manifest_name(opt.shard);
     write_json_file(manifest_file, manifest);
+    sweep_tree(out);  // temporary folders of killed runs of this host
 
     // What is done already: complete results with the same key (a result finished just before a kill
     // may lack its progress line; it gets one, marked recovered).

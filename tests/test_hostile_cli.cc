@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -194,6 +195,46 @@ TEST(HostileCli, ConcurrentProbesOfOneMissingFolderAllPass) {
                 }
             });
         for (std::thread& p : probes) p.join();
+        for (const std::string& e : errors) ASSERT_EQ(e, "") << "round " << round;
+    }
+}
+
+// Processes that write into OUT (a job's manifest, an image's result) while others probe it: the
+// probes remove the folders they made while these are empty, so a writer's first entry may find no
+// folder; it makes the folder again and tries again, and once its entry is in, no one removes OUT.
+// (The writers here remove their entry and the empty folders again, for more of these races.)
+TEST(HostileCli, FirstEntriesSurviveConcurrentProbes) {
+    pda::test::TempDir tmp("hostile-entries");
+    for (int round = 0; round < 10; ++round) {
+        const fs::path out = tmp.path() / ("r" + std::to_string(round)) / "job" / "a" / "b";
+        std::vector<std::thread> threads;
+        std::vector<std::string> errors(8);
+        for (size_t t = 0; t < errors.size(); ++t)
+            threads.emplace_back([&, t] {
+                for (int i = 0; i < 100 && errors[t].empty(); ++i) {
+                    if (t % 2 == 0) {
+                        try {
+                            pda::check_output_dir(out.string(), {"p0"});
+                        } catch (const pda::Error& e) {
+                            errors[t] = e.what();
+                        }
+                        continue;
+                    }
+                    const fs::path entry = out / ("entry-" + std::to_string(t) + "-" + std::to_string(i));
+                    const std::error_code ec = pda::make_entry_in(out, [&] {
+                        std::ofstream f(entry);
+                        return f ? std::error_code{} : std::error_code(errno, std::generic_category());
+                    });
+                    if (ec)
+                        errors[t] = "make_entry_in: " + ec.message();
+                    else if (!fs::exists(entry))
+                        errors[t] = entry.string() + " vanished";
+                    std::error_code ignored;
+                    fs::remove(entry, ignored);  // OUT empty again: removed like a probe removes it
+                    for (fs::path p = out; p != tmp.path(); p = p.parent_path()) fs::remove(p, ignored);
+                }
+            });
+        for (std::thread& t : threads) t.join();
         for (const std::string& e : errors) ASSERT_EQ(e, "") << "round " << round;
     }
 }
