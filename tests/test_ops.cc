@@ -161,24 +161,39 @@ TEST(OpsBf16, FullyConnectedReadsBf16) {
 // AVX-512 nothing is padded and this was never measured, so the test skips there.
 TEST(OpsGemm, RowsSumAlikeWhereverTheyLieInTheBatch) {
     if (cpu_has_avx512()) GTEST_SKIP() << "skipped: measured below AVX-512 only, where the rows are padded";
-    const int64_t k = 4096, n = 96, big = 35;
-    const Tensor a = random_tensor(Shape{big, k}, 21), b = random_tensor(Shape{n, k}, 22, -0.1f, 0.1f),
-                 c = random_tensor(Shape{n}, 23);
-    auto product = [&](const float* rows, int64_t m) {
-        GemmParams p;
-        p.m = m, p.k = k, p.n = n;
-        p.trans_b = true;
-        p.c = Shape{n};
-        CpuContext ctx;
-        GemmForward f(p, b.data(), c.data(), ctx);
-        std::vector<float> y(static_cast<size_t>(m * n));
-        f.run(rows, nullptr, nullptr, y.data());
-        return y;
-    };
-    const std::vector<float> all = product(a.data(), big);
-    for (const int64_t r : {0, 14, 16, 32}) {
-        const std::vector<float> three = product(a.data() + r * k, 3);
-        EXPECT_EQ(three, std::vector<float>(all.begin() + r * n, all.begin() + (r + 3) * n)) << "rows from " << r;
+    // n 512: weights whose rows are a multiple of 1 KiB, which run on padded rows (gemm.cc).
+    for (const int64_t n : {96, 512}) {
+        const int64_t k = 4096, big = 35;
+        const Tensor a = random_tensor(Shape{big, k}, 21), b = random_tensor(Shape{n, k}, 22, -0.1f, 0.1f),
+                     c = random_tensor(Shape{n}, 23);
+        auto product = [&](const float* rows, int64_t m) {
+            GemmParams p;
+            p.m = m, p.k = k, p.n = n;
+            p.trans_b = true;
+            p.c = Shape{n};
+            CpuContext ctx;
+            GemmForward f(p, b.data(), c.data(), ctx);
+            std::vector<float> y(static_cast<size_t>(m * n));
+            f.run(rows, nullptr, nullptr, y.data());
+            return y;
+        };
+        const std::vector<float> all = product(a.data(), big);
+        for (const int64_t r : {0, 14, 16, 32}) {
+            const std::vector<float> three = product(a.data() + r * k, 3);
+            EXPECT_EQ(three, std::vector<float>(all.begin() + r * n, all.begin() + (r + 3) * n))
+                << "n " << n << ", rows from " << r;
+        }
+        double worst = 0;  // against a sum in double: the padded rows of B hold no values of it
+        for (const int64_t i : {0, 17, 34})
+            for (int64_t j = 0; j < n; ++j) {
+                double want = c.data()[j];
+                for (int64_t q = 0; q < k; ++q) want += double(a.data()[i * k + q]) * b.data()[j * k + q];
+                worst = std::max(worst, std::abs(all[static_cast<size_t>(i * n + j)] - want));
+            }
+        EXPECT_LT(worst, 1e-4) << "n " << n;
+        const std::vector<float> one = product(a.data() + 17 * k, 1);  // the matrix-vector kernel
+        for (int64_t j = 0; j < n; ++j)
+            EXPECT_NEAR(one[static_cast<size_t>(j)], all[static_cast<size_t>(17 * n + j)], 1e-4) << "n " << n;
     }
 }
 

@@ -52,8 +52,18 @@ GemmForward::GemmForward(const GemmParams& p, const ConstFloats& b_const, const 
     }
     md b_md = b_packed_ ? md({k, n}, in_type, tag::any) : b_plain;
     md bias_md = c_fused_ ? md({1, n}, dt::f32, tag::ab) : md();
-    dnnl::matmul::desc d(a_md, b_md, bias_md, y_plain);
-    dnnl::matmul::primitive_desc pd(d, attr, ctx.engine);
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, bias_md, y_plain), attr, ctx.engine);
+    // Constant weights that oneDNN keeps plain (K × N rows, as on AVX2) get rows of N + 64 floats
+    // where N · 4 bytes is a multiple of 1 KiB (a fully connected layer of 4096 outputs). Measured
+    // with oneDNN 2.6 on AVX2 (9216 x 4096 and 4096 x 4096 at 16 and 64 rows, bench/RESULTS.md): on
+    // such B at an aligned address its GEMM runs 1.4-2x slower than on the same B 16 bytes off or
+    // with longer rows (rows a power of two apart fall on the same cache sets). A single row's
+    // matrix-vector kernel reads the padded rows too, so every program of a model shares one copy.
+    if (b_packed_ && in_type == dt::f32 && n % kAliasingCols == 0 &&
+        pd.weights_desc() == md({k, n}, dt::f32, tag::ab)) {
+        b_md = md({k, n}, dt::f32, dnnl::memory::dims{n + kRowPad, 1});
+        pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, b_md, bias_md, y_plain), attr, ctx.engine);
+    }
     prim_ = dnnl::matmul(pd);
 
     src_.init(a_plain, pd.src_desc(), ctx.engine);

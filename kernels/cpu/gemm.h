@@ -34,7 +34,9 @@ class GemmForward {
   private:
     void add_c(const float* c, float* y) const;
 
-    static constexpr int64_t kRowBlock = 16;  // rows of oneDNN's AVX2 GEMM kernel
+    static constexpr int64_t kRowBlock = 16;       // rows of oneDNN's AVX2 GEMM kernel
+    static constexpr int64_t kAliasingCols = 256;  // plain weights of a multiple of this many columns...
+    static constexpr int64_t kRowPad = 64;         // ...get rows this many floats longer (gemm.cc)
 
     GemmParams p_;
     CpuContext& ctx_;
