@@ -1,6 +1,7 @@
 // CPU op tests: every case of the op table (op_cases.h) as a one-node graph compiled with
 // compile_cpu, against its float64 reference; ONNX's own AveragePool example; an unsupported node's
 // error; and batched = one-at-a-time on a small conv → pool → gemm → softmax network.
+#include "kernels/cpu/conv.h"
 #include "kernels/cpu/gemm.h"
 #include "tests/op_cases.h"
 #include "tests/ops_harness.h"
@@ -195,6 +196,43 @@ TEST(OpsGemm, RowsSumAlikeWhereverTheyLieInTheBatch) {
         for (int64_t j = 0; j < n; ++j)
             EXPECT_NEAR(one[static_cast<size_t>(j)], all[static_cast<size_t>(17 * n + j)], 1e-4) << "n " << n;
     }
+}
+
+// AlexNet's first layer (11 × 11, stride 4, pad 2, 3 → 64 channels): below AVX-512 oneDNN 2.6 has
+// only its GEMM convolution for the padding, so pda runs a direct kernel on the input padded
+// beforehand (kernels/cpu/conv.cc). Its values: a sum in double, every output (the padded edges too).
+TEST(OpsConv, AlexNetFirstLayerRunsADirectKernel) {
+    ConvParams p;
+    p.x = Shape{1, 3, 224, 224};
+    p.w = Shape{64, 3, 11, 11};
+    p.y = Shape{1, 64, 55, 55};
+    p.stride = {4, 4, 1};
+    p.pad_begin = p.pad_end = {2, 2, 0};
+    p.has_bias = true;
+    p.relu = true;
+    const Tensor x = random_tensor(p.x, 5), w = random_tensor(p.w, 6, -0.1f, 0.1f), b = random_tensor(Shape{64}, 7);
+    CpuContext ctx;
+    ConvForward conv(p, w.data(), b.data(), ctx);
+    EXPECT_EQ(conv.impl().find("gemm"), std::string::npos) << conv.impl();
+    EXPECT_NE(conv.impl().rfind("ref", 0), 0u) << conv.impl();
+    Tensor y(p.y);
+    conv.run(x.data(), y.data());
+    double worst = 0;
+    for (int64_t o = 0; o < 64; ++o)
+        for (int64_t i = 0; i < 55; ++i)
+            for (int64_t j = 0; j < 55; ++j) {
+                double want = b.data()[o];
+                for (int64_t c = 0; c < 3; ++c)
+                    for (int64_t u = 0; u < 11; ++u)
+                        for (int64_t v = 0; v < 11; ++v) {
+                            const int64_t r = i * 4 + u - 2, q = j * 4 + v - 2;
+                            if (r < 0 || r >= 224 || q < 0 || q >= 224) continue;
+                            want +=
+                                double(x.data()[(c * 224 + r) * 224 + q]) * w.data()[((o * 3 + c) * 11 + u) * 11 + v];
+                        }
+                worst = std::max(worst, std::abs(y.data()[(o * 55 + i) * 55 + j] - std::max(want, 0.0)));
+            }
+    EXPECT_LT(worst, 1e-4);
 }
 
 // Programs of one context pack a constant once per layout (PackedWeights): a second program and a

@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
         {"squeezenet conv10 512>1000 1x1 p1", 64, 512, 1000, 14, 1, 1, 1, false},
         {"squeezenet conv10 batch 1", 1, 512, 1000, 14, 1, 1, 1, false},
         {"alexnet conv1 3>64 k11 s4 (batch 16)", 16, 3, 64, 224, 11, 4, 2, true},
+        {"alexnet conv1, input padded beforehand", 16, 3, 64, 227, 11, 4, 0, true},  // as pda runs it on AVX2
         {"alexnet conv2 64>192 k5", 64, 64, 192, 27, 5, 1, 2, false},
         {"alexnet conv3 192>384 k3", 64, 192, 384, 13, 3, 1, 1, false},
         {"vgg16 conv3_2 256>256 k3", 16, 256, 256, 56, 3, 1, 1, false},
@@ -109,16 +110,24 @@ int main(int argc, char** argv) {
     }
     const PoolShape pools[] = {{"squeezenet pool1 3x3 s2", 64, 64, 113, 3, 2},
                                {"alexnet pool1 3x3 s2", 64, 64, 55, 3, 2}};
-    // Fully connected layers as pda runs them: a matmul of plain rows by weights packed in the
-    // layout the primitive picks, bias and ReLU fused.
+    // Fully connected layers: a matmul of plain rows by weights packed in the layout the primitive
+    // picks, bias and ReLU fused; or (padded) by plain weights whose rows are 64 floats longer, as
+    // pda lays out weights of 4096 columns where oneDNN keeps them plain (kernels/cpu/gemm.cc).
     struct FcShape {
         const char* name;
         int m, k, n;
+        bool padded;
     };
-    const FcShape fcs[] = {{"alexnet fc6 9216>4096 (16 rows)", 16, 9216, 4096},
-                           {"alexnet fc6 9216>4096 (64 rows)", 64, 9216, 4096}};
+    const FcShape fcs[] = {{"alexnet fc6 9216>4096 (16 rows)", 16, 9216, 4096, false},
+                           {"alexnet fc6 (16 rows), rows padded", 16, 9216, 4096, true},
+                           {"alexnet fc6 9216>4096 (64 rows)", 64, 9216, 4096, false},
+                           {"alexnet fc6 (64 rows), rows padded", 64, 9216, 4096, true},
+                           {"alexnet fc7 4096>4096 (64 rows)", 64, 4096, 4096, false},
+                           {"alexnet fc7 (64 rows), rows padded", 64, 4096, 4096, true}};
     for (const FcShape& f : fcs) {
-        const memory::desc a({f.m, f.k}, dt::f32, tag::ab), w_any({f.k, f.n}, dt::f32, tag::any);
+        const memory::desc a({f.m, f.k}, dt::f32, tag::ab);
+        const memory::desc w_any = f.padded ? memory::desc({f.k, f.n}, dt::f32, memory::dims{f.n + 64, 1})
+                                            : memory::desc({f.k, f.n}, dt::f32, tag::any);
         const memory::desc bia({1, f.n}, dt::f32, tag::ab), y({f.m, f.n}, dt::f32, tag::ab);
         post_ops po;
         primitive_attr attr;

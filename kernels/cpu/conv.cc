@@ -60,6 +60,11 @@ void paste_padded(const float* t, float* y, const Shape& ts, const Shape& ys, co
     }
 }
 
+// oneDNN's GEMM-based or reference convolution: several times slower than its direct kernels.
+bool slow_kernel(const std::string& impl) {
+    return impl.rfind("ref", 0) == 0 || impl.find("gemm") != std::string::npos;
+}
+
 }  // namespace
 
 ConvForward::ConvForward(const ConvParams& p, const ConstFloats& weights, const float* bias, CpuContext& ctx,
@@ -144,13 +149,15 @@ ConvForward::ConvForward(const ConvParams& p, const ConstFloats& weights, const 
     // reference kernel (below AVX-512: SqueezeNet's last layer) runs unpadded into the shared
     // scratchpad, and the padding is pasted around it (the bias there).
     const std::string impl = pd.impl_info_str();
-    if (pointwise_padded(p) && (impl.rfind("ref", 0) == 0 || impl.find("gemm") != std::string::npos)) {
+    if (pointwise_padded(p) && slow_kernel(impl)) {
         ConvParams q = p;
         for (int i = 0; i < nd; ++i) {
             q.y[2 + i] = p.x[2 + i];
             q.pad_begin[i] = q.pad_end[i] = 0;
         }
         inner_ = std::make_unique<ConvForward>(q, weights, bias, ctx, src, dst);
+        around_ = Around::kPasteOutput;
+        impl_ = inner_->impl_;
         dst_layout_ = dst;
         fill_.assign(static_cast<size_t>(p.y[1]), 0.f);
         runtime_bias_ = p.has_bias && bias == nullptr;
@@ -160,6 +167,8 @@ ConvForward::ConvForward(const ConvParams& p, const ConstFloats& weights, const 
         ctx.scratchpad.reserve(inner_bytes_);
         return;
     }
+    if (slow_kernel(impl) && take_padded_input(weights, bias, src, dst)) return;
+    impl_ = impl;
     prim_ = dnnl::convolution_forward(pd);
 
     src_.init(dnnl_md(p.x, src), pd.src_desc(), ctx.engine);
@@ -196,11 +205,49 @@ ConvBlocking ConvForward::blocking(const ConvParams& p) {
     return whole ? ConvBlocking::kBoth : ConvBlocking::kNone;
 }
 
+// A padded convolution for which oneDNN has only its GEMM or reference kernel on the padding may
+// have a direct kernel without it: below AVX-512 oneDNN 2.6 runs AlexNet's first layer (11 × 11,
+// stride 4, pad 2, 3 channels) on `gemm:jit`, and the same layer on an input padded beforehand on
+// `jit:avx2` (bench/RESULTS.md). Then the input is copied inside zeros and the convolution runs
+// unpadded; the output is the same up to the kernels' order of summation.
+bool ConvForward::take_padded_input(const ConstFloats& weights, const float* bias, Layout src, Layout dst) {
+    ConvParams q = p_;
+    bool padded = false;
+    for (int i = 0; i < p_.x.rank - 2; ++i) {
+        const int64_t ext = p_.dilation[i] * (p_.w[2 + i] - 1) + 1;
+        // The padding after the input that the last output reads (none of it: the input's end
+        // unread, a case left as it is).
+        const int64_t end = (p_.y[2 + i] - 1) * p_.stride[i] + ext - p_.x[2 + i] - p_.pad_begin[i];
+        if (end < 0) return false;
+        q.x[2 + i] = p_.pad_begin[i] + p_.x[2 + i] + end;
+        q.pad_begin[i] = q.pad_end[i] = 0;
+        padded = padded || p_.pad_begin[i] > 0 || end > 0;
+    }
+    if (!padded) return false;
+    auto inner = std::make_unique<ConvForward>(q, weights, bias, ctx_, src, dst);
+    if (slow_kernel(inner->impl_)) return false;
+    inner_ = std::move(inner);
+    around_ = Around::kPadInput;
+    impl_ = inner_->impl_;
+    src_layout_ = src;
+    fill_.assign(static_cast<size_t>(p_.x[1]), 0.f);
+    inner_offset_ = (inner_->scratchpad_bytes() + 63) / 64 * 64;
+    inner_bytes_ = inner_offset_ + sizeof(float) * static_cast<size_t>(q.x.numel());
+    ctx_.scratchpad.reserve(inner_bytes_);
+    return true;
+}
+
 void ConvForward::set_fill(const float* bias) {
     for (size_t c = 0; c < fill_.size(); ++c) fill_[c] = p_.relu ? std::max(bias[c], 0.f) : bias[c];
 }
 
 void ConvForward::run(const float* x, float* y, const float* runtime_bias) {
+    if (around_ == Around::kPadInput) {  // the input inside zeros, after the inner one's scratchpad
+        float* t = reinterpret_cast<float*>(static_cast<char*>(ctx_.scratchpad.data()) + inner_offset_);
+        paste_padded(x, t, p_.x, inner_->p_.x, p_.pad_begin, src_layout_, fill_.data());
+        inner_->run(t, y, runtime_bias);
+        return;
+    }
     if (inner_) {
         if (runtime_bias_) {
             PDA_CHECK(runtime_bias != nullptr, "conv: bias expected at run time");

@@ -7,6 +7,7 @@
 #include <array>
 #include <dnnl.hpp>
 #include <memory>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -37,6 +38,7 @@ class ConvForward {
     // no groups); it is taken where oneDNN has one for the shapes.
     static bool winograd_shape(const ConvParams& p);
     bool winograd() const { return winograd_; }
+    const std::string& impl() const { return impl_; }  // oneDNN's name of the kernel that runs
     size_t scratchpad_bytes() const { return inner_ ? inner_bytes_ : scratch_.bytes(); }
 
   private:
@@ -50,12 +52,19 @@ class ConvForward {
     std::unordered_map<int, dnnl::memory> args_;  // built once; handles are updated in place
     bool runtime_bias_ = false;
     bool winograd_ = false;
-    // A padded 1 × 1 convolution without a fast kernel for its padding: the unpadded one, whose
-    // output lies in the shared scratchpad after its own scratchpad (inner_offset_), pasted into y
-    // inside fill_ (per channel: the bias, after the ReLU).
+    // A padded convolution without a fast kernel for its padding runs unpadded (inner_), with a
+    // buffer in the shared scratchpad after the inner one's own scratchpad (inner_offset_):
+    // kPasteOutput: a 1 × 1 convolution, whose output lies there and is pasted into y inside fill_
+    //   (per channel: the bias, after the ReLU);
+    // kPadInput: any other (AlexNet's first layer below AVX-512), whose input is copied there inside
+    //   zeros (fill_), the padding made explicit.
+    enum class Around { kNone, kPasteOutput, kPadInput };
     void set_fill(const float* bias);
+    bool take_padded_input(const ConstFloats& weights, const float* bias, Layout src, Layout dst);
+    std::string impl_;  // oneDNN's implementation (of inner_ where there is one)
+    Around around_ = Around::kNone;
     std::unique_ptr<ConvForward> inner_;
-    Layout dst_layout_ = Layout::kPlain;
+    Layout src_layout_ = Layout::kPlain, dst_layout_ = Layout::kPlain;
     std::vector<float> fill_;
     size_t inner_offset_ = 0, inner_bytes_ = 0;
 };
