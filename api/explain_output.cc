@@ -199,7 +199,10 @@ void check_output_dir(const std::string& out_dir, const std::vector<std::string>
 std::error_code make_entry_in(const fs::path& dir, const std::function<std::error_code()>& make) {
     std::error_code ec;
     for (int attempt = 0; attempt < kAttempts; ++attempt) {
-        fs::create_directories(dir, ec);
+        if (dir.empty())
+            ec.clear();  // the current folder
+        else
+            fs::create_directories(dir, ec);
         // ENOENT: a parent made by another was removed again; EEXIST: a folder that another made was
         // removed again between the failed mkdir and the look at what is there. A file in the way
         // gives EEXIST every time, and so its error after the last attempt.
