@@ -57,7 +57,7 @@ GemmForward::GemmForward(const GemmParams& p, const ConstFloats& b_const, const 
     // where N · 4 bytes is a multiple of 1 KiB (a fully connected layer of 4096 outputs). Measured
     // with oneDNN 2.6 on AVX2 (9216 x 4096 and 4096 x 4096 at 16 and 64 rows, bench/RESULTS.md): on
     // such B at an aligned address its GEMM runs 1.4-2x slower than on the same B 16 bytes off or
-    // with longer rows (rows a power of two apart fall on the same cache sets). A single row's
+    // with longer rows (presumably rows a power of two apart falling on the same cache sets). A single row's
     // matrix-vector kernel reads the padded rows too, so every program of a model shares one copy.
     if (b_packed_ && in_type == dt::f32 && n % kAliasingCols == 0 &&
         pd.weights_desc() == md({k, n}, dt::f32, tag::ab)) {
